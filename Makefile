@@ -1,0 +1,42 @@
+# The named steps of the project. `make demo` and `make test` are the two commands a newcomer needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DATA   ?= work/demo
+QUICK  ?= 1
+SHELL  := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+export PYTHONUNBUFFERED := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help install demo test notebooks report bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
+	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored" || true; }
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install requirements.txt (once)
+
+demo: $(STAMP)  ## run the whole pipeline on the embedded demo data
+	$(PY) -m deepfake_detection demo --out work/demo-run
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest -q
+
+notebooks: $(STAMP)  ## execute notebooks/0*.py in order (DATA=..., QUICK=0 for real data)
+	$(PY) -m deepfake_detection notebooks --data $(DATA) --quick $(QUICK)
+
+report: $(STAMP)  ## regenerate reports/report.md and figures from the last run
+	$(PY) -m deepfake_detection report
+
+bench: $(STAMP)  ## run the benchmarks in bench/
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:  ## remove generated outputs (keeps .venv)
+	rm -rf work build dist reports/figures/*.png reports/*.md reports/ffpp
