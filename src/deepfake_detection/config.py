@@ -69,6 +69,39 @@ class PredictConfig:
     budget_hours: float = 9.0
     aggregation: str | None = None  # None: use the one chosen on out-of-fold data
     batch_size: int = 64
+    detector: str = "mtcnn"
+    # confident-frame mean (1st-place DFDC idea): frames beyond these P(FAKE) bounds count as confident
+    confident_fake: float = 0.8
+    confident_real: float = 0.2
+    confident_fake_share: float = 0.4  # average only the confident FAKE frames when this share of frames is one
+    confident_real_share: float = 0.9  # ... or only the confident REAL frames when this share is
+    calibration: str = "platt"  # "platt" (scale + shift of the logit) or "temperature" (scale only)
+    clip_grid: tuple[float, ...] = (1e-4, 1e-3, 3e-3, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15)
+    meta: str = "logreg"  # stacking meta model: "logreg", "mlp" or "mean"
+    meta_folds: int = 5  # group folds for the meta model's honest score
+    meta_c: float = 1.0  # inverse L2 strength of the logistic-regression meta model
+    logit_eps: float = 1e-4  # probabilities are clipped to [eps, 1 - eps] before taking logits
+    budget_margin: float = 0.05  # share of the time budget kept free for writing and startup
+    min_frames: int = 8  # fewest frames the time budget may degrade to
+    fallback: float = 0.5  # P(FAKE) for a video without a usable prediction when no stacker is fitted
+
+
+@dataclass
+class EdaConfig:
+    """How much of each video the exploratory analysis reads: few frames, downscaled, for speed."""
+
+    frames: int = 16  # sampled frames per video for SSIM over time
+    every: int = 5  # take every k-th frame (consecutive samples are k frames apart)
+    ssim_long_side: int = 256  # full frames are downscaled to this long side (grayscale) before SSIM
+    face_size: int = 96  # face crops are resized to this square side before SSIM
+    face_margin: float = 0.2  # fraction of the box added on each side of a face region
+    detector: str = "haar"  # detector used when no crops folder is given ("haar" is fast, "mtcnn" finer)
+    pairs_per_method: int = 1  # fake/original pairs per manipulation method in the SSIM analyses
+    max_videos: int = 8  # videos in the SSIM-over-time analysis
+    grid_pairs: int = 4  # fake/original rows in the side-by-side grid
+    annotation_frames: int = 3  # frames in the OpenCV Haar annotation figure
+    ks_alpha: float = 0.05  # KS p-value below which train and test are said to differ on a feature
+    seed: int = SEED
 
 
 T = TypeVar("T")
@@ -117,6 +150,7 @@ __all__ = [
     "ExtractConfig",
     "TrainConfig",
     "PredictConfig",
+    "EdaConfig",
     "to_json",
     "from_dict",
     "from_json",
