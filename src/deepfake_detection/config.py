@@ -59,6 +59,23 @@ class TrainConfig:
     patience: int = 3
     cache: bool = False
     seed: int = SEED
+    verbose: int = 2  # Keras progress: 1 = bar per step, 2 = one line per epoch (CI logs)
+
+
+# Training augmentation strengths (pipeline.py); TrainConfig.augment picks which ones run.
+AUGMENT_ROTATE = 0.03  # fraction of a full turn: about +-11 degrees
+AUGMENT_ZOOM = 0.1  # +-10 % scale
+AUGMENT_BRIGHTNESS = 0.15  # fraction of the 0-255 range
+AUGMENT_CONTRAST = 0.2
+AUGMENT_SATURATION = (0.35, 0.65)  # Keras RandomSaturation: 0.5 is no change
+AUGMENT_NOISE_STD = 4.0  # Gaussian noise, 0-255 levels
+AUGMENT_ERASE_PROBABILITY = 0.25
+AUGMENT_BLUR_PROBABILITY = 0.2
+JPEG_QUALITY_RANGE = (60, 100)  # re-compression quality drawn uniformly per crop
+# Quick mode (CI, notebooks on demo data): tiny images, one epoch, a few batches.
+QUICK_SIZE = 96
+QUICK_BATCH = 8
+QUICK_STEPS = 2
 
 
 @dataclass
@@ -80,6 +97,10 @@ class PredictConfig:
     meta: str = "logreg"  # stacking meta model: "logreg", "mlp" or "mean"
     meta_folds: int = 5  # group folds for the meta model's honest score
     meta_c: float = 1.0  # inverse L2 strength of the logistic-regression meta model
+    meta_hidden: int = 8  # hidden units of the MLP meta model
+    # DFDC's test set is about half FAKE while its training data is ~84% FAKE: weight the classes
+    # equally when fitting meta model, calibration and fallback, i.e. minimise balanced log loss.
+    class_balance: bool = True
     logit_eps: float = 1e-4  # probabilities are clipped to [eps, 1 - eps] before taking logits
     budget_margin: float = 0.05  # share of the time budget kept free for writing and startup
     min_frames: int = 8  # fewest frames the time budget may degrade to
