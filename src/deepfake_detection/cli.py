@@ -114,8 +114,33 @@ def _run_validate(args) -> int:
     return 1 if problems else 0
 
 
+# --- eda ---------------------------------------------------------------------------------------
+def _add_eda(sub) -> None:
+    p = sub.add_parser("eda", help="EDA figures (PNG) and reports/eda_summary.md: labels, lengths, train vs test, SSIM")
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--index", type=Path, default=None, help="index CSV (default: index data_dir now)")
+    p.add_argument("--full-index", type=Path, default=None, help="full DFDC table (name,is_fake,n_frame,set_name)")
+    p.add_argument("--crops", type=Path, default=None, help="extraction output with manifest.csv (face crops)")
+    p.add_argument("--out", type=Path, default=Path("reports/figures"), help="folder for the PNG figures")
+    p.add_argument("--summary", type=Path, default=Path("reports/eda_summary.md"))
+    p.set_defaults(run=_run_eda)
+
+
+def _run_eda(args) -> int:
+    from deepfake_detection.eda import run_eda
+
+    result = run_eda(args.data_dir, index=args.index, full_index=args.full_index, out_dir=args.out,
+                     crops_dir=args.crops, summary_path=args.summary)
+    print(result["train_test_verdict"])
+    print(result["ssim_verdict"])
+    for path in result["figures"].values():
+        print(path)
+    print(f"summary -> {result['summary']}")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate]
+PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda]
 
 
 def build_parser() -> argparse.ArgumentParser:
