@@ -139,8 +139,72 @@ def _run_eda(args) -> int:
     return 0
 
 
+# --- score-crops / gradcam ---------------------------------------------------------------------
+def _add_model_source(p, weights_help: str) -> None:
+    """Arguments that pick a model: a registry name with weights, or a saved model.keras."""
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="registry name (meso4, xception, efficientnet_b0, ...)")
+    source.add_argument("--model-path", type=Path, help="a trained model.keras")
+    p.add_argument("--weights", default=None, help=weights_help)
+    p.add_argument("--weights-dir", type=Path, default=None, help="local folder with the standard Keras notop files")
+    p.add_argument("--size", type=int, default=None, help="input side in px (default: the model's own)")
+    p.add_argument("--normalization", default="app", choices=["app", "unit"])
+
+
+def _open_model(args):
+    from deepfake_detection.models import open_model
+
+    if args.model_path is not None:
+        return open_model(model_path=args.model_path)
+    return open_model(args.model, size=args.size, weights=args.weights, weights_dir=args.weights_dir,
+                      normalization=args.normalization)
+
+
+def _add_score_crops(sub) -> None:
+    p = sub.add_parser("score-crops", help="P(FAKE) per face-crop image with a registry or trained model")
+    p.add_argument("images", nargs="+", type=Path)
+    _add_model_source(p, "'imagenet' (with --weights-dir), an original MesoNet .h5, a notop .h5 or a *.weights.h5")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--out", type=Path, default=None, help="CSV to write (path, p_fake)")
+    p.set_defaults(run=_run_score_crops)
+
+
+def _run_score_crops(args) -> int:
+    from deepfake_detection.models import score_images
+    from deepfake_detection.submission import atomic_write_csv
+
+    scores = score_images(_open_model(args), args.images, args.batch_size)
+    print(scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.out is not None:
+        atomic_write_csv(scores, args.out)
+        print(f"{len(scores)} images -> {args.out}")
+    return 0
+
+
+def _add_gradcam(sub) -> None:
+    p = sub.add_parser("gradcam", help="Grad-CAM overlays of a model on a few REAL and FAKE crops")
+    p.add_argument("--crops", type=Path, required=True, help="crops folder with manifest.csv")
+    _add_model_source(p, "weights for --model (see score-crops)")
+    p.add_argument("--n", type=int, default=4, help="crops per class")
+    p.add_argument("--layer", default=None, help="conv layer to explain (default: the last one)")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--out", type=Path, required=True, help="figure to write (.png)")
+    p.set_defaults(run=_run_gradcam)
+
+
+def _run_gradcam(args) -> int:
+    from deepfake_detection.explain import gradcam_examples
+    from deepfake_detection.plots import plot_gradcam
+
+    images, heatmaps, titles = gradcam_examples(_open_model(args), args.crops, args.n, args.seed, args.layer)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plot_gradcam(images, heatmaps, titles).savefig(args.out, dpi=120, bbox_inches="tight")
+    print(f"Grad-CAM of {len(images)} crops -> {args.out}")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda]
+PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,9 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import h5py
 import keras
 import numpy as np
+import pandas as pd
+from tqdm import tqdm
 from keras import layers, ops
 
 from deepfake_detection.config import TrainConfig
@@ -250,7 +253,7 @@ def _backbone(spec: ModelSpec, size: int, weights_path: Path | None) -> keras.Mo
     return keras.Model(backbone.input, backbone.output, name="backbone")
 
 
-def build_model(name: str, size: int = TrainConfig.size, weights: str | Path | None = None,
+def build_model(name: str, size: int | None = None, weights: str | Path | None = None,
                 weights_dir: str | Path | None = None, normalization: str = "app", dropout: float = 0.3,
                 channel_stats: tuple[Sequence[float], Sequence[float]] | None = None) -> keras.Model:
     """Registry model: 0–255 RGB float32 (N, size, size, 3) -> P(FAKE) (N, 1).
@@ -260,9 +263,11 @@ def build_model(name: str, size: int = TrainConfig.size, weights: str | Path | N
     any other `.h5`: for MesoNet an original MesoNet file, for a backbone a Keras notop backbone file.
     normalization: "app" (the backbone's own preprocessing), "unit" ([0, 1]) or "standardize"
     (per-channel (x - mean) / std with `channel_stats=(mean, std)` in 0–255 units, from the training crops).
+    size: input side in px; None: the entry's default (128 for backbones, 256 for MesoNet).
     MesoNet's two dropout layers use `dropout` too (the paper used 0.5; it only matters for training).
     """
     spec = get_spec(name)
+    size = spec.default_size if size is None else size
     if size < spec.min_size:
         raise ValueError(f"{name} needs input size >= {spec.min_size} px, got {size}")
     if normalization not in NORMALIZATIONS:
@@ -297,6 +302,40 @@ def load_model(path: str | Path) -> keras.Model:
     return keras.saving.load_model(str(path), safe_mode=True)
 
 
+def open_model(name: str | None = None, model_path: str | Path | None = None, **build_kwargs) -> keras.Model:
+    """A trained `model.keras` (model_path) or a registry model built by name (build_model keyword arguments)."""
+    if (name is None) == (model_path is None):
+        raise ValueError("give exactly one of a registry model name or a saved model path")
+    return load_model(model_path) if model_path is not None else build_model(name, **build_kwargs)
+
+
 def input_size(model: keras.Model) -> int:
     """Square input side in px of a registry model."""
     return int(model.input_shape[1])
+
+
+# --- scoring image files ------------------------------------------------------------------------
+def read_images(paths: Sequence[str | Path], size: int) -> np.ndarray:
+    """Image files -> float32 (N, size, size, 3) 0–255 RGB, resized with INTER_AREA.
+
+    INTER_AREA averages pixels when shrinking and repeats them when enlarging; on small face crops
+    that keeps the high-frequency texture MesoNet relies on better than bilinear interpolation.
+    """
+    out = np.empty((len(paths), size, size, 3), np.float32)
+    for i, path in enumerate(paths):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"cannot read image {path}")
+        out[i] = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def score_images(model: keras.Model, paths: Sequence[str | Path], batch_size: int = 32) -> pd.DataFrame:
+    """P(FAKE) per image file (columns path, p_fake), each resized to the model's input size."""
+    p_fake = np.empty(len(paths), np.float32)
+    size = input_size(model)
+    for start in tqdm(range(0, len(paths), batch_size), desc="score", unit="batch",
+                      disable=len(paths) <= batch_size):
+        batch = read_images(paths[start:start + batch_size], size)
+        p_fake[start:start + len(batch)] = np.asarray(model.predict_on_batch(batch))[:, 0]
+    return pd.DataFrame({"path": [str(p) for p in paths], "p_fake": p_fake})

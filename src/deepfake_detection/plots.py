@@ -397,3 +397,28 @@ def plot_image_grid(images: np.ndarray, row_titles: list[str] | None = None, tit
     if title:
         fig.suptitle(title, fontsize=TITLE_SIZE)
     return fig
+
+
+def plot_gradcam(images: np.ndarray, heatmaps: np.ndarray, titles: list[str], alpha: float = 0.45) -> Figure:
+    """Crop | crop with its Grad-CAM heatmap on top, per image: where the model's P(FAKE) comes from.
+
+    images: uint8 RGB (N, H, W, 3); heatmaps: float (N, H, W) in [0, 1]; titles: one per image.
+    Two image pairs per row.
+    """
+    n = len(images)
+    rows = (n + 1) // 2
+    fig = Figure(figsize=(7.2, 1.9 * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, 4, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i in range(n):
+        ax_image, ax_cam = axes[i // 2, 2 * (i % 2)], axes[i // 2, 2 * (i % 2) + 1]
+        ax_image.imshow(images[i])
+        ax_image.set_title(titles[i], fontsize=LABEL_SIZE - 2)
+        ax_cam.imshow(images[i])
+        shown = ax_cam.imshow(heatmaps[i], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        ax_cam.set_title("Grad-CAM", fontsize=LABEL_SIZE - 2)
+    if n:
+        fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.6, label="relevance to P(FAKE)")
+    fig.suptitle("Where the model looks", fontsize=TITLE_SIZE)
+    return fig
