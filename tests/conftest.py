@@ -40,3 +40,58 @@ def shared_ffpp() -> Path:
 def _isolated_cache(tmp_path_factory) -> None:
     """Keep the probe cache of test runs out of the user's home."""
     os.environ["DFD_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+# --- training fixtures (pipeline/train tests, and trained models for the inference tests) -------
+TINY_CROP_SIZE = 64
+
+
+def write_crop_set(out_dir: Path, frames_per_video: int = 6, size: int = TINY_CROP_SIZE, k: int = 3) -> tuple[Path, Path]:
+    """A small crops dir (JPEG crops + manifest.csv) and folds.csv from the real DFDC face clips.
+
+    8 FAKE clips, and the one REAL clip cut into 4 quarter-length segments that stand in for 4 REAL
+    videos (each its own group), so every fold holds both classes.
+    """
+    import cv2
+    import pandas as pd
+
+    from deepfake_detection.dataset import make_folds
+
+    clips = require_shared("data", "face-clips")
+    sources = [(p, 1, 0, 1) for p in sorted((clips / "FAKE").glob("*.mp4"))[:8]]
+    sources += [(p, 0, q, 4) for p in sorted((clips / "REAL").glob("*.mp4"))[:1] for q in range(4)]
+    crops_dir = out_dir / "crops"
+    rows, videos = [], []
+    for path, label, segment, segments in sources:
+        video_id = f"{path.stem.replace('.', '_')}_s{segment}"
+        capture = cv2.VideoCapture(str(path))
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        start, span = segment * total // segments, total // segments
+        wanted = {start + i * span // frames_per_video for i in range(frames_per_video)}
+        (crops_dir / video_id).mkdir(parents=True, exist_ok=True)
+        index = 0
+        while len(wanted) and index <= max(wanted):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index in wanted:
+                crop = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+                rel = f"{video_id}/{index:04d}_0.jpg"
+                cv2.imwrite(str(crops_dir / rel), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                rows.append({"video_id": video_id, "frame": index, "track": 0, "x1": 0, "y1": 0, "x2": 256,
+                             "y2": 256, "confidence": 1.0, "crop_path": rel, "label": label, "group": video_id})
+            index += 1
+        capture.release()
+        videos.append({"video_id": video_id, "label": label, "group": video_id, "exists": 1})
+    pd.DataFrame(rows).to_csv(crops_dir / "manifest.csv", index=False)
+    index_frame = pd.DataFrame(videos)
+    index_frame["label"] = index_frame["label"].astype("Int64")
+    folds_csv = out_dir / "folds.csv"
+    make_folds(index_frame, k=k, seed=0).to_csv(folds_csv, index=False)
+    return crops_dir, folds_csv
+
+
+@pytest.fixture(scope="session")
+def tiny_crops(tmp_path_factory) -> tuple[Path, Path]:
+    """(crops_dir, folds_csv): 12 videos x 6 real DFDC face crops at 64 px in 3 group folds."""
+    return write_crop_set(tmp_path_factory.mktemp("tiny_crops"))

@@ -203,8 +203,57 @@ def _run_gradcam(args) -> int:
     return 0
 
 
+# --- train -------------------------------------------------------------------------------------
+def _add_train(sub) -> None:
+    from deepfake_detection.config import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train one backbone on face crops per fold; writes model.keras and OOF predictions")
+    p.add_argument("--crops", type=Path, required=True, help="crops dir with manifest.csv (extract)")
+    p.add_argument("--folds", type=Path, required=True, help="folds.csv (folds)")
+    p.add_argument("--model", default=d.model, help="registry name, e.g. xception, efficientnet_b0, meso4")
+    p.add_argument("--fold", default="all", help="fold to validate on, or 'all' for every fold (OOF for all)")
+    p.add_argument("--size", type=int, default=d.size, help="input side, px")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help="frozen-backbone epochs (pretrained only)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--weights", default=None, help="'imagenet' (with --weights-dir) or a weights file")
+    p.add_argument("--weights-dir", default=None, help="local folder with the standard Keras notop files")
+    p.add_argument("--normalization", default=d.normalization, choices=["app", "unit", "standardize"])
+    p.add_argument("--imbalance", default=d.imbalance,
+                   choices=["balanced", "class_weights", "oversample", "undersample", "none"])
+    p.add_argument("--augment", default=",".join(d.augment),
+                   help="comma-separated: flip,rotate,zoom,brightness,contrast,saturation,blur,erase,noise,jpeg ('' = none)")
+    p.add_argument("--self-blend", type=float, default=d.self_blend, help="probability a REAL crop becomes a self-blended FAKE")
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--cache", action="store_true", help="hold decoded crops in memory")
+    p.add_argument("--quick", action="store_true", help="tiny images, 1 epoch, a few batches (CI, demo data)")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/efficientnet_b0")
+    p.add_argument("--figures", type=Path, default=Path("reports/figures"), help="where the training curves go")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args) -> int:
+    from deepfake_detection.config import TrainConfig
+    from deepfake_detection.train import quick_config, train_model
+
+    cfg = TrainConfig(model=args.model, size=args.size, epochs=args.epochs, head_epochs=args.head_epochs,
+                      batch_size=args.batch_size, weights=args.weights, weights_dir=args.weights_dir,
+                      normalization=args.normalization, imbalance=args.imbalance,
+                      augment=tuple(a for a in args.augment.split(",") if a), self_blend=args.self_blend,
+                      steps_per_epoch=args.steps_per_epoch, cache=args.cache, seed=args.seed)
+    if args.quick:
+        cfg = quick_config(cfg)
+    result = train_model(args.crops, args.folds, cfg, args.fold, args.out, figures_dir=args.figures)
+    print(pd.Series(result["oof_video_metrics"]).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result['val_video_bll'].items()})}")
+    print(f"deployment model (fold {result['deployment_fold']}): {result['model_path']} ({result['seconds']:.0f} s)")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam]
+PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

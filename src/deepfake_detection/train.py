@@ -1,0 +1,260 @@
+"""Fold training of one backbone on face crops, with out-of-fold predictions for the stacking stage.
+
+Per fold: with pretrained weights the head first trains with the backbone frozen (`head_epochs`),
+then everything but the BatchNorm statistics fine-tunes with a cosine learning-rate decay that
+ReduceLROnPlateau can lower further; a randomly initialised network trains whole from the start. After every epoch the validation crops are predicted, averaged per video and scored
+with the balanced log loss (`val_video_bll`); checkpointing, early stopping and the plateau
+schedule all follow that number. The deployment `model.keras` is the checkpoint of the fold with
+the lowest `val_video_bll` (no refit: every saved model has a held-out score); each fold's own
+best model stays in `fold_K/model.keras`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from deepfake_detection import config as C
+from deepfake_detection.config import TrainConfig, set_seeds
+from deepfake_detection.dataset import read_index
+from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
+from deepfake_detection.models import REGISTRY, build_model, load_model
+from deepfake_detection.pipeline import (
+    epoch_size, eval_dataset, fit_class_weight, frames_with_folds, load_crops, read_manifest, split_fold,
+    train_dataset,
+)
+from deepfake_detection.submission import atomic_write_csv
+
+log = logging.getLogger(__name__)
+
+OOF_FRAME_COLUMNS = ["video_id", "frame", "track", "fold", "label", "group", "p"]
+OOF_VIDEO_COLUMNS = ["video_id", "fold", "label", "group", "p", "n_frames"]
+MONITOR = "val_video_bll"
+MIN_LR_FRACTION = 0.05  # cosine decay ends at this share of the fine-tuning learning rate
+CHANNEL_STATS_SAMPLE = 2000  # training crops used for per-channel mean/std ("standardize")
+
+
+# --- configuration -----------------------------------------------------------------------------
+def quick_config(cfg: TrainConfig) -> TrainConfig:
+    """Tiny, fast settings for CI and notebooks on demo data: small images, 1 epoch, a few batches."""
+    size = max(REGISTRY[cfg.model].min_size, min(cfg.size, C.QUICK_SIZE))
+    return replace(cfg, size=size, epochs=1, head_epochs=0, batch_size=C.QUICK_BATCH,
+                   steps_per_epoch=C.QUICK_STEPS, patience=1)
+
+
+def video_predictions(frames: pd.DataFrame, p: np.ndarray) -> pd.DataFrame:
+    """Mean frame P(FAKE) per video, with fold, label, group and the number of frames averaged."""
+    scored = frames.assign(p=np.asarray(p, dtype=float).reshape(-1))
+    videos = scored.groupby("video_id", sort=True).agg(
+        fold=("fold", "first"), label=("label", "first"), group=("group", "first"),
+        p=("p", "mean"), n_frames=("p", "size")).reset_index()
+    return videos[OOF_VIDEO_COLUMNS]
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirrored with TF_CONFIG, Mirrored over several GPUs (or logical CPUs), else default."""
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    cpus = tf.config.list_logical_devices("CPU")
+    if not gpus and len(cpus) > 1:  # only when the user split the CPU into logical devices
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
+    return tf.distribute.get_strategy()
+
+
+def channel_stats(frames: pd.DataFrame, size: int, seed: int) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (0-255 units) of a sample of training crops, for "standardize"."""
+    sample = frames.sample(min(len(frames), CHANNEL_STATS_SAMPLE), random_state=seed)
+    pixels = load_crops(sample, size).reshape(-1, 3).astype(np.float64)
+    return pixels.mean(axis=0).tolist(), np.maximum(pixels.std(axis=0), 1e-3).tolist()
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+class VideoLogLoss(keras.callbacks.Callback):
+    """After each epoch: predict the validation crops, average per video, log balanced log loss."""
+
+    def __init__(self, frames: pd.DataFrame, dataset: tf.data.Dataset) -> None:
+        super().__init__()
+        self.frames, self.dataset = frames, dataset
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        p = self.model.predict(self.dataset, verbose=0).reshape(-1)  # (n_val_crops,)
+        videos = video_predictions(self.frames, p)
+        if logs is not None:
+            logs["val_frame_loss"] = log_loss(self.frames["label"], p)
+            logs["val_video_auc"] = roc_auc(videos["label"], videos["p"])
+            logs[MONITOR] = balanced_log_loss(videos["label"], videos["p"])
+
+
+class CosineDecay(keras.callbacks.Callback):
+    """Per-epoch cosine decay from `base` that keeps reductions made by ReduceLROnPlateau."""
+
+    def __init__(self, base: float, first_epoch: int, last_epoch: int) -> None:
+        super().__init__()
+        self.base, self.first, self.span = base, first_epoch, max(1, last_epoch - first_epoch)
+
+    def _factor(self, epoch: int) -> float:
+        t = min(1.0, (epoch - self.first) / self.span)
+        return MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * t))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        optimizer = self.model.optimizer
+        if epoch == self.first:
+            lr = self.base
+        else:  # scale the current rate, so a plateau reduction carries over
+            lr = float(optimizer.learning_rate) * self._factor(epoch) / self._factor(epoch - 1)
+        optimizer.learning_rate = lr
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def set_backbone_trainable(model: keras.Model, trainable: bool, keep_batchnorm_frozen: bool = True) -> bool:
+    """Freeze or unfreeze the `backbone` sub-model; False when the model has none (MesoNet)."""
+    if "backbone" not in [layer.name for layer in model.layers]:
+        return False
+    backbone = model.get_layer("backbone")
+    backbone.trainable = trainable
+    if trainable and keep_batchnorm_frozen:
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # small face-crop batches would wreck pretrained running statistics
+    return True
+
+
+# --- one fold ----------------------------------------------------------------------------------
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
+                  metrics=[keras.metrics.AUC(name="auc")])
+
+
+def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path,
+               strategy: tf.distribute.Strategy) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Train on every fold but `fold`; returns (history, OOF frame predictions, best val_video_bll)."""
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    train, val = split_fold(frames, fold)
+    log.info("fold %d: %d training crops (%d videos), %d validation crops (%d videos)", fold, len(train),
+             train["video_id"].nunique(), len(val), val["video_id"].nunique())
+    stats = channel_stats(train, cfg.size, cfg.seed) if cfg.normalization == "standardize" else None
+    with strategy.scope():
+        model = build_model(cfg.model, cfg.size, cfg.weights, cfg.weights_dir, cfg.normalization, cfg.dropout,
+                            channel_stats=stats)
+    labels = train["label"].to_numpy(int)
+    steps = cfg.steps_per_epoch or max(1, epoch_size(labels, cfg.imbalance) // cfg.batch_size)
+    val_ds = eval_dataset(val, cfg.size, cfg.batch_size, cfg.cache)
+    checkpoint = fold_dir / "model.keras"
+    callbacks = [
+        VideoLogLoss(val, val_ds),
+        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=MONITOR, mode="min", save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=cfg.patience),
+        keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="min", factor=0.5, patience=max(1, cfg.patience - 1)),
+        keras.callbacks.CSVLogger(str(fold_dir / "history.csv"), append=True),
+    ]
+    (fold_dir / "history.csv").unlink(missing_ok=True)
+    class_weight = fit_class_weight(labels, cfg.imbalance)
+    pretrained = cfg.weights is not None
+    # A frozen random backbone teaches the head nothing: the head phase needs pretrained weights.
+    head_epochs = min(cfg.head_epochs, cfg.epochs) if pretrained and set_backbone_trainable(model, False) else 0
+    histories = []
+    phases = [("head", 0, head_epochs, cfg.learning_rate)] if head_epochs else []
+    phases += [("fine_tune", head_epochs, cfg.epochs, cfg.fine_tune_learning_rate if pretrained else cfg.learning_rate)]
+    for phase, first, last, lr in phases:
+        if last <= first:
+            continue
+        if phase == "fine_tune":
+            set_backbone_trainable(model, True, keep_batchnorm_frozen=pretrained)
+        with strategy.scope():
+            _compile(model, lr)
+        schedule = [CosineDecay(lr, first, last - 1)] if phase == "fine_tune" else []
+        ds = train_dataset(train, cfg, epochs=last, start_epoch=first, steps_per_epoch=steps)
+        fit = model.fit(ds, epochs=last, initial_epoch=first, steps_per_epoch=steps, class_weight=class_weight,
+                        callbacks=schedule + callbacks, verbose=cfg.verbose, shuffle=False)
+        histories.append(pd.DataFrame(fit.history).assign(epoch=fit.epoch, phase=phase))
+        if model.stop_training:
+            break
+    history = pd.concat(histories, ignore_index=True).assign(fold=fold)
+    best_model = load_model(checkpoint) if checkpoint.exists() else model
+    if not checkpoint.exists():  # every epoch scored NaN: keep the last weights
+        log.warning("fold %d: no finite %s; saving the last epoch's model", fold, MONITOR)
+        best_model.save(checkpoint)
+    p = best_model.predict(val_ds, verbose=0).reshape(-1)
+    oof = val.assign(p=p)[OOF_FRAME_COLUMNS]
+    best = float(np.nanmin(history[MONITOR])) if history[MONITOR].notna().any() else float("nan")
+    return history, oof, best
+
+
+# --- all folds ---------------------------------------------------------------------------------
+def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, fold: str | int = "all",
+                out_dir: str | Path = "models/model", figures_dir: str | Path | None = None) -> dict:
+    """Train cfg.model on one fold or all folds; write model.keras, config.json, history, OOF CSVs, curves.
+
+    Returns a summary: paths, per-fold best val_video_bll, OOF video metrics, deployment fold, seconds.
+    """
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    set_seeds(cfg.seed)
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    if not gpu:
+        tf.config.experimental.enable_op_determinism()  # same seed, same CPU -> same predictions
+    frames = frames_with_folds(read_manifest(crops_dir), read_index(folds_csv))
+    folds = sorted(frames["fold"].unique()) if str(fold) == "all" else [int(fold)]
+    strategy = choose_strategy()
+    log.info("training %s at %d px on %d crops, folds %s, %d replica(s)%s", cfg.model, cfg.size, len(frames), folds,
+             strategy.num_replicas_in_sync, ", mixed precision" if gpu else "")
+    previous_policy = keras.mixed_precision.global_policy().name
+    if gpu:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        histories, oofs, scores = [], [], {}
+        for k in folds:
+            set_seeds(cfg.seed + int(k))
+            history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out_dir / f"fold_{k}", strategy)
+            histories.append(history)
+            oofs.append(oof)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    history = pd.concat(histories, ignore_index=True)
+    oof_frames = pd.concat(oofs, ignore_index=True)
+    oof_videos = video_predictions(oof_frames, oof_frames["p"].to_numpy())
+    finite = {k: v for k, v in scores.items() if np.isfinite(v)}
+    best_fold = min(finite, key=finite.get) if finite else folds[0]
+    shutil.copyfile(out_dir / f"fold_{best_fold}" / "model.keras", out_dir / "model.keras")
+
+    atomic_write_csv(history[["fold", "phase", "epoch", *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
+                     out_dir / "history.csv")
+    atomic_write_csv(oof_frames, out_dir / "oof_frames.csv")
+    atomic_write_csv(oof_videos, out_dir / "oof_videos.csv")
+    oof_metrics = evaluate(oof_videos["label"], oof_videos["p"])
+    info = {**asdict(cfg), "fold": str(fold), "folds": [int(k) for k in folds], "deployment_fold": int(best_fold),
+            "deployment": "checkpoint of the fold with the lowest val_video_bll",
+            "val_video_bll": {str(k): v for k, v in scores.items()}, "oof_video_metrics": oof_metrics,
+            "n_crops": int(len(frames)), "n_videos": int(frames["video_id"].nunique()),
+            "crops_dir": str(crops_dir), "folds_csv": str(folds_csv), "mixed_precision": gpu,
+            "replicas": int(strategy.num_replicas_in_sync), "seconds": round(time.perf_counter() - start, 1)}
+    (out_dir / "config.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=float) + "\n")
+    figure = None
+    if figures_dir is not None:
+        from deepfake_detection.plots import plot_training_curves
+
+        figures_dir = Path(figures_dir)
+        figures_dir.mkdir(parents=True, exist_ok=True)
+        figure = figures_dir / f"training_{out_dir.name}.png"
+        plot_training_curves(history, title=f"{cfg.model} ({out_dir.name})").savefig(figure, dpi=110)
+    return {"out_dir": str(out_dir), "model_path": str(out_dir / "model.keras"), "val_video_bll": scores,
+            "deployment_fold": int(best_fold), "oof_video_metrics": oof_metrics, "figure": str(figure) if figure else None,
+            "seconds": info["seconds"]}
