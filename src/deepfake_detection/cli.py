@@ -252,8 +252,42 @@ def _run_train(args) -> int:
     return 0
 
 
+# --- demo-data ---------------------------------------------------------------------------------
+def _add_demo_data(sub) -> None:
+    p = sub.add_parser("demo-data", help="synthetic DFDC-layout demo videos from bundled public-domain faces")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--videos", type=int, default=40, help="train clips (about 1 REAL : 3 FAKE)")
+    p.add_argument("--test", type=int, default=None, help="regular test clips (default: a quarter of --videos)")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--workers", type=int, default=None, help="render processes (default: DemoConfig.workers)")
+    p.add_argument("--figure", default="reports/figures/demo_pairs.png",
+                   help="REAL | FAKE | difference figure to write ('' to skip)")
+    p.set_defaults(run=_run_demo_data)
+
+
+def _run_demo_data(args) -> int:
+    from deepfake_detection.synth import demo_pairs, make_demo_dataset
+
+    summary = make_demo_dataset(args.out_dir, n_videos=args.videos, seed=args.seed, n_test=args.test,
+                                workers=args.workers)
+    print(f"train: {summary['train_videos']} clips ({summary['train_real']} REAL, {summary['train_fake']} FAKE) "
+          f"-> {args.out_dir / 'train'}")
+    print("  " + ", ".join(f"{k}: {v}" for k, v in summary["train_methods"].items()))
+    print(f"test:  {summary['test_files']} files, {summary['test_labelled']} labelled ({summary['test_fake']} FAKE) "
+          f"-> {args.out_dir / 'test_videos'}")
+    print("  special files: " + ", ".join(f"{k}={v}" for k, v in summary["specials"].items()))
+    if args.figure:
+        from deepfake_detection.plots import plot_fake_vs_original
+
+        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
+        plot_fake_vs_original(demo_pairs(args.out_dir)).savefig(args.figure, dpi=110)
+        print(f"figure: {args.figure}")
+    print(f"{summary['seconds']:.1f} s")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train]
+PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train, _add_demo_data]
 
 
 def build_parser() -> argparse.ArgumentParser:

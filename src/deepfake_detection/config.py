@@ -125,6 +125,20 @@ class EdaConfig:
     seed: int = SEED
 
 
+@dataclass
+class DemoConfig:
+    """How the synthetic demo dataset is drawn: clip sizes, timing, face size, class ratio."""
+
+    frame_sizes: tuple[tuple[int, int], ...] = ((640, 360), (480, 360), (640, 480))  # width, height px
+    portrait_size: tuple[int, int] = (360, 640)  # width, height of the portrait test clip
+    fps: tuple[int, ...] = (25, 30)
+    seconds: tuple[float, float] = (2.0, 3.0)  # clip duration range
+    face_height: tuple[float, float] = (0.32, 0.42)  # face box height as a share of frame height
+    fakes_per_real: int = 3  # about 1 REAL : 3 FAKE, like DFDC's imbalance
+    test_share: float = 0.25  # test clips per train clip when their number is not given
+    workers: int = 2  # processes rendering clips
+
+
 T = TypeVar("T")
 
 
@@ -172,6 +186,7 @@ __all__ = [
     "TrainConfig",
     "PredictConfig",
     "EdaConfig",
+    "DemoConfig",
     "to_json",
     "from_dict",
     "from_json",
