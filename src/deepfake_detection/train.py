@@ -99,6 +99,11 @@ class VideoLogLoss(keras.callbacks.Callback):
             logs[MONITOR] = balanced_log_loss(videos["label"], videos["p"])
 
 
+def _learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The optimizer's current rate as a float (also under a distribution strategy)."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
 class CosineDecay(keras.callbacks.Callback):
     """Per-epoch cosine decay from `base` that keeps reductions made by ReduceLROnPlateau."""
 
@@ -115,12 +120,12 @@ class CosineDecay(keras.callbacks.Callback):
         if epoch == self.first:
             lr = self.base
         else:  # scale the current rate, so a plateau reduction carries over
-            lr = float(optimizer.learning_rate) * self._factor(epoch) / self._factor(epoch - 1)
+            lr = _learning_rate(optimizer) * self._factor(epoch) / self._factor(epoch - 1)
         optimizer.learning_rate = lr
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+            logs["learning_rate"] = _learning_rate(self.model.optimizer)
 
 
 def set_backbone_trainable(model: keras.Model, trainable: bool, keep_batchnorm_frozen: bool = True) -> bool:

@@ -1,0 +1,183 @@
+"""Input pipeline and fold training on real DFDC face crops: balancing, leakage, augmentation, artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepfake_detection import pipeline
+from deepfake_detection.config import FAKE, REAL, TrainConfig
+from deepfake_detection.dataset import imbalance_table, read_index
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = TrainConfig(model="meso4", size=64, batch_size=8, epochs=1, head_epochs=0, steps_per_epoch=2, augment=())
+
+
+@pytest.fixture(scope="module")
+def frames(tiny_crops) -> pd.DataFrame:
+    crops_dir, folds_csv = tiny_crops
+    return pipeline.frames_with_folds(pipeline.read_manifest(crops_dir), read_index(folds_csv))
+
+
+def _labels_of(ds, batches: int) -> np.ndarray:
+    return np.concatenate([y.numpy().ravel() for _, y in ds.take(batches)])
+
+
+def test_balanced_batches_are_half_fake(frames):
+    train, _ = pipeline.split_fold(frames, 0)
+    assert train["label"].mean() != 0.5  # the crop set itself is imbalanced
+    ds = pipeline.train_dataset(train, TINY, epochs=1, steps_per_epoch=4)
+    for _, y in ds:
+        assert y.shape == (8, 1)
+        assert y.numpy().mean() == 0.5
+
+
+@pytest.mark.parametrize("strategy", ["none", "class_weights", "oversample", "undersample", "balanced"])
+def test_each_imbalance_strategy_gives_the_imbalance_table_counts(strategy):
+    labels = np.array([REAL] * 5 + [FAKE] * 17)
+    row = imbalance_table(labels).set_index("strategy").loc[strategy]
+    n = pipeline.epoch_size(labels, strategy)
+    plan = pipeline.epoch_plan(labels, strategy, n, seed=0, epoch=0)
+    drawn = labels[plan]
+    assert (int((drawn == REAL).sum()), int((drawn == FAKE).sum())) == (row["real_per_epoch"], row["fake_per_epoch"])
+    if strategy == "undersample":  # every REAL crop once, FAKE drawn without repeats
+        assert len(set(plan)) == len(plan)
+    if strategy == "oversample":
+        assert set(plan) == set(range(len(labels)))
+    weights = pipeline.fit_class_weight(labels, strategy)
+    if strategy == "class_weights":
+        assert weights[REAL] * 5 == pytest.approx(weights[FAKE] * 17)
+    else:
+        assert weights is None
+
+
+def test_epoch_plans_are_seeded_and_change_between_epochs():
+    labels = np.array([REAL] * 6 + [FAKE] * 10)
+    plan = lambda seed, epoch: pipeline.epoch_plan(labels, "none", 16, seed, epoch)  # noqa: E731
+    assert np.array_equal(plan(0, 0), plan(0, 0))
+    assert not np.array_equal(plan(0, 0), plan(0, 1))
+    with pytest.raises(ValueError, match="unknown imbalance"):
+        pipeline.epoch_plan(labels, "smote", 16, 0, 0)
+
+
+def test_no_validation_group_or_video_is_seen_in_training(frames):
+    for fold in sorted(frames["fold"].unique()):
+        train, val = pipeline.split_fold(frames, fold)
+        assert not set(train["group"]) & set(val["group"])
+        assert not set(train["video_id"]) & set(val["video_id"])
+        assert set(val["fold"]) == {fold}
+    leaked = frames.copy()
+    leaked.loc[leaked["fold"] == 1, "group"] = leaked.loc[leaked["fold"] == 0, "group"].iloc[0]
+    with pytest.raises(ValueError, match="groups in both"):
+        pipeline.split_fold(leaked, 0)
+
+
+def test_augmentation_keeps_shape_dtype_and_range(frames):
+    train, _ = pipeline.split_fold(frames, 0)
+    plain = pipeline.train_dataset(train, TINY, epochs=1, steps_per_epoch=2)
+    augmented = pipeline.train_dataset(train, replace(TINY, augment=pipeline.AUGMENTATIONS), epochs=1, steps_per_epoch=2)
+    for (x0, y0), (x1, y1) in zip(plain, augmented):
+        assert x1.shape == x0.shape == (8, 64, 64, 3)
+        assert x1.dtype.name == "float32"
+        assert 0.0 <= float(x1.numpy().min()) and float(x1.numpy().max()) <= 255.0
+        assert np.array_equal(y0.numpy(), y1.numpy())  # augmentation never touches labels
+        assert np.abs(x1.numpy() - x0.numpy()).mean() > 1.0
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        pipeline.train_dataset(train, replace(TINY, augment=("mixup",)), epochs=1)
+
+
+def test_self_blend_turns_real_crops_into_fake_labelled_images(frames):
+    real = frames[frames["label"] == REAL].reset_index(drop=True)
+    plain = pipeline.train_dataset(real, replace(TINY, imbalance="none"), epochs=1, steps_per_epoch=1)
+    blended = pipeline.train_dataset(real, replace(TINY, imbalance="none", self_blend=1.0), epochs=1, steps_per_epoch=1)
+    (x0, y0), (x1, y1) = next(iter(plain)), next(iter(blended))
+    assert set(y0.numpy().ravel()) == {REAL}
+    assert set(y1.numpy().ravel()) == {FAKE}
+    assert x1.shape == x0.shape
+    assert np.abs(x1.numpy() - x0.numpy()).mean() > 0.5
+
+
+OOF_FRAME_COLUMNS = ["video_id", "frame", "track", "fold", "label", "group", "p"]
+OOF_VIDEO_COLUMNS = ["video_id", "fold", "label", "group", "p", "n_frames"]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_crops, tmp_path_factory) -> tuple[dict, Path]:
+    from deepfake_detection.train import train_model
+
+    crops_dir, folds_csv = tiny_crops
+    out = tmp_path_factory.mktemp("trained") / "meso4"
+    return train_model(crops_dir, folds_csv, TINY, fold=0, out_dir=out, figures_dir=out.parent / "figures"), out
+
+
+def test_one_epoch_run_writes_every_artifact_with_its_columns(trained, frames):
+    result, out = trained
+    for name in ("model.keras", "config.json", "history.csv", "oof_frames.csv", "oof_videos.csv", "fold_0/model.keras"):
+        assert (out / name).is_file(), name
+    assert Path(result["figure"]).is_file()
+    oof_frames = pd.read_csv(out / "oof_frames.csv")
+    oof_videos = pd.read_csv(out / "oof_videos.csv")
+    assert list(oof_frames.columns) == OOF_FRAME_COLUMNS
+    assert list(oof_videos.columns) == OOF_VIDEO_COLUMNS
+    assert len(oof_frames) == (frames["fold"] == 0).sum() and set(oof_frames["fold"]) == {0}
+    assert oof_frames["p"].between(0, 1).all()
+    assert oof_videos["n_frames"].sum() == len(oof_frames)
+    history = pd.read_csv(out / "history.csv")
+    assert {"fold", "phase", "epoch", "loss", "val_video_bll", "val_video_auc"} <= set(history.columns)
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "meso4" and config["size"] == 64 and config["folds"] == [0]
+    assert config["val_video_bll"]["0"] == pytest.approx(history["val_video_bll"].min())
+
+
+def test_saved_model_reproduces_the_oof_predictions(trained, frames):
+    from deepfake_detection.models import load_model
+
+    _, out = trained
+    _, val = pipeline.split_fold(frames, 0)
+    model = load_model(out / "model.keras")
+    p = model.predict(pipeline.eval_dataset(val, 64, 8), verbose=0).ravel()
+    oof = pd.read_csv(out / "oof_frames.csv")
+    np.testing.assert_allclose(p, oof["p"].to_numpy(), atol=1e-6)
+
+
+def test_same_seed_gives_the_same_predictions_on_cpu(trained, tiny_crops, tmp_path):
+    from deepfake_detection.train import train_model
+
+    crops_dir, folds_csv = tiny_crops
+    _, first = trained
+    train_model(crops_dir, folds_csv, TINY, fold=0, out_dir=tmp_path / "again")
+    p1 = pd.read_csv(first / "oof_frames.csv")["p"].to_numpy()
+    p2 = pd.read_csv(tmp_path / "again" / "oof_frames.csv")["p"].to_numpy()
+    assert p1.std() > 0  # predictions vary by crop, so equality is not trivial
+    np.testing.assert_array_equal(p1, p2)
+
+
+def test_train_command_mirrors_over_two_logical_cpus(tiny_crops, tmp_path):
+    crops_dir, folds_csv = tiny_crops
+    out = tmp_path / "mirrored"
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from deepfake_detection.cli import main
+        raise SystemExit(main(["train", "--crops", "{crops_dir}", "--folds", "{folds_csv}", "--model", "meso4",
+                               "--fold", "1", "--size", "64", "--epochs", "1", "--batch-size", "8",
+                               "--steps-per-epoch", "2", "--augment", "flip", "--out", "{out}",
+                               "--figures", "{tmp_path / 'figures'}"]))
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("TF_CONFIG", None)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "deployment model (fold 1)" in run.stdout
+    assert json.loads((out / "config.json").read_text())["replicas"] == 2
+    assert len(pd.read_csv(out / "oof_frames.csv")) > 0
