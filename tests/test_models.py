@@ -73,6 +73,9 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path):
     x = _images(256)
     np.testing.assert_array_equal(load_model(tmp_path / "model.keras").predict(x, verbose=0),
                                   model.predict(x, verbose=0))
+    model.save_weights(tmp_path / "meso4.weights.h5")
+    np.testing.assert_array_equal(build_model("meso4", weights=tmp_path / "meso4.weights.h5").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
 
 
 def test_standardize_statistics_survive_save_and_load(tmp_path):

@@ -80,10 +80,10 @@ class InputNormalization(layers.Layer):
         if self.mode == "unit":
             return x / 255.0
         if self.mode == "torch":
-            return (x / 255.0 - ops.array(IMAGENET_MEAN_RGB, x.dtype)) / ops.array(IMAGENET_STD_RGB, x.dtype)
+            return (x / 255.0 - ops.array(IMAGENET_MEAN_RGB, self.compute_dtype)) / ops.array(IMAGENET_STD_RGB, self.compute_dtype)
         if self.mode == "caffe":
-            return ops.flip(x, axis=-1) - ops.array(CAFFE_MEAN_BGR, x.dtype)
-        return (x - ops.array(self.mean, x.dtype)) / ops.array(self.std, x.dtype)
+            return ops.flip(x, axis=-1) - ops.array(CAFFE_MEAN_BGR, self.compute_dtype)
+        return (x - ops.array(self.mean, self.compute_dtype)) / ops.array(self.std, self.compute_dtype)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "mode": self.mode, "mean": self.mean, "std": self.std}
@@ -259,7 +259,8 @@ def build_model(name: str, size: int | None = None, weights: str | Path | None =
     """Registry model: 0–255 RGB float32 (N, size, size, 3) -> P(FAKE) (N, 1).
 
     weights: None (random init); "imagenet" (the standard Keras notop file from weights_dir);
-    a `*.weights.h5` file saved by `model.save_weights` (the whole model, same name/size/normalisation);
+    a `*.weights.h5` (from `model.save_weights`) or `*.keras` file: weights of the whole model, same
+    name/size/normalisation;
     any other `.h5`: for MesoNet an original MesoNet file, for a backbone a Keras notop backbone file.
     normalization: "app" (the backbone's own preprocessing), "unit" ([0, 1]) or "standardize"
     (per-channel (x - mean) / std with `channel_stats=(mean, std)` in 0–255 units, from the training crops).
@@ -273,7 +274,7 @@ def build_model(name: str, size: int | None = None, weights: str | Path | None =
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     weights_path = resolve_weights(spec, weights, weights_dir)
-    whole_model_file = weights_path is not None and weights_path.name.endswith(".weights.h5")
+    whole_model_file = weights_path is not None and weights_path.name.endswith((".weights.h5", ".keras"))
 
     mode = spec.preprocessing if normalization == "app" else normalization
     mean, std = channel_stats if normalization == "standardize" and channel_stats is not None else (None, None)
