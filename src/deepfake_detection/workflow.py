@@ -1,0 +1,133 @@
+"""The whole pipeline in one call, for `make demo`: each step calls the same package function as its CLI command.
+
+Layout of a run folder (`work/demo-run` by default):
+    data/               demo videos in the DFDC layout (train/, test_videos/, test_labels.csv, ...)
+    index.csv           every video, labelled or not
+    folds.csv           stratified group folds of the labelled videos
+    crops/              face crops, manifest.csv, videos.csv
+    models/<name>/      one trained backbone each (model.keras, config.json, history.csv, oof_*.csv)
+    models/stacker/     stacker.json
+    submission.csv      predictions for data/test_videos, with predictions_log.csv beside it
+    evaluation.json     submission scored against data/test_labels.csv
+Figures and markdown go to `reports/` (figures in reports/figures/).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from deepfake_detection.config import SEED, ExtractConfig, PredictConfig, TrainConfig
+
+log = logging.getLogger(__name__)
+
+DEMO_MODELS = ("meso4", "mobilenet_v3_small", "efficientnet_b0")
+
+
+@dataclass
+class DemoSettings:
+    """Sizes of the demo run: small enough for about 20 minutes on 2 CPU cores."""
+
+    videos: int = 40
+    folds: int = 3
+    models: tuple[str, ...] = DEMO_MODELS
+    frames: int = 8  # sampled frames per video for training crops and for prediction
+    size: int = 96
+    epochs: int = 3
+    detector: str = "mtcnn"
+    seed: int = SEED
+    quick: bool = False  # tiny CI-sized run: 1 epoch, few batches
+    reports_dir: Path = field(default_factory=lambda: Path("reports"))
+
+
+def _step(name: str, timings: dict[str, float]):
+    """Context manager that logs and times one pipeline step."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def timed():
+        log.info("== %s", name)
+        start = time.perf_counter()
+        yield
+        timings[name] = round(time.perf_counter() - start, 1)
+        log.info("== %s done in %.1f s", name, timings[name])
+
+    return timed()
+
+
+def ensure_demo_data(data_dir: str | Path, videos: int = 40, seed: int = SEED) -> bool:
+    """Make demo data in data_dir unless it already holds data; True when it was made now."""
+    from deepfake_detection import synth
+
+    data_dir = Path(data_dir)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        log.info("using the data in %s", data_dir)
+        return False
+    synth.make_demo_dataset(data_dir, n_videos=videos, seed=seed)
+    return True
+
+
+def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | None = None) -> dict:
+    """Demo data -> index -> folds -> EDA -> crops -> 3 models -> stack -> predict -> evaluate -> report."""
+    from deepfake_detection import dataset, ensemble, eda, extract, metrics, predict, report, train
+    from deepfake_detection.submission import atomic_write_csv
+
+    settings = settings or DemoSettings()
+    run_dir = Path(run_dir)
+    data_dir, crops_dir, models_dir = run_dir / "data", run_dir / "crops", run_dir / "models"
+    figures_dir = settings.reports_dir / "figures"
+    timings: dict[str, float] = {}
+
+    with _step("demo data", timings):
+        ensure_demo_data(data_dir, settings.videos, settings.seed)
+    with _step("index", timings):
+        index, _ = dataset.index_videos(data_dir)
+        atomic_write_csv(index, run_dir / "index.csv")
+    with _step("folds", timings):
+        folds = dataset.make_folds(index, k=settings.folds, seed=settings.seed)
+        atomic_write_csv(folds, run_dir / "folds.csv")
+    with _step("eda", timings):
+        eda.run_eda(data_dir, index=run_dir / "index.csv", out_dir=figures_dir,
+                    summary_path=settings.reports_dir / "eda_summary.md")
+    extract_cfg = ExtractConfig(frames=settings.frames, size=settings.size, detector=settings.detector)
+    with _step("extract", timings):
+        extract.extract_dataset(dataset.labelled(index), crops_dir, extract_cfg, data_dir=data_dir)
+    for name in settings.models:
+        with _step(f"train {name}", timings):
+            cfg = TrainConfig(model=name, size=settings.size, epochs=settings.epochs, seed=settings.seed)
+            if settings.quick:
+                cfg = train.quick_config(cfg)
+            train.train_model(crops_dir, run_dir / "folds.csv", cfg, fold="all", out_dir=models_dir / name,
+                              figures_dir=figures_dir)
+    predict_cfg = PredictConfig(frames=settings.frames, detector=settings.detector)
+    with _step("stack", timings):
+        stacked = ensemble.fit_stacker(models_dir, predict_cfg, seed=settings.seed)
+        ensemble.save_stacker(stacked.spec, models_dir / ensemble.STACKER_DIR)
+        ensemble.write_stacking_report(stacked, settings.reports_dir)
+    with _step("predict", timings):
+        predict.predict_videos(data_dir / "test_videos", models_dir, out=run_dir / "submission.csv",
+                               sample_submission=data_dir / "sample_submission.csv", cfg=predict_cfg,
+                               extract_cfg=replace(extract_cfg))
+    with _step("evaluate", timings):
+        scores, _ = metrics.evaluate_files(run_dir / "submission.csv", data_dir / "test_labels.csv")
+        (run_dir / "evaluation.json").write_text(json.dumps(scores, indent=2) + "\n")
+    (run_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    with _step("report", timings):
+        report_path = report.write_report(run_dir, settings.reports_dir)
+    return {"run_dir": run_dir, "scores": scores, "stack_scores": stacked.scores, "timings": timings,
+            "report": report_path, "submission": run_dir / "submission.csv", "figures": figures_dir}
+
+
+def metrics_table(result: dict) -> pd.DataFrame:
+    """OOF scores of each model and the stack, plus the test-set score of the submission, as one table."""
+    oof = result["stack_scores"][["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]].copy()
+    oof.insert(0, "data", "out-of-fold (train)")
+    test = pd.DataFrame([result["scores"]], index=["submission"])[["log_loss", "balanced_log_loss", "roc_auc",
+                                                                     "accuracy", "n"]]
+    test.insert(0, "data", "test_videos")
+    return pd.concat([oof, test])
