@@ -95,3 +95,20 @@ def write_crop_set(out_dir: Path, frames_per_video: int = 6, size: int = TINY_CR
 def tiny_crops(tmp_path_factory) -> tuple[Path, Path]:
     """(crops_dir, folds_csv): 12 videos x 6 real DFDC face crops at 64 px in 3 group folds."""
     return write_crop_set(tmp_path_factory.mktemp("tiny_crops"))
+
+
+# --- demo data fixture (synthetic DFDC-layout clips, no ../shared needed) -----------------------
+# Short 1 s clips at one frame size keep the session fixture to a few seconds; faces stay as large
+# as in the full-size demo data, so detection behaves the same.
+DEMO_QUICK = {"frame_sizes": ((480, 360),), "fps": (25,), "seconds": (1.0, 1.0), "workers": 1}
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """Demo dataset: train/ (10 clips, 3 REAL + 7 FAKE), test_videos/ (6 clips + broken files), labels."""
+    from deepfake_detection.config import DemoConfig
+    from deepfake_detection.synth import make_demo_dataset
+
+    out = tmp_path_factory.mktemp("demo")
+    make_demo_dataset(out, n_videos=10, seed=0, n_test=6, config=DemoConfig(**DEMO_QUICK))
+    return out
