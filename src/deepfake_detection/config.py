@@ -117,7 +117,9 @@ class EdaConfig:
     face_size: int = 96  # face crops are resized to this square side before SSIM
     face_margin: float = 0.2  # fraction of the box added on each side of a face region
     detector: str = "haar"  # detector used when no crops folder is given ("haar" is fast, "mtcnn" finer)
+    detect_long_side: int = 320  # frames are downscaled to this long side for face detection (speed)
     pairs_per_method: int = 1  # fake/original pairs per manipulation method in the SSIM analyses
+    min_pairs: int = 4  # ... topped up to this many pairs when there are few methods (DFDC layout)
     max_videos: int = 8  # videos in the SSIM-over-time analysis
     grid_pairs: int = 4  # fake/original rows in the side-by-side grid
     annotation_frames: int = 3  # frames in the OpenCV Haar annotation figure

@@ -99,8 +99,10 @@ def _conv_block(x, filters: int, kernel: int, pool: int, name: str):
 
 def _inception_block(x, a: int, b: int, c: int, d: int, name: str):
     """MesoInception module: 1x1 | 1x1->3x3 | 1x1->3x3 dilated 2 | 1x1->3x3 dilated 3, concatenated."""
-    conv = lambda f, k, n, rate=1: layers.Conv2D(f, k, padding="same", dilation_rate=rate,  # noqa: E731
-                                                 activation="relu", name=f"{name}_{n}")
+    def conv(filters: int, kernel: int, branch: str, rate: int = 1) -> layers.Conv2D:
+        return layers.Conv2D(filters, kernel, padding="same", dilation_rate=rate, activation="relu",
+                             name=f"{name}_{branch}")
+
     x1 = conv(a, 1, "a_1x1")(x)
     x2 = conv(b, 3, "b_3x3")(conv(b, 1, "b_1x1")(x))
     x3 = conv(c, 3, "c_3x3", 2)(conv(c, 1, "c_1x1")(x))
