@@ -6,6 +6,8 @@ backend (Agg in CI, inline in notebooks) and leaks no global figure state. Calle
 
 from __future__ import annotations
 
+import textwrap
+
 import cv2
 import numpy as np
 from matplotlib.figure import Figure
@@ -249,7 +251,7 @@ def plot_imbalance(table) -> Figure:
     return fig
 
 
-def plot_train_vs_test(lengths, ks) -> Figure:
+def plot_train_vs_test(lengths, ks, verdict: str = "") -> Figure:
     """Train and test distributions side by side per feature, each titled with its KS statistic."""
     features = list(ks["feature"])
     cols = 4
@@ -260,7 +262,8 @@ def plot_train_vs_test(lengths, ks) -> Figure:
         values = {s: lengths.loc[lengths["set"] == s, row.feature].astype(float) for s in ("train", "test")}
         low = min(v.min() for v in values.values())
         high = max(v.max() for v in values.values())
-        bins = np.linspace(low, high if high > low else low + 1, 11)
+        binary = row.feature == "portrait"
+        bins = np.array([-0.5, 0.5, 1.5]) if binary else np.linspace(low, high if high > low else low + 1, 11)
         for name, series in values.items():
             ax.hist(series, bins=bins, alpha=0.55, color=SET_COLORS[name], label=f"{name} (n={len(series)})",
                     weights=np.full(len(series), 1 / max(len(series), 1)))
@@ -268,14 +271,22 @@ def plot_train_vs_test(lengths, ks) -> Figure:
         _style(ax, f"{row.feature}: KS D={row.ks:.2f}, p={row.p_value:.3f} ({mark})", row.feature, "share of videos")
         ax.title.set_fontsize(LABEL_SIZE)
         ax.legend(fontsize=LABEL_SIZE - 2)
+        if binary:
+            ax.set_xticks([0, 1], ["landscape/square", "portrait"])
     for ax in axes[len(features):]:
         ax.axis("off")
+    if verdict and len(axes) > len(features):
+        axes[len(features)].text(0, 0.5, textwrap.fill(verdict, 42), fontsize=LABEL_SIZE - 1, va="center",
+                                 transform=axes[len(features)].transAxes)
     fig.suptitle("Train against test: distribution per feature (two-sample Kolmogorov-Smirnov)", fontsize=TITLE_SIZE + 2)
     return fig
 
 
 def plot_ssim_over_time(over_time) -> Figure:
-    """Consecutive-frame SSIM along each video, full frame and face region side by side; REAL solid, FAKE dashed."""
+    """Consecutive-frame SSIM along each video, full frame and face region side by side.
+
+    REAL solid, FAKE dashed; a fake shares its original's colour (over_time["pair"]).
+    """
     regions = [r for r in ("full", "face") if (over_time["region"] == r).any()]
     fig = Figure(figsize=(7 * len(regions) + 2.5, 5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(regions), sharey=True))
@@ -283,9 +294,9 @@ def plot_ssim_over_time(over_time) -> Figure:
     palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
                "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
     for ax, region in zip(axes, regions):
-        for (video_id, label, method), curve in over_time[over_time["region"] == region].groupby(
-                ["video_id", "label", "method"], sort=False):
-            color = colors.setdefault(video_id, palette[len(colors) % len(palette)])
+        for (video_id, label, method, pair), curve in over_time[over_time["region"] == region].groupby(
+                ["video_id", "label", "method", "pair"], sort=False):
+            color = colors.setdefault(pair, palette[len(colors) % len(palette)])
             ax.plot(curve["frame"], curve["ssim"], color=color, linestyle="-" if label == "REAL" else "--",
                     marker="o", markersize=3, label=f"{label} {method} {short_name(video_id)}")
         title = "Full frame" if region == "full" else "Face region"
@@ -293,7 +304,7 @@ def plot_ssim_over_time(over_time) -> Figure:
         ax.grid(alpha=0.3)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside right center", fontsize=LABEL_SIZE - 2)
-    fig.suptitle("SSIM over time (REAL solid, FAKE dashed)", fontsize=TITLE_SIZE + 2)
+    fig.suptitle("SSIM over time (REAL solid, FAKE dashed; a fake has its original's colour)", fontsize=TITLE_SIZE + 2)
     return fig
 
 
@@ -421,4 +432,30 @@ def plot_gradcam(images: np.ndarray, heatmaps: np.ndarray, titles: list[str], al
     if n:
         fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.6, label="relevance to P(FAKE)")
     fig.suptitle("Where the model looks", fontsize=TITLE_SIZE)
+    return fig
+
+
+# --- FF++ benchmark (benchmark helper) --------------------------------------------------------------
+def plot_metric_by_subset(table, metric: str = "balanced_log_loss") -> Figure:
+    """Grouped bars of one metric per evaluation subset (all, each method, each compression) and model.
+
+    table: benchmark.results_table rows (model, subset, METRIC, METRIC_low, METRIC_high, prior_METRIC);
+    error bars are the bootstrap 95 % intervals, black ticks the constant-prior value of each subset.
+    """
+    subsets = list(dict.fromkeys(table["subset"]))
+    models = list(dict.fromkeys(table["model"]))
+    width = 0.8 / max(1, len(models))
+    fig = Figure(figsize=(max(7.0, 1.3 * len(subsets) + 2), 4.8), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(subsets))
+    for i, model in enumerate(models):
+        rows = table[table["model"] == model].set_index("subset").reindex(subsets)
+        value = rows[metric].to_numpy(float)
+        err = np.vstack([value - rows[f"{metric}_low"].to_numpy(float), rows[f"{metric}_high"].to_numpy(float) - value])
+        ax.bar(x + (i - (len(models) - 1) / 2) * width, value, width, yerr=np.clip(err, 0, None), capsize=2, label=model)
+    prior = table.drop_duplicates("subset").set_index("subset").reindex(subsets)[f"prior_{metric}"].to_numpy(float)
+    ax.scatter(x, prior, marker="_", s=900, color="black", zorder=3, label="constant prior")
+    ax.set_xticks(x, [s.replace("method=", "").replace("compression=", "") for s in subsets], rotation=20)
+    ax.legend(fontsize=LABEL_SIZE - 3, ncol=2)
+    _style(ax, f"{metric} by subset (out-of-fold videos, 95 % group-bootstrap intervals)", "", metric)
     return fig
