@@ -286,8 +286,52 @@ def _run_demo_data(args) -> int:
     return 0
 
 
+# --- extract -----------------------------------------------------------------------------------
+def _add_extract(sub) -> None:
+    from deepfake_detection.config import ExtractConfig
+
+    d = ExtractConfig()
+    p = sub.add_parser("extract", help="videos of an index -> face crops + manifest.csv + videos.csv (resumable)")
+    p.add_argument("index", type=Path, help="index CSV from the index command")
+    p.add_argument("--out", type=Path, required=True, help="crops folder (CROPS_DIR)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder the index's paths are relative to (the DATA_DIR given to index; default: the index's folder)")
+    p.add_argument("--frames", type=int, default=d.frames, help="evenly spaced frames per video")
+    p.add_argument("--every", type=int, default=None, help="every k-th frame instead of --frames")
+    p.add_argument("--size", type=int, default=d.size, help="square crop side, px")
+    p.add_argument("--margin", type=float, default=d.margin, help="box share added on each side")
+    p.add_argument("--detector", choices=["mtcnn", "haar"], default=d.detector)
+    p.add_argument("--detect-long-side", type=int, default=d.detect_long_side, help="px; frames are downscaled for detection")
+    p.add_argument("--detect-stride", type=int, default=d.detect_stride, help="detect on every k-th sampled frame, interpolate between")
+    p.add_argument("--all-faces", action="store_true", help="keep every face track, not only the most prominent person")
+    p.add_argument("--original-boxes", action="store_true", help="crop fakes at their original's boxes (pixel-aligned pairs)")
+    p.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality)
+    p.add_argument("--workers", type=int, default=1, help="local processes")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (workers must see --out)")
+    p.add_argument("--shard", default=None, help="i/N: extract every N-th video starting at i (0-based)")
+    p.set_defaults(run=_run_extract)
+
+
+def _run_extract(args) -> int:
+    from dataclasses import replace
+
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.dataset import read_index
+    from deepfake_detection.extract import extract_dataset
+
+    cfg = replace(ExtractConfig(), frames=args.frames, every=args.every, size=args.size, margin=args.margin,
+                  detector=args.detector, detect_long_side=args.detect_long_side, detect_stride=args.detect_stride,
+                  all_faces=args.all_faces, use_original_boxes=args.original_boxes, jpeg_quality=args.jpeg_quality)
+    data_dir = args.data_dir if args.data_dir is not None else args.index.resolve().parent
+    videos = extract_dataset(read_index(args.index), args.out, cfg, workers=args.workers, scheduler=args.scheduler,
+                             shard=args.shard, data_dir=data_dir)
+    print(videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum")).to_string())
+    print(f"{len(videos)} videos, {int(videos['faces'].sum())} crops -> {args.out}/manifest.csv, {args.out}/videos.csv")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train, _add_demo_data]
+PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train, _add_demo_data, _add_extract]
 
 
 def build_parser() -> argparse.ArgumentParser:

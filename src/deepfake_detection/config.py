@@ -35,6 +35,9 @@ class ExtractConfig:
     all_faces: bool = False  # keep every track instead of the most prominent one
     jpeg_quality: int = 95
     use_original_boxes: bool = False  # crop fakes at their original's boxes (pixel-aligned pairs)
+    detect_batch: int = 8  # frames per detector call; decoding overlaps with each call
+    track_iou: float = 0.2  # IoU with a track's last box that continues the track (frames ~0.3 s apart)
+    overlap_decode: bool = True  # decode in one thread while the detector runs in another
 
 
 @dataclass

@@ -1,0 +1,405 @@
+"""Videos -> face crops: in memory for inference, or a resumable crops folder + manifest for training.
+
+One per-video function does all the work, so the same code runs inline, in a local process pool,
+or on a Dask cluster. Each finished video leaves `parts/<video_id>.json` (written last, by
+rename) and `<video_id>/*.jpg` (renamed into place from a temporary folder): a run killed at any
+moment leaves whole videos or nothing, and a rerun skips what is done. `manifest.csv` and
+`videos.csv` are rebuilt from the part files at the end of every run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from deepfake_detection.config import ExtractConfig, from_dict
+from deepfake_detection.faces import FaceBox, crop_face, fill_track, make_detector, select_tracks, track_faces
+from deepfake_detection.submission import atomic_write_csv
+from deepfake_detection.video import iter_frames
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = ["video_id", "frame", "track", "x1", "y1", "x2", "y2", "confidence", "detected",
+                    "crop_path", "label", "group"]
+VIDEOS_COLUMNS = ["video_id", "status", "reason", "frames", "faces", "seconds"]
+FINAL_STATUSES = ("ok", "no_face", "unreadable")  # "missing" and "error" are retried by a rerun
+PARTS_DIR, TMP_DIR = "parts", ".tmp"
+
+
+@dataclass
+class VideoFaces:
+    """The faces of one video, in memory."""
+
+    crops: np.ndarray  # uint8 (N, size, size, 3) RGB
+    frames: list[int] = field(default_factory=list)  # video frame number of each crop
+    tracks: list[int] = field(default_factory=list)  # 0 = most prominent person
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))  # (N, 4) x1, y1, x2, y2 px
+    confidences: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (N,)
+    detected: list[bool] = field(default_factory=list)  # False: box interpolated between detections
+    status: str = "ok"  # ok / no_face / unreadable / missing
+    reason: str = ""
+    seconds: float = 0.0
+    n_frames: int = 0  # frames decoded
+
+
+def _empty(size: int, status: str, reason: str, n_frames: int = 0) -> VideoFaces:
+    return VideoFaces(np.zeros((0, size, size, 3), np.uint8), status=status, reason=reason, n_frames=n_frames)
+
+
+def detector_for(cfg: ExtractConfig):
+    """The detector a config asks for."""
+    return make_detector(cfg.detector, long_side=cfg.detect_long_side, min_confidence=cfg.min_confidence)
+
+
+def _keyframes_done(per_frame: list, positions: list[int], future: Future) -> None:
+    for position, boxes in zip(positions, future.result()):
+        per_frame[position] = boxes
+
+
+def _detect_sampled(frames_iter, cfg: ExtractConfig, detector) -> tuple[list[int], list[np.ndarray], list]:
+    """Decode frames while detecting faces on every detect_stride-th one in another thread.
+
+    Returns frame numbers, RGB frames and per-frame boxes (None where detection did not run).
+    Frames next to a keyframe where nothing was found are detected too, so a missed keyframe
+    does not leave its neighbours without a face.
+    """
+    stride = max(1, cfg.detect_stride)
+    indices: list[int] = []
+    frames: list[np.ndarray] = []  # RGB uint8 HxWx3
+    per_frame: list[list[FaceBox] | None] = []
+    jobs: list[tuple[list[int], Future]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect") as pool:
+        pending: list[int] = []
+
+        def submit() -> None:
+            job = pool.submit(detector.detect, [frames[p] for p in pending])
+            jobs.append((list(pending), job))
+            pending.clear()
+            if not cfg.overlap_decode:
+                job.result()
+
+        for index, rgb in frames_iter:
+            position = len(frames)
+            indices.append(index)
+            frames.append(rgb)
+            per_frame.append(None)
+            if position % stride == 0:
+                pending.append(position)
+                if len(pending) >= cfg.detect_batch:
+                    submit()
+        if frames and (len(frames) - 1) % stride:
+            pending.append(len(frames) - 1)  # the last frame anchors the interpolation
+        if pending:
+            submit()
+        for positions, job in jobs:
+            _keyframes_done(per_frame, positions, job)
+    empty = {p for p, boxes in enumerate(per_frame) if boxes == []}
+    retry = [p for p, boxes in enumerate(per_frame)
+             if boxes is None and any(q in empty for q in range(p - stride + 1, p + stride))]
+    if retry:
+        for position, boxes in zip(retry, detector.detect([frames[p] for p in retry])):
+            per_frame[position] = boxes
+    return indices, frames, per_frame
+
+
+def video_faces(path: str | Path, cfg: ExtractConfig, detector, boxes_from: pd.DataFrame | None = None) -> VideoFaces:
+    """Sample a video, find and track its faces, and return square crops; never raises on bad input.
+
+    boxes_from: manifest rows (frame, track, x1, y1, x2, y2, confidence) of another video, usually
+    the original of a fake: the same frames are cropped at those boxes instead of detecting.
+    """
+    start = time.perf_counter()
+    wanted = None if boxes_from is None else sorted(set(boxes_from["frame"].astype(int)))
+    sample, frames_iter = iter_frames(path, n=cfg.frames, every=cfg.every, indices=wanted)
+    if boxes_from is not None:
+        result = _faces_at_boxes(sample, frames_iter, boxes_from, cfg)
+    else:
+        indices, frames, per_frame = _detect_sampled(frames_iter, cfg, detector)
+        result = _faces_from_detections(indices, frames, per_frame, cfg)
+    if sample.status in ("missing", "unreadable", "empty"):
+        result = _empty(cfg.size, "missing" if sample.status == "missing" else "unreadable", sample.reason)
+    elif sample.status == "partial":
+        result.reason = "; ".join(r for r in (sample.reason, result.reason) if r)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _faces_from_detections(indices: list[int], frames: list[np.ndarray], per_frame: list,
+                           cfg: ExtractConfig) -> VideoFaces:
+    """Track, select, interpolate and crop."""
+    detected = [boxes is not None for boxes in per_frame]
+    min_length = max(1, min(cfg.min_track_length, sum(detected)))
+    tracks = select_tracks(track_faces(per_frame, cfg.track_iou), min_length, cfg.all_faces)
+    rows = []
+    for track_id, track in enumerate(tracks):
+        for position, box, was_detected in fill_track(track, len(frames), detected):
+            rows.append((indices[position], track_id, position, box, was_detected))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    if not rows:
+        return _empty(cfg.size, "no_face", f"no face track of >= {min_length} frames in {len(frames)} frames",
+                      len(frames))
+    return VideoFaces(
+        crops=np.stack([crop_face(frames[r[2]], r[3], cfg.margin, cfg.size) for r in rows]),
+        frames=[r[0] for r in rows], tracks=[r[1] for r in rows],
+        boxes=np.array([[r[3].x1, r[3].y1, r[3].x2, r[3].y2] for r in rows], np.float32),
+        confidences=np.array([r[3].confidence for r in rows], np.float32),
+        detected=[r[4] for r in rows], n_frames=len(frames))
+
+
+def _faces_at_boxes(sample, frames_iter, boxes_from: pd.DataFrame, cfg: ExtractConfig) -> VideoFaces:
+    """Crop the sampled frames at given boxes (pixel-aligned with the video the boxes came from)."""
+    frames = dict(frames_iter)
+    rows = boxes_from[boxes_from["frame"].isin(list(frames))].sort_values(["frame", "track"])
+    if rows.empty:
+        return _empty(cfg.size, "no_face", "none of the given boxes' frames decoded", len(frames))
+    boxes = [FaceBox(r.x1, r.y1, r.x2, r.y2, r.confidence) for r in rows.itertuples()]
+    return VideoFaces(
+        crops=np.stack([crop_face(frames[int(f)], b, cfg.margin, cfg.size) for f, b in zip(rows["frame"], boxes)]),
+        frames=rows["frame"].astype(int).tolist(), tracks=rows["track"].astype(int).tolist(),
+        boxes=rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float32),
+        confidences=rows["confidence"].to_numpy(np.float32), detected=[False] * len(rows), n_frames=len(frames))
+
+
+# --- one video on disk ----------------------------------------------------------------------------------------
+_DETECTORS: dict[str, object] = {}  # one detector per process, built on first use
+
+
+def _cached_detector(cfg: ExtractConfig):
+    key = json.dumps([cfg.detector, cfg.detect_long_side, cfg.min_confidence])
+    if key not in _DETECTORS:
+        _DETECTORS[key] = detector_for(cfg)
+    return _DETECTORS[key]
+
+
+def _read_part(out_dir: Path, video_id: str) -> dict | None:
+    path = out_dir / PARTS_DIR / f"{video_id}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _write_json_atomic(data: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def extract_video(task: dict, cfg_dict: dict, out_dir: str) -> dict:
+    """Extract one video to `out_dir/<video_id>/` and its part file; returns its videos.csv row.
+
+    Top-level and picklable so process pools and Dask workers can run it. Unexpected errors are
+    logged and recorded as status "error" (retried by the next run), so one bad video cannot stop
+    a run that lasts days.
+    """
+    cfg, out = from_dict(ExtractConfig, cfg_dict), Path(out_dir)
+    video_id = task["video_id"]
+    try:
+        faces = _extract_faces(task, cfg, out)
+        rows = _write_crops(faces, video_id, task, cfg, out)
+        video = {"video_id": video_id, "status": faces.status, "reason": faces.reason,
+                 "frames": faces.n_frames, "faces": len(rows), "seconds": faces.seconds}
+    except Exception as exc:  # noqa: BLE001 - recorded as an "error" row, logged with traceback
+        log.exception("extracting %s failed", video_id)
+        rows, video = [], {"video_id": video_id, "status": "error", "reason": f"{type(exc).__name__}: {exc}",
+                           "frames": 0, "faces": 0, "seconds": 0.0}
+    _write_json_atomic({"video": video, "faces": rows}, out / PARTS_DIR / f"{video_id}.json")
+    return video
+
+
+def _extract_faces(task: dict, cfg: ExtractConfig, out: Path) -> VideoFaces:
+    """Own detections, or the original's boxes when asked for and available."""
+    original_id = task.get("original_id") or ""
+    if not (cfg.use_original_boxes and original_id):
+        return video_faces(task["path"], cfg, _cached_detector(cfg))
+    part = _read_part(out, original_id)
+    if part is not None and part["video"]["status"] in FINAL_STATUSES:
+        boxes = pd.DataFrame(part["faces"], columns=MANIFEST_COLUMNS)
+    else:  # the original is in another shard or not done yet: detect it here, write nothing for it
+        original = video_faces(task["original_path"], cfg, _cached_detector(cfg))
+        boxes = pd.DataFrame({"frame": original.frames, "track": original.tracks,
+                              "x1": original.boxes[:, 0], "y1": original.boxes[:, 1], "x2": original.boxes[:, 2],
+                              "y2": original.boxes[:, 3], "confidence": original.confidences})
+    if boxes.empty:
+        faces = video_faces(task["path"], cfg, _cached_detector(cfg))
+        faces.reason = "; ".join(r for r in (f"original {original_id} has no face: own boxes", faces.reason) if r)
+        return faces
+    faces = video_faces(task["path"], cfg, None, boxes_from=boxes.astype({"frame": int, "track": int}))
+    if faces.status == "ok":
+        faces.reason = f"boxes of original {original_id}"
+    return faces
+
+
+def _write_crops(faces: VideoFaces, video_id: str, task: dict, cfg: ExtractConfig, out: Path) -> list[dict]:
+    """JPEGs into a temporary folder renamed into place; manifest rows for them."""
+    final = out / video_id
+    tmp = out / TMP_DIR / f"{video_id}.{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    rows = []
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)]
+    for crop, frame, track, box, confidence, detected in zip(faces.crops, faces.frames, faces.tracks, faces.boxes,
+                                                             faces.confidences, faces.detected):
+        name = f"{frame:05d}_{track}.jpg"
+        if not cv2.imwrite(str(tmp / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), params):
+            raise OSError(f"could not write {tmp / name}")
+        rows.append({"video_id": video_id, "frame": int(frame), "track": int(track),
+                     "x1": round(float(box[0]), 1), "y1": round(float(box[1]), 1),
+                     "x2": round(float(box[2]), 1), "y2": round(float(box[3]), 1),
+                     "confidence": round(float(confidence), 4), "detected": int(detected),
+                     "crop_path": f"{video_id}/{name}", "label": task.get("label"), "group": task.get("group", "")})
+    if final.exists():  # left by a run killed between this rename and its part file
+        shutil.rmtree(final)
+    if rows:
+        os.replace(tmp, final)
+    else:
+        tmp.rmdir()
+    return rows
+
+
+# --- a dataset --------------------------------------------------------------------------------------------------
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """'i/N' -> (i, N) with 0 <= i < N."""
+    if shard is None:
+        return None
+    i, n = (int(x) for x in shard.split("/")) if isinstance(shard, str) else shard
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"shard must be i/N with 0 <= i < N, got {shard!r}")
+    return i, n
+
+
+def shard_rows(index: pd.DataFrame, shard: str | tuple[int, int] | None) -> pd.DataFrame:
+    """The rows of one shard: every N-th video in video_id order, starting at i (shards partition the index)."""
+    parsed = parse_shard(shard)
+    ordered = index.sort_values("video_id", kind="stable")
+    if parsed is None:
+        return ordered
+    i, n = parsed
+    return ordered.iloc[i::n]
+
+
+def _original_ids(index: pd.DataFrame) -> pd.Series:
+    """video_id of each fake's original in the same index ('' when absent): same part, else same compression."""
+    by_name: dict[str, list] = {}
+    for row in index.itertuples():
+        by_name.setdefault(row.filename, []).append(row)
+    ids = []
+    for row in index.itertuples():
+        candidates = by_name.get(row.original or "", []) if row.original else []
+        best = (next((c for c in candidates if c.part == row.part), None)
+                or next((c for c in candidates if c.compression == row.compression), None)
+                or (candidates[0] if candidates else None))
+        ids.append(best.video_id if best is not None else "")
+    return pd.Series(ids, index=index.index)
+
+
+def _tasks(rows: pd.DataFrame, index: pd.DataFrame, data_dir: Path | None) -> list[dict]:
+    resolve = (lambda p: str(data_dir / p)) if data_dir is not None else str
+    paths = dict(zip(index["video_id"], index["path"]))
+    originals = _original_ids(index) if "original" in index else pd.Series("", index=index.index)
+    original_of = dict(zip(index["video_id"], originals))
+    tasks = []
+    for row in rows.itertuples():
+        original_id = original_of.get(row.video_id, "")
+        label = getattr(row, "label", None)
+        tasks.append({"video_id": row.video_id, "path": resolve(row.path),
+                      "label": None if pd.isna(label) else int(label), "group": getattr(row, "group", ""),
+                      "original_id": original_id, "original_path": resolve(paths[original_id]) if original_id else ""})
+    return tasks
+
+
+def _run_tasks(tasks: list[dict], cfg: ExtractConfig, out_dir: Path, workers: int, scheduler) -> None:
+    """Run extract_video over tasks inline, in a process pool, or on a Dask cluster."""
+    from tqdm.auto import tqdm
+
+    if not tasks:
+        return
+    cfg_dict, out = asdict(cfg), str(out_dir)
+    progress = tqdm(total=len(tasks), desc="extract", unit="video")
+    if scheduler is not None:
+        from dask.distributed import Client, as_completed
+
+        with Client(scheduler) as client:
+            futures = client.map(extract_video, tasks, cfg_dict=cfg_dict, out_dir=out, pure=False)
+            for future in as_completed(futures):
+                future.result()
+                progress.update()
+    elif workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: TensorFlow is not fork-safe once imported.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(extract_video, t, cfg_dict, out) for t in tasks]):
+                future.result()
+                progress.update()
+    else:
+        for task in tasks:
+            extract_video(task, cfg_dict, out)
+            progress.update()
+    progress.close()
+
+
+def merge_parts(index: pd.DataFrame, out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rebuild manifest.csv and videos.csv from every finished part of the index's videos."""
+    out = Path(out_dir)
+    faces, videos = [], []
+    for video_id in sorted(index["video_id"]):
+        part = _read_part(out, video_id)
+        if part is not None:
+            videos.append(part["video"])
+            faces += part["faces"]
+    manifest = pd.DataFrame(faces, columns=MANIFEST_COLUMNS)
+    manifest["label"] = manifest["label"].astype("Int64")
+    table = pd.DataFrame(videos, columns=VIDEOS_COLUMNS)
+    atomic_write_csv(manifest, out / "manifest.csv")
+    atomic_write_csv(table, out / "videos.csv")
+    return manifest, table
+
+
+def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig, workers: int = 1,
+                    scheduler=None, shard: str | tuple[int, int] | None = None,
+                    data_dir: str | Path | None = None) -> pd.DataFrame:
+    """Crops, manifest.csv and videos.csv for the index's videos; resumable; returns videos.csv.
+
+    index paths are relative to data_dir (None: used as given). scheduler: a Dask scheduler
+    address (or Client-compatible object) whose workers see out_dir. shard "i/N" runs every N-th
+    video; the manifest always covers every finished video of the whole index.
+    """
+    out = Path(out_dir)
+    data_root = Path(data_dir) if data_dir is not None else None
+    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    if shard is None and scheduler is None and (out / TMP_DIR).exists():
+        shutil.rmtree(out / TMP_DIR)  # leftovers of killed runs; sharded runs may share the folder
+    if len(index):
+        resolved = [(data_root / p) if data_root is not None else Path(p) for p in index["path"]]
+        if not any(p.is_file() for p in resolved):
+            raise FileNotFoundError(f"none of the {len(index)} indexed videos exist under "
+                                    f"{data_root or Path.cwd()}; is the data folder (--data-dir) right?")
+    rows = shard_rows(index, shard)
+    done = set()
+    for video_id in rows["video_id"]:
+        part = _read_part(out, video_id)
+        if part is not None and part["video"]["status"] in FINAL_STATUSES:
+            done.add(video_id)
+    todo = rows[~rows["video_id"].isin(done)]
+    log.info("%d videos in this shard, %d already done, %d to extract", len(rows), len(done), len(todo))
+    tasks = _tasks(todo, index, data_root)
+    if cfg.use_original_boxes:  # originals first, so fakes reuse their boxes instead of detecting again
+        first = [t for t in tasks if not t["original_id"]]
+        _run_tasks(first, cfg, out, workers, scheduler)
+        tasks = [t for t in tasks if t["original_id"]]
+    _run_tasks(tasks, cfg, out, workers, scheduler)
+    _, videos = merge_parts(index, out)
+    return videos[videos["video_id"].isin(set(rows["video_id"]))].reset_index(drop=True)
+
+
+__all__ = ["VideoFaces", "MANIFEST_COLUMNS", "VIDEOS_COLUMNS", "detector_for", "video_faces", "extract_video",
+           "parse_shard", "shard_rows", "merge_parts", "extract_dataset"]

@@ -1,0 +1,262 @@
+"""Face detectors behind one interface, square face crops, and a small IoU tracker.
+
+A detector is any object with `.detect(frames) -> list[list[FaceBox]]`; `DETECTORS` maps a name
+to its class, so a third detector is one class and one registry entry. Detection runs on frames
+downscaled to a long side of `long_side` px and the boxes are mapped back to full resolution:
+DFDC faces are large, and detecting at 1080p costs about ten times more for the same recall.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from deepfake_detection.config import ExtractConfig
+
+log = logging.getLogger(__name__)
+
+_DEFAULTS = ExtractConfig()
+
+
+@dataclass
+class FaceBox:
+    """One face in full-frame pixels."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    confidence: float = 1.0
+    landmarks: np.ndarray | None = None  # (5, 2) x, y px: left eye, right eye, nose, mouth left, mouth right
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    def scaled(self, factor: float) -> FaceBox:
+        """The same box in an image resized by `factor`."""
+        marks = None if self.landmarks is None else self.landmarks * factor
+        return FaceBox(self.x1 * factor, self.y1 * factor, self.x2 * factor, self.y2 * factor, self.confidence, marks)
+
+
+def iou(a: FaceBox, b: FaceBox) -> float:
+    """Intersection over union of two boxes (0 when they do not touch)."""
+    w = min(a.x2, b.x2) - max(a.x1, b.x1)
+    h = min(a.y2, b.y2) - max(a.y1, b.y1)
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / (a.area + b.area - inter)
+
+
+def _downscale(frame: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """Frame resized so its long side is at most long_side px, and the factor used (<= 1)."""
+    h, w = frame.shape[:2]
+    factor = min(1.0, long_side / max(h, w))
+    if factor == 1.0:
+        return frame, 1.0
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), factor
+
+
+class MtcnnDetector:
+    """MTCNN (the `mtcnn` package, TensorFlow) on downscaled frames, batched."""
+
+    def __init__(self, long_side: int = _DEFAULTS.detect_long_side, min_confidence: float = _DEFAULTS.min_confidence,
+                 batch_size: int = _DEFAULTS.detect_batch, min_face_size: int = 20) -> None:
+        from mtcnn import MTCNN
+
+        if min_face_size >= 40:
+            # mtcnn 1.0 returns nothing at all from 40 up; the scale is controlled by long_side instead.
+            raise ValueError("mtcnn 1.0 finds no faces with min_face_size >= 40; lower long_side instead")
+        self.long_side, self.min_confidence = long_side, min_confidence
+        self.batch_size, self.min_face_size = batch_size, min_face_size
+        self._model = MTCNN()
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
+        """Faces per frame, boxes in full-frame px; frames RGB uint8 HxWx3."""
+        results: list[list[FaceBox]] = []
+        for start in range(0, len(frames), self.batch_size):
+            chunk = frames[start:start + self.batch_size]
+            small, factors = [], []
+            for frame in chunk:
+                image, factor = _downscale(frame, self.long_side)
+                small.append(image)
+                factors.append(factor)
+            rows = self._model.detect_faces(small, output_type="numpy", box_format="xyxy",
+                                            min_face_size=self.min_face_size)
+            # rows: (faces, 16) = image id, x1, y1, x2, y2, confidence, 5 landmarks as x, y pairs
+            per_frame: list[list[FaceBox]] = [[] for _ in chunk]
+            for row in np.asarray(rows, dtype=np.float64).reshape(-1, 16):
+                if row[5] < self.min_confidence:
+                    continue
+                i = int(row[0])
+                box = FaceBox(*row[1:5].tolist(), confidence=float(row[5]), landmarks=row[6:16].reshape(5, 2).copy())
+                per_frame[i].append(box.scaled(1.0 / factors[i]))
+            results += per_frame
+        return results
+
+
+class HaarDetector:
+    """OpenCV Haar cascades, frontal plus profile (both directions): light, no confidence score."""
+
+    def __init__(self, long_side: int = _DEFAULTS.detect_long_side, min_confidence: float = _DEFAULTS.min_confidence,
+                 scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24) -> None:
+        self.long_side, self.min_confidence = long_side, min_confidence
+        self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
+        self._frontal = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        self._profile = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_profileface.xml")
+        if self._frontal.empty() or self._profile.empty():
+            raise FileNotFoundError(f"Haar cascades missing under {cv2.data.haarcascades}")
+
+    def _run(self, cascade: cv2.CascadeClassifier, gray: np.ndarray) -> np.ndarray:
+        found = cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                                         minSize=(self.min_size, self.min_size))
+        return np.asarray(found, dtype=np.float64).reshape(-1, 4)  # x, y, w, h
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
+        """Faces per frame, boxes in full-frame px; frames RGB uint8 HxWx3."""
+        results = []
+        for frame in frames:
+            image, factor = _downscale(frame, self.long_side)
+            gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+            width = gray.shape[1]
+            frontal = self._run(self._frontal, gray)
+            right = self._run(self._profile, gray)
+            left = self._run(self._profile, cv2.flip(gray, 1))
+            left[:, 0] = width - left[:, 0] - left[:, 2]  # mirror back
+            boxes: list[FaceBox] = []
+            # Frontal first: a profile hit overlapping a frontal one is the same face.
+            for x, y, w, h in np.concatenate([frontal, right, left]):
+                box = FaceBox(x, y, x + w, y + h, confidence=1.0)
+                if all(iou(box, kept) < 0.3 for kept in boxes):
+                    boxes.append(box)
+            results.append([b.scaled(1.0 / factor) for b in boxes])
+        return results
+
+
+DETECTORS: dict[str, Callable[..., object]] = {"mtcnn": MtcnnDetector, "haar": HaarDetector}
+
+
+def make_detector(name: str = _DEFAULTS.detector, **opts) -> MtcnnDetector | HaarDetector:
+    """Build a registered detector by name; opts go to its constructor (long_side, min_confidence, ...)."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; choose from {', '.join(sorted(DETECTORS))}")
+    return DETECTORS[name](**opts)
+
+
+def crop_face(frame: np.ndarray, box: FaceBox, margin: float = _DEFAULTS.margin,
+              size: int = _DEFAULTS.size) -> np.ndarray:
+    """Square size x size crop of a face: box plus margin each side, clamped, isotropic resize, zero padding.
+
+    frame: uint8 HxWx3 (any channel order; it is kept). The face is never stretched: the longer
+    side of the clamped region fills `size` and the shorter one is centred between black bars.
+    """
+    height, width = frame.shape[:2]
+    dx, dy = margin * box.width, margin * box.height
+    x1 = int(np.clip(np.floor(box.x1 - dx), 0, width - 1))
+    y1 = int(np.clip(np.floor(box.y1 - dy), 0, height - 1))
+    x2 = int(np.clip(np.ceil(box.x2 + dx), x1 + 1, width))
+    y2 = int(np.clip(np.ceil(box.y2 + dy), y1 + 1, height))
+    region = frame[y1:y2, x1:x2]
+    h, w = region.shape[:2]
+    scale = size / max(h, w)
+    new_w, new_h = max(1, min(size, round(w * scale))), max(1, min(size, round(h * scale)))
+    resized = cv2.resize(region, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    out = np.zeros((size, size, frame.shape[2]), dtype=frame.dtype)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    out[top:top + new_h, left:left + new_w] = resized
+    return out
+
+
+@dataclass
+class Track:
+    """One face followed across sampled frames: positions index the list of sampled frames."""
+
+    positions: list[int] = field(default_factory=list)
+    boxes: list[FaceBox] = field(default_factory=list)
+
+    @property
+    def prominence(self) -> float:
+        """Sum of confidence-weighted box areas: big, steady, long-lived faces win."""
+        return float(sum(b.area * b.confidence for b in self.boxes))
+
+
+def track_faces(per_frame: list[list[FaceBox] | None], iou_threshold: float = _DEFAULTS.track_iou) -> list[Track]:
+    """Link detections across frames by greedy IoU with each track's last box.
+
+    per_frame[i] is None where detection did not run on sampled frame i (strided detection).
+    """
+    tracks: list[Track] = []
+    for position, boxes in enumerate(per_frame):
+        if not boxes:
+            continue
+        pairs = sorted(((iou(t.boxes[-1], b), ti, bi) for ti, t in enumerate(tracks) for bi, b in enumerate(boxes)),
+                       reverse=True)
+        used_tracks: set[int] = set()
+        used_boxes: set[int] = set()
+        for overlap, ti, bi in pairs:
+            if overlap < iou_threshold:
+                break
+            if ti in used_tracks or bi in used_boxes:
+                continue
+            tracks[ti].positions.append(position)
+            tracks[ti].boxes.append(boxes[bi])
+            used_tracks.add(ti)
+            used_boxes.add(bi)
+        for bi, box in enumerate(boxes):
+            if bi not in used_boxes:
+                tracks.append(Track([position], [box]))
+    return tracks
+
+
+def select_tracks(tracks: list[Track], min_length: int = _DEFAULTS.min_track_length,
+                  all_faces: bool = _DEFAULTS.all_faces) -> list[Track]:
+    """Tracks long enough to be real faces, most prominent first; only the first unless all_faces."""
+    kept = sorted((t for t in tracks if len(t.positions) >= min_length), key=lambda t: -t.prominence)
+    return kept if all_faces else kept[:1]
+
+
+def fill_track(track: Track, n_frames: int, detected: list[bool]) -> list[tuple[int, FaceBox, bool]]:
+    """(position, box, detected) for every frame the track covers, interpolating frames detection skipped.
+
+    A frame where detection ran and did not match the track stays empty: boxes are only invented
+    between detections for frames that were never looked at (strided detection).
+    """
+    known = dict(zip(track.positions, track.boxes))
+    out: list[tuple[int, FaceBox, bool]] = []
+    for position in range(n_frames):
+        if position in known:
+            out.append((position, known[position], True))
+            continue
+        if detected[position]:
+            continue
+        before = [p for p in range(position - 1, -1, -1) if detected[p]]
+        after = [p for p in range(position + 1, n_frames) if detected[p]]
+        prev_p, next_p = (before[0] if before else None), (after[0] if after else None)
+        if prev_p in known and next_p in known:
+            t = (position - prev_p) / (next_p - prev_p)
+            a, b = known[prev_p], known[next_p]
+            out.append((position, FaceBox(a.x1 + t * (b.x1 - a.x1), a.y1 + t * (b.y1 - a.y1),
+                                          a.x2 + t * (b.x2 - a.x2), a.y2 + t * (b.y2 - a.y2),
+                                          confidence=min(a.confidence, b.confidence)), False))
+        elif (prev_p in known and next_p is None) or (next_p in known and prev_p is None):
+            nearest = known[prev_p if next_p is None else next_p]
+            out.append((position, FaceBox(nearest.x1, nearest.y1, nearest.x2, nearest.y2, nearest.confidence), False))
+    return out
+
+
+__all__ = ["FaceBox", "iou", "MtcnnDetector", "HaarDetector", "DETECTORS", "make_detector", "crop_face",
+           "Track", "track_faces", "select_tracks", "fill_track"]

@@ -1,0 +1,295 @@
+"""Frames, faces and crops: real DFDC videos, broken files, crop geometry, tracking, resume, Dask, shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import require_shared
+from deepfake_detection.config import ExtractConfig
+from deepfake_detection.extract import (MANIFEST_COLUMNS, extract_dataset, merge_parts, shard_rows, video_faces)
+from deepfake_detection.faces import (DETECTORS, FaceBox, Track, crop_face, fill_track, make_detector, select_tracks,
+                                      track_faces)
+from deepfake_detection.video import sample_frames, wanted_indices
+
+PORTRAIT = ("data", "dfdc", "dfdc_train_part_0", "brtujopkby.mp4")  # 1080 wide x 1920 high
+LANDSCAPE = ("data", "dfdc", "dfdc_train_part_10", "widuwuoiur.mp4")  # 1920 x 1080
+PORTRAIT_720 = ("data", "dfdc", "dfdc_train_part_10", "yhffcuhhjy.mp4")  # 720 x 1280
+CFG = ExtractConfig(frames=4)  # few frames keep the tests fast; detection works as with 32
+# Resume, shards, Dask and original boxes are detector-agnostic: Haar keeps TensorFlow out of
+# the extra processes those tests start.
+HAAR = replace(CFG, detector="haar")
+COMPARED = ["video_id", "frame", "track", "crop_path", "label", "group", "detected"]
+
+
+@pytest.fixture(scope="session")
+def mtcnn():
+    """One MTCNN detector for the whole session (building it loads TensorFlow)."""
+    return make_detector("mtcnn", long_side=CFG.detect_long_side, min_confidence=CFG.min_confidence)
+
+
+def _write_clip(path: Path, frames: int, size=(64, 48), fourcc: str = "mp4v") -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10, size)
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), 8 * i % 256, np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def broken(tmp_path_factory) -> dict[str, Path]:
+    """Files that must end as a status row: zero-byte, truncated, text named .mp4, 1 frame, missing, cut AVI."""
+    folder = tmp_path_factory.mktemp("broken")
+    (folder / "zero.mp4").write_bytes(b"")
+    (folder / "text.mp4").write_text("This is not a video.\n")
+    real = require_shared(*LANDSCAPE).read_bytes()
+    (folder / "truncated.mp4").write_bytes(real[: len(real) // 3])  # a copy in tmp, cut
+    _write_clip(folder / "one_frame.mp4", 1)
+    avi = _write_clip(folder / "full.avi", 30, fourcc="MJPG").read_bytes()
+    (folder / "cut.avi").write_bytes(avi[: len(avi) // 2])  # header intact, stream ends early
+    return {p.stem: p for p in folder.iterdir()} | {"missing": folder / "missing.mp4"}
+
+
+def _index(entries: dict[str, Path]) -> pd.DataFrame:
+    """A minimal index with absolute paths (data_dir=None)."""
+    return pd.DataFrame({
+        "video_id": list(entries), "filename": [p.name for p in entries.values()],
+        "path": [str(p) for p in entries.values()], "label": pd.array([1] * len(entries), dtype="Int64"),
+        "original": "", "group": [f"g_{k}" for k in entries], "part": "p", "compression": ""})
+
+
+@pytest.fixture(scope="session")
+def small_index(broken) -> pd.DataFrame:
+    videos = {"a_landscape": require_shared(*LANDSCAPE), "b_portrait": require_shared(*PORTRAIT)}
+    return _index(videos | {f"c_{k}": broken[k] for k in ("zero", "text", "missing", "one_frame")})
+
+
+@pytest.fixture(scope="session")
+def local_run(small_index, mtcnn, tmp_path_factory) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """The reference: one uninterrupted in-process extraction of small_index."""
+    out = tmp_path_factory.mktemp("local")
+    extract_dataset(small_index, out, CFG)
+    return out, pd.read_csv(out / "manifest.csv"), pd.read_csv(out / "videos.csv")
+
+
+@pytest.fixture(scope="session")
+def haar_run(small_index, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """The reference for the multi-process tests: an uninterrupted in-process Haar extraction."""
+    out = tmp_path_factory.mktemp("haar")
+    extract_dataset(small_index, out, HAAR)
+    return out, pd.read_csv(out / "manifest.csv")
+
+
+def _same_manifest(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Identical rows; boxes within a pixel (detector arithmetic may differ across processes)."""
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[COMPARED], b[COMPARED])
+    assert np.abs(a[["x1", "y1", "x2", "y2"]].to_numpy() - b[["x1", "y1", "x2", "y2"]].to_numpy()).max() <= 1.0
+
+
+# --- frames ------------------------------------------------------------------------------------------------
+def test_portrait_video_reads_in_true_orientation():
+    sample = sample_frames(require_shared(*PORTRAIT), n=1)
+    assert sample.status == "ok" and sample.indices == [0]
+    assert sample.frames[0].shape == (1920, 1080, 3) and sample.frames[0].dtype == np.uint8
+
+
+def test_sampling_is_even_and_every_kth_works():
+    assert wanted_indices(300, 32)[0] == 0 and wanted_indices(300, 32)[-1] == 299
+    assert len(wanted_indices(300, 32)) == 32
+    assert wanted_indices(10, 32) == list(range(10))  # shorter than N: what exists
+    sample = sample_frames(require_shared(*PORTRAIT_720), every=100)
+    assert sample.indices == [0, 100, 200, 300] and sample.frames[0].shape == (1280, 720, 3)
+
+
+@pytest.mark.parametrize("name, status", [("zero", "empty"), ("text", "unreadable"), ("missing", "missing"),
+                                          ("truncated", "unreadable"), ("cut", "partial"), ("one_frame", "ok")])
+def test_bad_files_give_a_status_not_an_exception(broken, name, status):
+    sample = sample_frames(broken[name], n=8)
+    assert sample.status == status
+    assert status == "ok" or sample.reason
+    if name == "cut":
+        assert 0 < len(sample.frames) < 8  # the frames before the damage are kept
+    if name == "one_frame":
+        assert sample.indices == [0]
+
+
+# --- crops -------------------------------------------------------------------------------------------------
+def test_crop_is_isotropic_zero_padded_and_never_stretched():
+    frame = np.full((400, 600, 3), 200, np.uint8)
+    crop = crop_face(frame, FaceBox(200, 150, 300, 200), margin=0.0, size=64)  # 100 x 50 box
+    assert crop.shape == (64, 64, 3)
+    filled = np.argwhere(crop.any(axis=2))
+    height = filled[:, 0].max() - filled[:, 0].min() + 1
+    width = filled[:, 1].max() - filled[:, 1].min() + 1
+    assert (width, height) == (64, 32)  # 2:1 kept, bars above and below
+    assert not crop[:16].any() and not crop[-16:].any()
+
+
+def test_crop_margin_is_added_each_side_and_clamped_at_the_border():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[:, :, 0] = np.arange(100)[None, :]  # red = x coordinate
+    centre = crop_face(frame, FaceBox(40, 40, 60, 60), margin=0.5, size=30)  # region 30..70 -> 30 px
+    assert centre[:, 0, 0].min() == 30 and centre[:, -1, 0].max() == 69
+    corner = crop_face(frame, FaceBox(0, 0, 20, 20), margin=0.5, size=30)  # region -10..30 clamped to 0..30
+    assert corner.shape == (30, 30, 3) and corner[:, 0, 0].max() == 0 and corner[:, -1, 0].max() == 29
+
+
+# --- tracker -----------------------------------------------------------------------------------------------
+def _moving(x: float, size: float = 50.0, confidence: float = 0.99) -> FaceBox:
+    return FaceBox(x, 100, x + size, 100 + size, confidence)
+
+
+def test_tracker_keeps_the_most_prominent_person_and_drops_one_frame_hits():
+    per_frame = [[_moving(10 + 5 * i, 80), _moving(300 + 5 * i, 40)] for i in range(5)]
+    per_frame[2].append(FaceBox(500, 500, 530, 530, 0.95))  # one-frame false positive
+    tracks = track_faces(per_frame, iou_threshold=0.2)
+    assert sorted(len(t.positions) for t in tracks) == [1, 5, 5]
+    main = select_tracks(tracks, min_length=2, all_faces=False)
+    assert len(main) == 1 and main[0].boxes[0].width == 80  # the bigger face
+    assert [len(t.positions) for t in select_tracks(tracks, min_length=2, all_faces=True)] == [5, 5]
+
+
+def test_interpolation_fills_only_frames_that_were_not_looked_at():
+    track = Track([0, 2], [_moving(0), _moving(20)])
+    filled = fill_track(track, 4, detected=[True, False, True, True])
+    assert [(p, d) for p, _, d in filled] == [(0, True), (1, False), (2, True)]  # frame 3 was searched: no box
+    assert filled[1][1].x1 == pytest.approx(10.0)
+
+
+def test_detector_registry_and_unknown_name():
+    assert {"mtcnn", "haar"} <= set(DETECTORS)
+    with pytest.raises(ValueError, match="unknown detector"):
+        make_detector("nope")
+
+
+def test_haar_finds_the_face_in_a_real_frame():
+    frame = sample_frames(require_shared(*LANDSCAPE), n=1).frames[0]
+    faces = make_detector("haar").detect([frame])[0]
+    assert faces and all(0 <= f.x1 < f.x2 <= 1920 and 0 <= f.y1 < f.y2 <= 1080 for f in faces)
+
+
+# --- faces of one video --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("parts, shape", [(LANDSCAPE, (1080, 1920)), (PORTRAIT, (1920, 1080))])
+def test_mtcnn_finds_a_face_in_every_sampled_frame(mtcnn, parts, shape):
+    faces = video_faces(require_shared(*parts), replace(CFG, frames=6), mtcnn)
+    assert faces.status == "ok" and faces.n_frames == 6
+    assert sorted(set(faces.frames)) == faces.frames and len(faces.frames) == 6  # 6/6, one person
+    assert faces.crops.shape == (6, 128, 128, 3) and faces.crops.dtype == np.uint8
+    assert (faces.boxes[:, 2] <= shape[1]).all() and (faces.boxes[:, 3] <= shape[0]).all()
+
+
+def test_strided_detection_interpolates_between_keyframes(mtcnn):
+    faces = video_faces(require_shared(*LANDSCAPE), replace(CFG, frames=5, detect_stride=2), mtcnn)
+    assert len(faces.frames) == 5 and faces.detected == [True, False, True, False, True]
+
+
+# --- a dataset on disk -------------------------------------------------------------------------------------
+def test_dataset_statuses_crops_and_manifest(local_run):
+    out, manifest, videos = local_run
+    status = dict(zip(videos["video_id"], videos["status"]))
+    assert status == {"a_landscape": "ok", "b_portrait": "ok", "c_missing": "missing", "c_one_frame": "no_face",
+                      "c_text": "unreadable", "c_zero": "unreadable"}
+    assert videos.set_index("video_id").loc["c_zero", "reason"] == "zero-byte file"
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    assert manifest.groupby("video_id").size().to_dict() == {"a_landscape": 4, "b_portrait": 4}
+    crop = cv2.imread(str(out / manifest["crop_path"][0]))
+    assert crop.shape == (128, 128, 3)
+    assert set(manifest["group"]) == {"g_a_landscape", "g_b_portrait"} and (manifest["label"] == 1).all()
+
+
+def test_rerun_skips_finished_videos(local_run, small_index):
+    out, manifest, _ = local_run
+    part = out / "parts" / "a_landscape.json"
+    before = part.stat().st_mtime_ns
+    extract_dataset(small_index, out, CFG)
+    assert part.stat().st_mtime_ns == before
+    _same_manifest(pd.read_csv(out / "manifest.csv"), manifest)
+
+
+def test_killed_run_resumes_to_the_same_result(haar_run, small_index, tmp_path):
+    """Kill the CLI (the worker process) after its first finished video; the resumed run must equal an uninterrupted one."""
+    index_csv = tmp_path / "index.csv"
+    small_index.to_csv(index_csv, index=False)
+    out = tmp_path / "crops"
+    command = [sys.executable, "-m", "deepfake_detection", "extract", str(index_csv), "--out", str(out),
+               "--data-dir", "/", "--frames", str(HAAR.frames), "--detector", HAAR.detector]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    deadline = time.monotonic() + 120
+    while not (out / "parts" / "a_landscape.json").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # now decoding or detecting b_portrait
+    process.wait()
+    assert (out / "parts" / "a_landscape.json").exists()
+    assert not (out / "parts" / "c_zero.json").exists()  # it was killed mid-run
+    extract_dataset(small_index, out, HAAR, data_dir="/")
+    reference, manifest = haar_run
+    _same_manifest(pd.read_csv(out / "manifest.csv"), manifest)
+    assert sorted(p.name for p in (out / "b_portrait").iterdir()) == sorted(
+        p.name for p in (reference / "b_portrait").iterdir())
+    assert not any((out / ".tmp").iterdir())  # leftovers of the killed run are cleaned up
+
+
+def test_shards_partition_the_index_and_merge_to_the_same_manifest(haar_run, small_index, tmp_path):
+    seen = [set(shard_rows(small_index, f"{i}/3")["video_id"]) for i in range(3)]
+    assert set.union(*seen) == set(small_index["video_id"]) and sum(map(len, seen)) == len(small_index)
+    for i in range(2):
+        extract_dataset(small_index, tmp_path, HAAR, shard=f"{i}/2")
+    _same_manifest(pd.read_csv(tmp_path / "manifest.csv"), haar_run[1])
+    with pytest.raises(ValueError):
+        shard_rows(small_index, "2/2")
+
+
+def test_dask_local_cluster_gives_the_same_manifest(haar_run, small_index, tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+        extract_dataset(small_index, tmp_path, HAAR, scheduler=cluster.scheduler_address)
+    _same_manifest(pd.read_csv(tmp_path / "manifest.csv"), haar_run[1])
+
+
+def test_fake_cropped_at_its_originals_boxes_is_pixel_aligned(local_run, tmp_path):
+    out, manifest, _ = local_run
+    original = manifest[manifest["video_id"] == "a_landscape"]
+    fake = video_faces(require_shared(*LANDSCAPE), CFG, None, boxes_from=original)
+    assert fake.frames == original["frame"].tolist()
+    np.testing.assert_allclose(fake.boxes, original[["x1", "y1", "x2", "y2"]].to_numpy(), atol=1e-3)
+    index = _index({"orig": require_shared(*LANDSCAPE), "fake": require_shared(*LANDSCAPE)})
+    index.loc[1, "original"] = index.loc[0, "filename"]
+    videos = extract_dataset(index, tmp_path, replace(HAAR, use_original_boxes=True))
+    merged = pd.read_csv(tmp_path / "manifest.csv")
+    assert "boxes of original orig" in videos.set_index("video_id").loc["fake", "reason"]
+    by_video = {k: g[["frame", "x1", "y1", "x2", "y2"]].to_numpy() for k, g in merged.groupby("video_id")}
+    np.testing.assert_array_equal(by_video["fake"], by_video["orig"])
+
+
+def test_wrong_data_dir_is_an_error_not_a_run_of_missing_rows(small_index, tmp_path):
+    relative = small_index.assign(path=[Path(p).name for p in small_index["path"]])
+    with pytest.raises(FileNotFoundError, match="--data-dir"):
+        extract_dataset(relative, tmp_path, CFG, data_dir=tmp_path)
+
+
+def test_demo_test_videos_with_broken_files(demo_dir, mtcnn, tmp_path):
+    from deepfake_detection.dataset import index_videos
+
+    index, _ = index_videos(demo_dir / "test_videos", probe=False)
+    videos = extract_dataset(index, tmp_path, CFG, data_dir=demo_dir / "test_videos").set_index("video_id")
+    specials = json.loads((demo_dir / "demo_manifest.json").read_text())["specials"]
+    status = {kind: videos.loc[Path(name).stem, "status"] for kind, name in specials.items()}
+    assert status["zero_byte"] == "unreadable" and status["text_file"] == "unreadable"
+    assert status["no_face"] == "no_face" and status["portrait"] == "ok"
+    assert status["truncated"] in ("unreadable", "ok") and status["one_frame"] in ("ok", "no_face")
+    assert set(videos["status"]) <= {"ok", "no_face", "unreadable"}
+    merge_parts(index, tmp_path)  # rebuilding from parts alone works
