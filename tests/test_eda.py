@@ -52,6 +52,7 @@ def test_label_counts_equal_pandas_counts(ffpp_index):
         assert counts.loc[part, "REAL"] == row.get(0, 0) and counts.loc[part, "FAKE"] == row.get(1, 0)
     assert counts.loc["all", "REAL"] == 15 and counts.loc["all", "FAKE"] == 52
     assert counts.loc["all", "total"] == len(ffpp_index)
+    assert counts.loc["all", "on_disk"] == ffpp_index["exists"].sum()
 
 
 def test_full_index_numbers(full_index):

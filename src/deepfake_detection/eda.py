@@ -56,7 +56,11 @@ def load_index(data_dir: str | Path, index: str | Path | None = None) -> pd.Data
 
 
 def label_counts(index: pd.DataFrame, by: str = "part") -> pd.DataFrame:
-    """REAL / FAKE / unknown videos and the FAKE share (of labelled) per `by` group, plus an `all` row."""
+    """REAL / FAKE / unknown videos and the FAKE share (of labelled) per `by` group, plus an `all` row.
+
+    Counts listed videos (metadata is the truth about labels); `on_disk` says how many are present
+    when the table has an `exists` column (DFDC metadata may list videos that were not downloaded).
+    """
     label = index["label"]
     counts = pd.DataFrame({
         by: index[by].astype(str),
@@ -66,6 +70,9 @@ def label_counts(index: pd.DataFrame, by: str = "part") -> pd.DataFrame:
     }).groupby(by, sort=True).sum()
     counts.loc["all"] = counts.sum()
     counts["total"] = counts.sum(axis=1)
+    if "exists" in index:
+        on_disk = index.groupby(index[by].astype(str))["exists"].sum()
+        counts["on_disk"] = on_disk.reindex(counts.index).fillna(on_disk.sum()).astype(int)
     labelled_n = (counts["REAL"] + counts["FAKE"]).replace(0, np.nan)
     counts["fake_share"] = (counts["FAKE"] / labelled_n).round(3)
     counts.index.name = by

@@ -144,7 +144,7 @@ def plot_file_types(types) -> Figure:
 
 
 def plot_label_counts(labels, title: str = "Labels per part") -> Figure:
-    """Stacked REAL / FAKE / unknown bars per part, and the overall split with percentages."""
+    """Stacked REAL / FAKE / unknown bars per part (noting videos listed but not on disk), and the overall split."""
     parts = labels[labels.iloc[:, 0] != "all"]
     overall = labels[labels.iloc[:, 0] == "all"].iloc[0]
     names = [short_name(p) for p in parts.iloc[:, 0]]
@@ -162,7 +162,8 @@ def plot_label_counts(labels, title: str = "Labels per part") -> Figure:
     for y, row in enumerate(parts.itertuples()):
         split = " / ".join(f"{getattr(row, c):,} {c}" for c in ("REAL", "FAKE", "unknown") if getattr(row, c))
         share = "" if np.isnan(row.fake_share) else f", {row.fake_share:.0%} FAKE"
-        ax_parts.text(row.total, y, f"  {split}{share}", va="center", fontsize=LABEL_SIZE - 2)
+        missing = f" ({row.on_disk:,} on disk)" if "on_disk" in parts and row.on_disk < row.total else ""
+        ax_parts.text(row.total, y, f"  {split}{share}{missing}", va="center", fontsize=LABEL_SIZE - 2)
     ax_parts.set_xlim(0, parts["total"].max() * 1.7)
     ax_parts.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax_parts.invert_yaxis()
@@ -174,7 +175,8 @@ def plot_label_counts(labels, title: str = "Labels per part") -> Figure:
     _bar_counts(ax_all, bars, total=float(overall["total"]))
     ax_all.set_ylim(0, max(overall[c] for c in classes) * 1.18)
     ax_all.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    _style(ax_all, f"Overall ({overall['total']:,} videos)", "label", "videos")
+    on_disk = f", {overall['on_disk']:,} on disk" if "on_disk" in labels and overall["on_disk"] < overall["total"] else ""
+    _style(ax_all, f"Overall ({overall['total']:,} videos{on_disk})", "label", "videos")
     fig.suptitle(title, fontsize=TITLE_SIZE + 2)
     return fig
 
