@@ -330,8 +330,74 @@ def _run_extract(args) -> int:
     return 0
 
 
+# --- stack -------------------------------------------------------------------------------------
+def _add_stack(sub) -> None:
+    p = sub.add_parser("stack", help="fit the stacking meta model + calibration on the models' OOF predictions")
+    p.add_argument("--models", type=Path, required=True, help="folder of model folders with oof_*.csv")
+    p.add_argument("--out", type=Path, required=True, help="stacker folder to write (stacker.json)")
+    p.add_argument("--meta", choices=["logreg", "mlp", "mean"], default=None, help="meta model (default logreg)")
+    p.add_argument("--reports", type=Path, default=Path("reports"), help="where stacking.md and figures go")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.set_defaults(run=_run_stack)
+
+
+def _run_stack(args) -> int:
+    from deepfake_detection.ensemble import fit_stacker, save_stacker, write_stacking_report
+
+    result = fit_stacker(args.models, meta=args.meta, seed=args.seed)
+    path = save_stacker(result.spec, args.out)
+    report = write_stacking_report(result, args.reports)
+    print(result.scores[["log_loss", "balanced_log_loss", "roc_auc"]].to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"stacker -> {path}; report -> {report}")
+    return 0
+
+
+# --- predict -----------------------------------------------------------------------------------
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="test videos -> submission.csv (resumable, inside a time budget)")
+    p.add_argument("videos_dir", type=Path)
+    p.add_argument("--models", type=Path, required=True, help="folder of model folders (model.keras)")
+    p.add_argument("--stacker", type=Path, default=None, help="stacker folder (default: MODELS/stacker if present)")
+    p.add_argument("--out", type=Path, default=Path("submission.csv"))
+    p.add_argument("--budget-hours", type=float, default=None, help="default 9")
+    p.add_argument("--frames", type=int, default=None, help="frames sampled per video (default 32)")
+    p.add_argument("--detector", choices=["mtcnn", "haar"], default=None)
+    p.add_argument("--sample-submission", type=Path, default=None, help="file order and set (default: folder)")
+    p.add_argument("--log", type=Path, default=None, help="predictions log (default: next to --out)")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args) -> int:
+    from deepfake_detection.predict import predict_videos
+
+    rows = predict_videos(args.videos_dir, args.models, args.stacker, args.out, args.budget_hours, args.frames,
+                          args.sample_submission, args.detector, args.log)
+    print(rows.groupby("status").size().rename("videos").to_string())
+    print(f"{len(rows)} rows -> {args.out}")
+    return 0
+
+
+# --- kaggle-bundle -----------------------------------------------------------------------------
+def _add_kaggle_bundle(sub) -> None:
+    p = sub.add_parser("kaggle-bundle", help="folder to upload as a Kaggle dataset for an offline submission")
+    p.add_argument("--models", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--dataset-name", default=None, help="Kaggle dataset slug (default: deepfake-detection-bundle)")
+    p.add_argument("--wheels-from", type=Path, default=None, help="take wheels from this folder instead of PyPI")
+    p.set_defaults(run=_run_kaggle_bundle)
+
+
+def _run_kaggle_bundle(args) -> int:
+    from deepfake_detection.bundle import build_bundle
+
+    summary = build_bundle(args.models, args.out, args.dataset_name, args.wheels_from)
+    print(summary.to_string(index=False))
+    print(f"bundle -> {args.out} ({summary['bytes'].sum() / 1e6:.1f} MB)")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train, _add_demo_data, _add_extract]
+PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train, _add_demo_data, _add_extract, _add_stack, _add_predict, _add_kaggle_bundle]
 
 
 def build_parser() -> argparse.ArgumentParser:

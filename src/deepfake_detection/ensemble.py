@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.neural_network import MLPClassifier
 
 from deepfake_detection.aggregate import (Calibration, aggregate_frames, aggregation_scores, fit_calibration,
-                                          logit, sample_weights, save_json, sigmoid)
+                                          fit_loss, logit, sample_weights, save_json, sigmoid)
 from deepfake_detection.config import SEED, PredictConfig, TrainConfig, from_json
 from deepfake_detection.metrics import evaluate
 
@@ -111,10 +111,11 @@ def fit_meta(x: np.ndarray, y: np.ndarray, kind: str, cfg: PredictConfig, seed: 
     if len(np.unique(y)) < 2:  # a fold with one class: the best constant is that class's share
         return {"kind": "constant", "p": float(np.mean(y))}
     if kind == "logreg":
-        model = LogisticRegression(C=cfg.meta_c, max_iter=1000).fit(x, y, sample_weight=weights)
+        model = LogisticRegression(C=cfg.meta_c, solver="newton-cholesky").fit(x, y, sample_weight=weights)
         return {"kind": kind, "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
     if kind == "mlp":
-        model = MLPClassifier(hidden_layer_sizes=(cfg.meta_hidden,), alpha=1e-2, max_iter=2000, random_state=seed)
+        model = MLPClassifier(hidden_layer_sizes=(cfg.meta_hidden,), alpha=1e-2, learning_rate_init=0.01, max_iter=300,
+                              random_state=seed)
         model.fit(x, y, sample_weight=weights)
         return {"kind": kind, "weights": [w.tolist() for w in model.coefs_],
                 "biases": [b.tolist() for b in model.intercepts_]}
@@ -168,19 +169,37 @@ def cross_validate_meta(x: np.ndarray, y: np.ndarray, folds: np.ndarray, kind: s
     return oof
 
 
-def cross_fit_calibration(y: np.ndarray, p: np.ndarray, folds: np.ndarray, cfg: PredictConfig) -> np.ndarray:
+CALIBRATIONS = ("identity", "temperature", "platt")
+
+
+def cross_fit_calibration(y: np.ndarray, p: np.ndarray, folds: np.ndarray, cfg: PredictConfig,
+                          method: str) -> np.ndarray:
     """Calibrated P(FAKE) where each fold's calibration was fitted on the other folds (honest scores)."""
     out = np.zeros(len(y))
     for fold in np.unique(folds):
         train, val = folds != fold, folds == fold
-        out[val] = fit_calibration(y[train], p[train], cfg).apply(p[val])
+        out[val] = fit_calibration(y[train], p[train], cfg, method).apply(p[val])
     return out
+
+
+def choose_calibration(y: np.ndarray, p: np.ndarray, folds: np.ndarray, cfg: PredictConfig) -> tuple[str, np.ndarray]:
+    """The calibration method (clip-only, temperature, Platt) with the best cross-fitted loss, and its OOF output.
+
+    A logistic meta model is already a Platt scaling of its inputs; a second one on few videos can
+    only add variance, which this comparison catches instead of assuming.
+    """
+    weights = sample_weights(y, cfg.class_balance)
+    fitted = {m: cross_fit_calibration(y, p, folds, cfg, m) for m in CALIBRATIONS}
+    losses = {m: fit_loss(y, out, weights) for m, out in fitted.items()}
+    best = min(losses, key=losses.get)
+    log.info("calibration losses %s -> %s", {m: round(v, 4) for m, v in losses.items()}, best)
+    return best, fitted[best]
 
 
 def fallback_probability(y: np.ndarray, calibration: Calibration, cfg: PredictConfig) -> float:
     """Constant P(FAKE) for a video without a prediction: the (class-weighted) FAKE share, clipped."""
     share = float(np.average(y, weights=sample_weights(y, cfg.class_balance))) if len(y) else cfg.fallback
-    return float(np.clip(share, calibration.clip_low, calibration.clip_high))
+    return round(float(np.clip(share, calibration.clip_low, calibration.clip_high)), 6)
 
 
 def fit_stacker(models_dir: str | Path, cfg: PredictConfig | None = None, meta: str | None = None,
@@ -194,16 +213,16 @@ def fit_stacker(models_dir: str | Path, cfg: PredictConfig | None = None, meta: 
     x = logit(table[names].to_numpy(), cfg.logit_eps)  # (n_videos, n_models)
     folds = group_folds(y, table["group"].astype(str).to_numpy(), cfg.meta_folds, seed)
     table["stack"] = cross_validate_meta(x, y, folds, kind, cfg)
-    table["stack_calibrated"] = cross_fit_calibration(y, table["stack"].to_numpy(), folds, cfg)
+    method, table["stack_calibrated"] = choose_calibration(y, table["stack"].to_numpy(), folds, cfg)
     for name in names:
-        table[f"{name}_calibrated"] = cross_fit_calibration(y, table[name].to_numpy(), folds, cfg)
+        table[f"{name}_calibrated"] = choose_calibration(y, table[name].to_numpy(), folds, cfg)[1]
     table["meta_fold"] = folds
     columns = [c for name in names for c in (name, f"{name}_calibrated")] + ["stack", "stack_calibrated"]
     scores = pd.DataFrame({c: evaluate(y, table[c]) for c in columns}).T
     scores.index.name = "model"
 
     final_meta = fit_meta(x, y, kind, cfg, seed)
-    calibration = fit_calibration(y, table["stack"].to_numpy(), cfg)
+    calibration = fit_calibration(y, table["stack"].to_numpy(), cfg, method)
     spec = {
         "models": [vars(b) for b in bases],
         "meta": final_meta,
@@ -312,7 +331,8 @@ def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
         "",
         markdown_table(scores),
         "",
-        "`_calibrated` rows: the same predictions after cross-fitted Platt/temperature scaling and clipping.",
+        "`_calibrated` rows: the same predictions after cross-fitted calibration (clip only, temperature or Platt "
+        "scaling, whichever cross-fits best) and clipping.",
         "",
         "## Aggregation per base model (balanced log loss of frame -> video aggregation)",
         "",

@@ -1,0 +1,91 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Stack the models and write the submission
+# Do the trained models combine into a better, calibrated P(FAKE) than the best of them, and does the
+# whole test folder (broken files included) become one valid `submission.csv` within the time budget?
+# The meta model and calibration are fitted on out-of-fold predictions (`deepfake_detection.ensemble`),
+# then every test video goes frames -> faces -> models -> aggregation -> stacker -> calibration
+# (`deepfake_detection.predict`). Runs offline: on Kaggle, from the bundle of `python -m deepfake_detection
+# kaggle-bundle`, with the internet off.
+
+# %% tags=["parameters"]
+MODELS_DIR = "models"
+VIDEOS_DIR = "work/demo/test_videos"
+SAMPLE_SUBMISSION = "work/demo/sample_submission.csv"
+LABELS = "work/demo/test_labels.csv"
+OUT = "work/submission.csv"
+STACKER_DIR = "models/stacker"
+REPORTS_DIR = "reports"
+WHEELS_DIR = None
+BUDGET_HOURS = 9.0
+QUICK = True
+SEED = 0
+
+# %% [markdown]
+# On Kaggle the package and `mtcnn` come from the bundle's wheels (no internet); in the repository they are installed.
+
+# %%
+import subprocess
+import sys
+from pathlib import Path
+
+offline_install = [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(WHEELS_DIR),
+                   "deepfake-detection", "mtcnn"]
+subprocess.run(offline_install, check=True) if WHEELS_DIR else "package already installed"
+
+# %%
+from deepfake_detection import ensemble, metrics, predict, submission
+from deepfake_detection.config import PredictConfig, set_seeds
+
+set_seeds(SEED)
+cfg = PredictConfig(budget_hours=BUDGET_HOURS, frames=8 if QUICK else PredictConfig.frames)
+cfg
+
+# %% [markdown]
+# Fit the meta model on the base models' out-of-fold video predictions; every score is out-of-fold
+# (group folds), `_calibrated` rows after cross-fitted calibration.
+
+# %%
+stack = ensemble.fit_stacker(MODELS_DIR, cfg, seed=SEED)
+ensemble.save_stacker(stack.spec, STACKER_DIR)
+stack.scores[["log_loss", "balanced_log_loss", "roc_auc", "accuracy"]]
+
+# %% [markdown]
+# Write `reports/stacking.md` with the correlation matrix, ROC curves and the reliability plot.
+
+# %%
+ensemble.write_stacking_report(stack, REPORTS_DIR)
+
+# %% [markdown]
+# Predict every test video. Unusable files get the fallback probability; the reason is logged.
+
+# %%
+rows = predict.predict_videos(VIDEOS_DIR, MODELS_DIR, STACKER_DIR, OUT, sample_submission=SAMPLE_SUBMISSION, cfg=cfg)
+rows[["video", "status", "reason", "frames", "models", "p"]]
+
+# %% [markdown]
+# Is the submission valid (every test file once, probabilities in [0, 1])?
+
+# %%
+problems = submission.validate_submission(OUT, submission.expected_filenames(VIDEOS_DIR, SAMPLE_SUBMISSION))
+problems or f"{OUT} is valid"
+
+# %% [markdown]
+# How good is it, where test labels exist (the demo data has them, Kaggle's test set does not)?
+
+# %%
+metrics.evaluate_files(OUT, LABELS)[0] if LABELS and Path(LABELS).exists() else "no test labels"

@@ -1,0 +1,165 @@
+"""A folder to upload as a Kaggle dataset, so the submission notebook runs with the internet off.
+
+It holds a wheel of this package, wheels of what the Kaggle image lacks (mtcnn and its small
+dependencies), the trained models with their out-of-fold files and the stacker, and notebook 08
+with its paths pointed at `/kaggle/input/<dataset>` and `/kaggle/working/submission.csv`. On
+Kaggle the notebook installs the wheels with `pip install --no-index --find-links`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
+from deepfake_detection.predict import MODEL_FILE, model_dirs
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = REPO / "notebooks" / "08_stack_and_submit.py"
+DEFAULT_DATASET = "deepfake-detection-bundle"
+COMPETITION_INPUT = "/kaggle/input/deepfake-detection-challenge"
+KAGGLE_WORKING = "/kaggle/working"
+MAX_BYTES = 1_000_000_000  # largest bundle accepted (Kaggle datasets allow more; uploads this big get slow)
+EXTRA_PACKAGES = ("mtcnn", "joblib", "lz4")  # not in the Kaggle image (mtcnn) or its dependencies
+MODEL_FILES = (MODEL_FILE, "config.json", "oof_frames.csv", "oof_videos.csv")
+
+
+class BundleTooLarge(ValueError):
+    """The bundle would exceed MAX_BYTES; the message lists each part's size."""
+
+
+def _installed_pins(packages: tuple[str, ...]) -> list[str]:
+    """`name==version` of the installed packages, so Kaggle gets the versions tested here."""
+    return [f"{name}=={metadata.version(name)}" for name in packages]
+
+
+def build_package_wheel(dest: Path) -> Path:
+    """Wheel of this package, built from a copy of the source so the repository stays clean."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("pyproject.toml", "README.md"):
+            if (REPO / name).exists():
+                shutil.copy2(REPO / name, Path(tmp) / name)
+        shutil.copytree(REPO / "src", Path(tmp) / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                        "-w", str(dest), tmp], check=True)
+    return next(dest.glob("deepfake_detection-*.whl"))
+
+
+def fetch_wheels(dest: Path, wheels_from: Path | None = None) -> list[Path]:
+    """Wheels of EXTRA_PACKAGES: copied from a local folder, else `pip download --no-deps` from PyPI."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if wheels_from is not None:
+        picked = [w for name in EXTRA_PACKAGES for w in sorted(Path(wheels_from).glob(f"{name}-*.whl"))]
+        missing = [n for n in EXTRA_PACKAGES if not any(w.name.startswith(f"{n}-") for w in picked)]
+        if missing:
+            raise FileNotFoundError(f"no wheel for {missing} in {wheels_from}")
+        return [Path(shutil.copy2(w, dest / w.name)) for w in picked]
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+                    "-d", str(dest), *_installed_pins(EXTRA_PACKAGES)], check=True)
+    return sorted(dest.glob("*.whl"))
+
+
+def _bundled_model_dirs(models_dir: Path) -> list[Path]:
+    """The stacker's base models when a stacker exists, else every model folder."""
+    stacker = models_dir / STACKER_DIR / STACKER_FILE
+    if stacker.exists():
+        return [models_dir / Path(m["path"]).parent for m in load_stacker(stacker)["models"]]
+    return model_dirs(models_dir)
+
+
+def kaggle_notebook_source(dataset: str, source: Path = NOTEBOOK) -> str:
+    """Notebook 08's jupytext text with its parameters pointed at the Kaggle input and working folders."""
+    root = f"/kaggle/input/{dataset}"
+    values = {
+        "MODELS_DIR": f"{root}/models",
+        "WHEELS_DIR": f"{root}/wheels",
+        "VIDEOS_DIR": f"{COMPETITION_INPUT}/test_videos",
+        "SAMPLE_SUBMISSION": f"{COMPETITION_INPUT}/sample_submission.csv",
+        "OUT": f"{KAGGLE_WORKING}/submission.csv",
+        "STACKER_DIR": f"{KAGGLE_WORKING}/stacker",
+        "REPORTS_DIR": f"{KAGGLE_WORKING}/reports",
+        "LABELS": None,
+        "QUICK": False,
+    }
+    text = source.read_text()
+    for name, value in values.items():
+        text, n = re.subn(rf"^{name} = .*$", f"{name} = {value!r}", text, count=1, flags=re.M)
+        if n != 1:
+            raise ValueError(f"{source.name} has no `{name} = ...` parameter line")
+    return text
+
+
+def write_kaggle_notebook(dest_dir: Path, dataset: str) -> Path:
+    """Kaggle copy of notebook 08 as .ipynb (what Kaggle opens) and .py."""
+    import jupytext
+
+    text = kaggle_notebook_source(dataset)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    (dest_dir / NOTEBOOK.name).write_text(text)
+    path = dest_dir / NOTEBOOK.with_suffix(".ipynb").name
+    jupytext.write(jupytext.reads(text, fmt="py:percent"), path, fmt="ipynb")
+    return path
+
+
+def _size_table(root: Path) -> pd.DataFrame:
+    """Files and bytes per top-level part of the bundle (models listed per model)."""
+    rows = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        parts = path.relative_to(root).parts
+        part = "/".join(parts[:2]) if parts[0] == "models" and len(parts) > 2 else parts[0]
+        rows.append({"part": part, "bytes": path.stat().st_size})
+    table = pd.DataFrame(rows, columns=["part", "bytes"])
+    return table.groupby("part", sort=True).agg(files=("bytes", "size"), bytes=("bytes", "sum")).reset_index()
+
+
+def build_bundle(models_dir: str | Path, out_dir: str | Path, dataset_name: str | None = None,
+                 wheels_from: str | Path | None = None, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
+    """Write the Kaggle dataset folder; raise BundleTooLarge (with sizes) above max_bytes. Returns the size table."""
+    models_dir, out_dir = Path(models_dir), Path(out_dir)
+    dataset = dataset_name or DEFAULT_DATASET
+    dirs = _bundled_model_dirs(models_dir)
+    if not dirs:
+        raise FileNotFoundError(f"no */{MODEL_FILE} under {models_dir}")
+    model_bytes = sum((d / f).stat().st_size for d in dirs for f in MODEL_FILES if (d / f).exists())
+    if model_bytes > max_bytes:
+        sizes = ", ".join(f"{d.name} {(d / MODEL_FILE).stat().st_size / 1e6:.1f} MB" for d in dirs)
+        raise BundleTooLarge(f"models alone are {model_bytes / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB ({sizes})")
+
+    staging = out_dir.with_name(f".{out_dir.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "models").mkdir(parents=True)
+    for d in dirs:
+        (staging / "models" / d.name).mkdir()
+        for name in MODEL_FILES:
+            if (d / name).exists():
+                shutil.copy2(d / name, staging / "models" / d.name / name)
+    if (models_dir / STACKER_DIR / STACKER_FILE).exists():
+        (staging / "models" / STACKER_DIR).mkdir()
+        shutil.copy2(models_dir / STACKER_DIR / STACKER_FILE, staging / "models" / STACKER_DIR / STACKER_FILE)
+    build_package_wheel(staging / "wheels")
+    fetch_wheels(staging / "wheels", Path(wheels_from) if wheels_from else None)
+    write_kaggle_notebook(staging / "notebook", dataset)
+    (staging / "dataset-metadata.json").write_text(json.dumps(
+        {"title": dataset, "id": f"KAGGLE_USERNAME/{dataset}", "licenses": [{"name": "other"}]}, indent=2) + "\n")
+
+    sizes = _size_table(staging)
+    total = int(sizes["bytes"].sum())
+    if total > max_bytes:
+        shutil.rmtree(staging)
+        table = sizes.to_string(index=False)
+        raise BundleTooLarge(f"bundle is {total / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB:\n{table}")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    staging.rename(out_dir)
+    log.info("bundle for dataset %s: %.1f MB in %s", dataset, total / 1e6, out_dir)
+    return sizes

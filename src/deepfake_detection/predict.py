@@ -1,0 +1,348 @@
+"""Test videos -> submission.csv: faces -> each model -> aggregate -> stack -> calibrate, inside a time budget.
+
+Per video: frames are sampled and faces cropped in memory (`extract.video_faces`), every loaded
+model scores each face, the faces are aggregated per model with the aggregation chosen on
+out-of-fold data, and the stacker (meta model + calibration + clip) turns the model probabilities
+into one P(FAKE). A video without a usable face gets the fallback probability and its reason in
+`predictions_log.csv`. Rows are appended and flushed as videos finish, so a rerun resumes where a
+killed run stopped. The run measures its own pace and degrades (fewer frames, then without the
+slowest model, then fallback values) so that it always finishes inside the budget.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from deepfake_detection.aggregate import aggregate, logit, sigmoid
+from deepfake_detection.config import ExtractConfig, PredictConfig
+from deepfake_detection.ensemble import STACKER_DIR, load_stacker, stacker_predict
+from deepfake_detection.submission import expected_filenames, validate_submission, write_submission
+
+log = logging.getLogger(__name__)
+
+LOG_COLUMNS = ["video", "status", "reason", "seconds", "frames", "models", "p", "run"]
+LOG_NAME = "predictions_log.csv"
+MODEL_FILE = "model.keras"
+RATE_SMOOTHING = 0.3  # weight of the newest video in the moving averages of the pace
+
+
+@dataclass
+class LoadedModel:
+    """A base model in memory, with the crop side it expects and its frame aggregation."""
+
+    name: str
+    model: object  # keras.Model
+    size: int  # square input side, px
+    aggregation: str
+
+
+@dataclass
+class Ensemble:
+    """Everything a prediction needs, loaded once: models, stacker spec (or None) and the fallback."""
+
+    models: list[LoadedModel]
+    stacker: dict | None
+    fallback: float
+
+    def combine(self, probs: dict[str, float]) -> float:
+        """One P(FAKE) from per-model video probabilities (models dropped by the budget may be absent).
+
+        With a stacker, a missing model's logit is imputed as the mean logit of the present ones;
+        without one, the present probabilities are averaged.
+        """
+        if self.stacker is None:
+            return float(np.mean(list(probs.values())))
+        eps = self.stacker["logit_eps"]
+        names = [m["name"] for m in self.stacker["models"]]
+        mean_logit = float(np.mean(logit(np.array(list(probs.values())), eps)))
+        row = [probs[n] if n in probs else float(sigmoid(mean_logit)) for n in names]
+        return float(stacker_predict(self.stacker, np.array([row]))[0])
+
+
+@dataclass
+class VideoResult:
+    """One row of predictions_log.csv."""
+
+    video: str  # file name
+    status: str  # ok / partial (predicted) or unreadable / missing / no_face / error / budget (fallback)
+    reason: str
+    seconds: float
+    frames: int  # sampled frames that gave at least one face crop
+    models: str  # ";"-joined names of the models used
+    p: float
+    model_seconds: dict[str, float] = field(default_factory=dict)  # per model, for the budget
+    run: str = ""  # fingerprint of the models, stacker and settings that produced the row
+    extract_seconds: float = 0.0
+
+
+def model_dirs(models_dir: Path) -> list[Path]:
+    """Folders under models_dir that hold a deployable model.keras (the stacker's excluded), by name."""
+    return sorted(p.parent for p in Path(models_dir).glob(f"*/{MODEL_FILE}") if p.parent.name != STACKER_DIR)
+
+
+def _default_aggregation(model_dir: Path, cfg: PredictConfig) -> str:
+    """cfg.aggregation, else the one chosen on the model's OOF frames, else the mean."""
+    if cfg.aggregation:
+        return cfg.aggregation
+    frames_csv = model_dir / "oof_frames.csv"
+    if frames_csv.exists():
+        from deepfake_detection.aggregate import choose_aggregation
+
+        return choose_aggregation(pd.read_csv(frames_csv), cfg)
+    return "mean"
+
+
+def run_fingerprint(models_dir: Path, stacker_dir: Path | None, cfg: PredictConfig) -> str:
+    """Short hash of model files, stacker and settings: a resumed run reuses only rows made by the same setup."""
+    digest = hashlib.sha1(f"{cfg.frames}|{cfg.detector}|{cfg.aggregation}".encode())
+    for d in model_dirs(models_dir):
+        stat = (d / MODEL_FILE).stat()
+        digest.update(f"{d.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    if stacker_dir is not None:
+        digest.update(json.dumps(load_stacker(stacker_dir), sort_keys=True).encode())
+    return digest.hexdigest()[:12]
+
+
+def load_ensemble(models_dir: str | Path, stacker_dir: str | Path | None = None,
+                  cfg: PredictConfig | None = None) -> Ensemble:
+    """Load every base model once (the stacker's models, in its order, when a stacker is given)."""
+    from deepfake_detection.models import input_size, load_model
+
+    cfg = cfg or PredictConfig()
+    models_dir = Path(models_dir)
+    stacker = load_stacker(stacker_dir) if stacker_dir is not None else None
+    if stacker is not None:
+        entries = [(m["name"], models_dir / m["path"], cfg.aggregation or m["aggregation"]) for m in stacker["models"]]
+    else:
+        entries = [(d.name, d / MODEL_FILE, _default_aggregation(d, cfg)) for d in model_dirs(models_dir)]
+    if not entries:
+        raise FileNotFoundError(f"no */{MODEL_FILE} under {models_dir}")
+    models = []
+    for name, path, aggregation in entries:
+        model = load_model(path)
+        size = input_size(model)
+        model.predict_on_batch(np.zeros((1, size, size, 3), np.float32))  # build the graph before timing starts
+        models.append(LoadedModel(name, model, size, aggregation))
+        log.info("loaded %s (%d px, aggregation %s)", name, size, aggregation)
+    fallback = float(stacker["fallback"]) if stacker is not None else cfg.fallback
+    return Ensemble(models, stacker, fallback)
+
+
+def face_probabilities(model: LoadedModel, crops: np.ndarray, batch_size: int) -> np.ndarray:
+    """P(FAKE) per face crop; crops uint8 (N, S, S, 3) are resized to the model's side when S differs."""
+    if crops.shape[1] != model.size:
+        crops = np.stack([cv2.resize(c, (model.size, model.size), interpolation=cv2.INTER_AREA) for c in crops])
+    out = []
+    for start in range(0, len(crops), batch_size):
+        batch = crops[start:start + batch_size].astype(np.float32)  # 0-255 RGB, as the models expect
+        n = len(batch)
+        padded = 1 << (n - 1).bit_length()  # power-of-two batch shapes: few graph retraces
+        if padded > n:
+            batch = np.concatenate([batch, np.zeros((padded - n, *batch.shape[1:]), np.float32)])
+        out.append(np.asarray(model.model.predict_on_batch(batch)).reshape(-1)[:n])
+    return np.concatenate(out)
+
+
+def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg: ExtractConfig,
+                  detector, cfg: PredictConfig) -> VideoResult:
+    """P(FAKE) of one video with the active models; fallback with the reason when no face is usable."""
+    from deepfake_detection.extract import video_faces
+
+    start = time.perf_counter()
+    if not path.exists():
+        return VideoResult(path.name, "missing", "file not found", 0.0, 0, "", ensemble.fallback)
+    faces = video_faces(path, extract_cfg, detector)
+    extract_seconds = time.perf_counter() - start
+    crops = np.asarray(faces.crops)
+    if len(crops) == 0:
+        status = faces.status if faces.status != "ok" else "no_face"
+        reason = faces.reason or "no face found in the sampled frames"
+        return VideoResult(path.name, status, reason, time.perf_counter() - start, 0, "", ensemble.fallback,
+                           extract_seconds=extract_seconds)
+    tracks = np.asarray(faces.tracks) if faces.tracks is not None and len(faces.tracks) == len(crops) else None
+    probs, model_seconds = {}, {}
+    for model in ensemble.models:
+        if model.name not in active:
+            continue
+        t0 = time.perf_counter()
+        p = face_probabilities(model, crops, cfg.batch_size)
+        probs[model.name] = aggregate(p, model.aggregation, cfg, tracks)
+        model_seconds[model.name] = time.perf_counter() - t0
+    used = len(set(faces.frames))
+    notes = [faces.reason] if faces.reason else []
+    if used < extract_cfg.frames:
+        notes.append(f"faces in {used} of {extract_cfg.frames} requested frames")
+    return VideoResult(path.name, faces.status, "; ".join(notes), time.perf_counter() - start,
+                       used, ";".join(probs), ensemble.combine(probs),
+                       model_seconds, extract_seconds)
+
+
+class BudgetPlanner:
+    """Keeps a run inside its time budget: projects the remaining time from the measured pace and degrades.
+
+    Pace is tracked per requested frame (extraction, and each model separately), so the cost of any
+    degraded setting can be projected: fewer frames first, then without the slowest model, and when
+    even one more video does not fit, fallback values for the rest.
+    """
+
+    def __init__(self, budget_seconds: float, frames: int, models: list[str], min_frames: int) -> None:
+        self.start = time.monotonic()
+        self.budget = budget_seconds
+        self.frames = frames
+        self.active = list(models)
+        self.min_frames = min(min_frames, frames)
+        self.extract_rate: float | None = None  # seconds per requested frame
+        self.model_rate: dict[str, float] = {}  # seconds per requested frame, per model
+        self.degradations: list[str] = []
+
+    def time_left(self) -> float:
+        return self.budget - (time.monotonic() - self.start)
+
+    def per_video(self, frames: int, models: list[str]) -> float:
+        """Projected seconds for one video at a setting (0 before anything was measured)."""
+        rate = (self.extract_rate or 0.0) + sum(self.model_rate.get(m, 0.0) for m in models)
+        return rate * frames
+
+    def record(self, result: VideoResult, frames: int) -> None:
+        """Update the moving-average pace from a finished video that was predicted."""
+        def smooth(old: float | None, new: float) -> float:
+            return new if old is None else (1 - RATE_SMOOTHING) * old + RATE_SMOOTHING * new
+
+        self.extract_rate = smooth(self.extract_rate, result.extract_seconds / frames)
+        for name, seconds in result.model_seconds.items():
+            self.model_rate[name] = smooth(self.model_rate.get(name), seconds / frames)
+
+    def _degrade(self) -> bool:
+        if self.frames > self.min_frames:
+            self.frames = max(self.min_frames, self.frames // 2)
+            self.degradations.append(f"frames -> {self.frames}")
+            return True
+        if len(self.active) > 1:
+            slowest = max(self.active, key=lambda m: self.model_rate.get(m, 0.0))
+            self.active.remove(slowest)
+            self.degradations.append(f"dropped model {slowest}")
+            return True
+        return False
+
+    def plan(self, remaining: int) -> bool:
+        """Degrade until `remaining` videos fit the time left; False when not even one more video fits."""
+        left = self.time_left()
+        if left <= 0:
+            return False
+        while self.per_video(self.frames, self.active) * remaining > left and self._degrade():
+            log.warning("time budget: %s (%.0f s left for %d videos)", self.degradations[-1], left, remaining)
+        return self.per_video(self.frames, self.active) <= left
+
+
+class PredictionLog:
+    """predictions_log.csv: one flushed line per finished video, read back to resume a killed run."""
+
+    def __init__(self, path: Path, run: str) -> None:
+        self.path = path
+        self.run = run
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair()
+
+    def _repair(self) -> None:
+        """Cut a half-written last line (the run was killed while writing it)."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            self.path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+    def done(self) -> dict[str, VideoResult]:
+        """Videos finished by earlier runs of the same setup, by file name (budget fallbacks are redone)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return {}
+        rows = pd.read_csv(self.path, keep_default_na=False, dtype=str)
+        rows = rows[(rows["run"] == self.run) & (rows["status"] != "budget")].drop_duplicates("video", keep="last")
+        return {r.video: VideoResult(r.video, r.status, r.reason, float(r.seconds), int(r.frames), r.models,
+                                     float(r.p), run=r.run) for r in rows.itertuples(index=False)}
+
+    def append(self, result: VideoResult) -> None:
+        """Write one row and push it to disk before the next video starts."""
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(LOG_COLUMNS)
+            writer.writerow([result.video, result.status, result.reason, f"{result.seconds:.3f}", result.frames,
+                             result.models, repr(float(result.p)), self.run])
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: str | Path | None = None,
+                   out: str | Path = "submission.csv", budget_hours: float | None = None, frames: int | None = None,
+                   sample_submission: str | Path | None = None, detector: str | None = None,
+                   log_path: str | Path | None = None, cfg: PredictConfig | None = None,
+                   extract_cfg: ExtractConfig | None = None) -> pd.DataFrame:
+    """Predict every test video into a valid submission.csv (atomic), resuming from predictions_log.csv.
+
+    Returns the log of this run's and earlier runs' rows, in submission order.
+    """
+    cfg = cfg or PredictConfig()
+    cfg = replace(cfg, budget_hours=budget_hours if budget_hours is not None else cfg.budget_hours,
+                  frames=frames or cfg.frames, detector=detector or cfg.detector)
+    budget_seconds = cfg.budget_hours * 3600 * (1 - cfg.budget_margin)
+    started = time.monotonic()
+    videos_dir, out = Path(videos_dir), Path(out)
+    if stacker_dir is None and (Path(models_dir) / STACKER_DIR / "stacker.json").exists():
+        stacker_dir = Path(models_dir) / STACKER_DIR
+    names = expected_filenames(videos_dir, sample_submission)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run = run_fingerprint(Path(models_dir), Path(stacker_dir) if stacker_dir is not None else None, cfg)
+    prediction_log = PredictionLog(Path(log_path) if log_path else out.with_name(LOG_NAME), run)
+    results = prediction_log.done()
+    todo = [n for n in names if n not in results]
+    log.info("%d test videos, %d already predicted, %d to go", len(names), len(names) - len(todo), len(todo))
+
+    if todo:
+        from deepfake_detection.extract import detector_for
+
+        ensemble = load_ensemble(models_dir, stacker_dir, cfg)
+        planner = BudgetPlanner(budget_seconds - (time.monotonic() - started), cfg.frames,
+                                [m.name for m in ensemble.models], cfg.min_frames)
+        size = max(m.size for m in ensemble.models)
+        base_extract = replace(extract_cfg or ExtractConfig(), size=size, detector=cfg.detector)
+        face_detector = detector_for(base_extract)
+        for i, name in enumerate(tqdm(todo, desc="predict", unit="video")):
+            if planner.plan(len(todo) - i):
+                # One failing video must not cost the whole submission (a failed Kaggle rerun scores
+                # nothing): anything it raises is logged with its traceback and recorded as its reason.
+                try:
+                    run_cfg = replace(base_extract, frames=planner.frames)
+                    result = predict_video(videos_dir / name, ensemble, planner.active, run_cfg, face_detector, cfg)
+                except Exception as exc:  # noqa: BLE001 - recorded per video, see above
+                    log.exception("%s failed", name)
+                    result = VideoResult(name, "error", f"{type(exc).__name__}: {exc}", 0.0, 0, "", ensemble.fallback)
+                if result.model_seconds:
+                    planner.record(result, planner.frames)
+            else:
+                result = VideoResult(name, "budget", "time budget spent before this video", 0.0, 0, "",
+                                     ensemble.fallback)
+            result.run = run
+            prediction_log.append(result)
+            results[name] = result
+        if planner.degradations:
+            log.warning("time budget degradations: %s", "; ".join(planner.degradations))
+
+    write_submission({n: results[n].p for n in names}, out, order=names)
+    problems = validate_submission(out, names)
+    if problems:
+        raise ValueError(f"{out} is invalid: " + "; ".join(problems[:5]))
+    log.info("wrote %s (%d rows) in %.1f s", out, len(names), time.monotonic() - started)
+    return pd.DataFrame([{c: getattr(results[n], c) for c in LOG_COLUMNS} for n in names])

@@ -1,0 +1,255 @@
+"""Inference: aggregation and calibration on OOF data, stacking, robust resumable prediction, Kaggle bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepfake_detection.aggregate import (AGGREGATIONS, Calibration, aggregate, aggregation_scores,
+                                          choose_aggregation, fit_calibration)
+from deepfake_detection.config import PredictConfig, TrainConfig, to_json
+from deepfake_detection.ensemble import fit_stacker, load_stacker, save_stacker, stacker_predict
+from deepfake_detection.metrics import log_loss
+from deepfake_detection.submission import validate_submission
+
+REPO = Path(__file__).resolve().parents[1]
+FRAMES = 4  # sampled frames per test video: enough for a face track, cheap on 2 cores
+
+
+def frame_table(real_frames, fake_frames, n_videos: int = 60, frames: int = 10, seed: int = 0) -> pd.DataFrame:
+    """OOF frame table: each REAL video's frames drawn by real_frames(rng, n), each FAKE's by fake_frames."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for v in range(n_videos):
+        label = int(v % 4 != 0)  # 3 FAKE : 1 REAL, like DFDC
+        p = (fake_frames if label else real_frames)(rng, frames)
+        rows.append(pd.DataFrame({"video_id": f"v{v:03d}", "frame": np.arange(frames), "track": 0,
+                                  "fold": v % 5, "label": label, "group": f"g{v // 2}", "p": p}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def write_oof_models(models_dir: Path, names: tuple[str, ...], n_videos: int = 80, seed: int = 0) -> None:
+    """oof_frames.csv + oof_videos.csv per model: the same videos, independent noise per model."""
+    rng = np.random.default_rng(seed)
+    truth = frame_table(lambda r, n: np.zeros(n), lambda r, n: np.zeros(n), n_videos=n_videos, frames=8)
+    for k, name in enumerate(names):
+        z = np.where(truth["label"] == 1, 0.6, -0.6) + rng.normal(0, 2.0, len(truth)) + 0.8  # biased, noisy
+        frames = truth.assign(p=1 / (1 + np.exp(-z)))
+        (models_dir / name).mkdir(parents=True, exist_ok=True)
+        frames.to_csv(models_dir / name / "oof_frames.csv", index=False)
+        videos = frames.groupby("video_id").agg(fold=("fold", "first"), label=("label", "first"),
+                                                group=("group", "first"), p=("p", "mean"), n_frames=("p", "size"))
+        videos.reset_index().to_csv(models_dir / name / "oof_videos.csv", index=False)
+
+
+# --- aggregation, calibration, stacking (no video, no model) -------------------------------------------
+def test_aggregations_follow_their_definitions():
+    cfg = PredictConfig()
+    half_confident = np.array([0.9] * 5 + [0.3] * 5)
+    assert aggregate(half_confident, "mean", cfg) == pytest.approx(0.6)
+    assert aggregate(half_confident, "median", cfg) == pytest.approx(0.6)
+    assert aggregate(half_confident, "confident", cfg) == pytest.approx(0.9)  # 50% confident FAKE >= 40%
+    assert aggregate(np.array([0.1] * 9 + [0.6]), "confident", cfg) == pytest.approx(0.1)  # 90% confident REAL
+    assert aggregate(np.array([0.95, 0.55, 0.55]), "weighted", cfg) > aggregate(np.array([0.95, 0.55, 0.55]), "mean")
+    # one fake person among two: the video is as fake as its fakest track
+    two_people = np.array([0.1, 0.1, 0.9, 0.9])
+    assert aggregate(two_people, "mean", cfg, tracks=np.array([0, 0, 1, 1])) == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        aggregate(two_people, "max", cfg)
+
+
+def test_aggregation_is_chosen_on_oof_frames_not_fixed():
+    # fakes show in half their frames: averaging only the confident frames separates them best
+    partial = frame_table(lambda r, n: r.uniform(0.05, 0.3, n),
+                          lambda r, n: np.where(np.arange(n) % 2 == 0, 0.95, r.uniform(0.05, 0.3, n)))
+    scores = aggregation_scores(partial)
+    assert list(scores.index) == list(AGGREGATIONS)
+    assert choose_aggregation(partial) == "confident"
+    # one glitched frame per REAL video: the median ignores it
+    glitch = frame_table(lambda r, n: np.r_[np.full(n - 1, 0.25), 0.99], lambda r, n: np.full(n, 0.7))
+    assert choose_aggregation(glitch) == "median"
+
+
+def test_calibration_lowers_log_loss_of_overconfident_predictions():
+    rng = np.random.default_rng(1)
+    y = (rng.random(400) < 0.7).astype(int)
+    z = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 1.2, 400)
+    p = 1 / (1 + np.exp(-5 * z))  # right ranking, far too confident
+    for method in ("platt", "temperature"):
+        calibration = fit_calibration(y, p, PredictConfig(class_balance=False), method=method)
+        assert log_loss(y, calibration.apply(p)) < 0.8 * log_loss(y, p)
+        assert 0 < calibration.scale < 1  # the logit is shrunk
+        assert calibration.clip_low >= min(PredictConfig.clip_grid) and calibration.clip_high < 1
+        assert Calibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
+
+
+def test_stack_is_group_cross_validated_and_beats_each_base_model(tmp_path):
+    names = ("model_a", "model_b", "model_c")
+    write_oof_models(tmp_path, names)
+    result = fit_stacker(tmp_path, PredictConfig(meta_folds=4))
+    table = result.table
+    assert (table.groupby("group")["meta_fold"].nunique() == 1).all(), "a group crosses meta folds"
+    assert table["meta_fold"].nunique() == 4
+    bll = result.scores["balanced_log_loss"]
+    assert bll["stack_calibrated"] < min(bll[[f"{n}_calibrated" for n in names]].min(), bll[list(names)].min())
+    path = save_stacker(result.spec, tmp_path / "stacker")
+    spec = load_stacker(path.parent)  # plain JSON
+    assert [m["name"] for m in spec["models"]] == list(names) and spec["meta"]["kind"] == "logreg"
+    p = stacker_predict(spec, table[list(names)].to_numpy())
+    assert p.shape == (len(table),)
+    assert (p >= spec["calibration"]["clip_low"]).all() and (p <= spec["calibration"]["clip_high"]).all()
+    for meta in ("mlp", "mean"):
+        other = fit_stacker(tmp_path, PredictConfig(meta_folds=4), meta=meta)
+        assert np.isfinite(stacker_predict(other.spec, table[list(names)].to_numpy())).all()
+
+
+# --- prediction on real video files --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory, demo_dir) -> Path:
+    """Two untrained MesoNet models (64 and 48 px) with synthetic OOF files and a fitted stacker."""
+    from deepfake_detection.models import build_model
+
+    models_dir = tmp_path_factory.mktemp("models")
+    write_oof_models(models_dir, ("meso_a", "meso_b"))
+    for name, size in (("meso_a", 64), ("meso_b", 48)):
+        build_model("meso4", size=size).save(models_dir / name / "model.keras")
+        to_json(TrainConfig(model="meso4", size=size), models_dir / name / "config.json")
+    save_stacker(fit_stacker(models_dir).spec, models_dir / "stacker")
+    return models_dir
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_models, demo_dir, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """An uninterrupted prediction of the whole demo test folder."""
+    from deepfake_detection.predict import predict_videos
+
+    out = tmp_path_factory.mktemp("full") / "submission.csv"
+    rows = predict_videos(demo_dir / "test_videos", tiny_models, out=out, frames=FRAMES,
+                          sample_submission=demo_dir / "sample_submission.csv")
+    return out, rows
+
+
+def test_bad_files_get_logged_fallbacks_in_a_complete_valid_submission(full_run, demo_dir, tiny_models):
+    out, rows = full_run
+    expected = pd.read_csv(demo_dir / "sample_submission.csv")["filename"].tolist()
+    assert validate_submission(out, expected) == []
+    assert pd.read_csv(out)["filename"].tolist() == expected  # the sample submission's order
+    log = pd.read_csv(out.with_name("predictions_log.csv"), keep_default_na=False).set_index("video")
+    assert sorted(log.index) == sorted(expected)
+    specials = json.loads((demo_dir / "demo_manifest.json").read_text())["specials"]
+    fallback = load_stacker(tiny_models / "stacker")["fallback"]
+    for kind in ("zero_byte", "truncated", "text_file", "no_face"):
+        row = log.loc[specials[kind]]
+        assert row["status"] in ("unreadable", "no_face") and row["reason"], f"{kind}: {row.to_dict()}"
+        assert row["p"] == pytest.approx(fallback)
+    assert log.loc[specials["zero_byte"], "reason"] == "zero-byte file"
+    assert log.loc[specials["no_face"], "status"] == "no_face"
+    assert log.loc[specials["portrait"], "status"] == "ok"  # portrait frames are predicted, not skipped
+    assert log.loc[specials["one_frame"], "frames"] == 1 and "1 of" in log.loc[specials["one_frame"], "reason"]
+    assert (rows.loc[rows["status"] == "ok", "models"] == "meso_a;meso_b").all()
+
+
+def test_killed_run_resumes_to_the_same_submission(full_run, demo_dir, tiny_models, tmp_path):
+    from deepfake_detection.predict import predict_videos
+
+    out = tmp_path / "submission.csv"
+    log_path = tmp_path / "predictions_log.csv"
+    command = [sys.executable, "-m", "deepfake_detection", "predict", str(demo_dir / "test_videos"),
+               "--models", str(tiny_models), "--out", str(out), "--frames", str(FRAMES),
+               "--sample-submission", str(demo_dir / "sample_submission.csv")]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while process.poll() is None and time.monotonic() < deadline:
+        if log_path.exists() and len(log_path.read_text().splitlines()) >= 3:  # header + 2 videos done
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(log_path.read_text().splitlines()) - 1
+    total = len(pd.read_csv(demo_dir / "sample_submission.csv"))
+    assert 0 < done < total, f"the run was not stopped mid-way ({done} of {total} videos logged)"
+    assert not out.exists()
+    with log_path.open("a") as handle:
+        handle.write("half_written.mp4,ok,")  # killed while writing a row
+    rows = predict_videos(demo_dir / "test_videos", tiny_models, out=out, frames=FRAMES,
+                          sample_submission=demo_dir / "sample_submission.csv")
+    resumed, uninterrupted = pd.read_csv(out), pd.read_csv(full_run[0])
+    assert resumed["filename"].tolist() == uninterrupted["filename"].tolist()
+    np.testing.assert_allclose(resumed["label"], uninterrupted["label"], rtol=1e-5, atol=1e-7)
+    assert len(pd.read_csv(log_path)) == total  # videos done before the kill were not redone
+    assert rows["status"].tolist() == full_run[1]["status"].tolist()
+
+
+def test_tiny_budget_still_writes_every_row(tiny_models, demo_dir, tmp_path):
+    from deepfake_detection.predict import predict_videos
+
+    out = tmp_path / "submission.csv"
+    rows = predict_videos(demo_dir / "test_videos", tiny_models, out=out, budget_hours=1e-7, frames=FRAMES)
+    names = sorted(p.name for p in (demo_dir / "test_videos").glob("*.mp4"))
+    assert validate_submission(out, names) == []
+    assert set(rows["status"]) == {"budget"}
+    assert rows["p"].nunique() == 1
+
+
+def test_budget_degrades_frames_then_slowest_model_then_gives_up():
+    from deepfake_detection.predict import BudgetPlanner
+
+    planner = BudgetPlanner(budget_seconds=100.0, frames=32, models=["fast", "slow"], min_frames=8)
+    planner.extract_rate, planner.model_rate = 0.01, {"fast": 0.01, "slow": 0.05}  # seconds per frame
+    assert planner.plan(remaining=10) and planner.degradations == []  # 10 x 32 x 0.07 = 22 s fits
+    assert planner.plan(remaining=80)  # 179 s at 32 frames, 90 s at 16
+    assert planner.degradations == ["frames -> 16"]
+    assert planner.plan(remaining=400)
+    assert planner.degradations == ["frames -> 16", "frames -> 8", "dropped model slow"] and planner.active == ["fast"]
+    assert not BudgetPlanner(0.0, 32, ["fast"], 8).plan(remaining=1)
+
+
+# --- Kaggle bundle ---------------------------------------------------------------------------------------
+def test_bundle_installs_offline_and_its_notebook_runs(tiny_models, demo_dir, tmp_path):
+    from deepfake_detection.bundle import build_bundle
+
+    bundle = tmp_path / "bundle"
+    try:
+        sizes = build_bundle(tiny_models, bundle, "dfd-test")
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"pip download from PyPI failed (no network?): {exc}")
+    wheels = sorted(p.name for p in (bundle / "wheels").glob("*.whl"))
+    assert any(w.startswith("mtcnn-") for w in wheels) and any(w.startswith("deepfake_detection-") for w in wheels)
+    assert (bundle / "models" / "stacker" / "stacker.json").exists() and sizes["bytes"].sum() < 1e9
+    assert "/kaggle/input/dfd-test/models" in (bundle / "notebook" / "08_stack_and_submit.py").read_text()
+
+    # fresh venv that sees TensorFlow & co. of this one (no reinstall) but not its editable package
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "host_packages.pth").write_text(next(p for p in sys.path if p.endswith("site-packages")) + "\n")
+    python = str(venv / "bin" / "python")
+    # every bundled wheel goes into the venv itself (the host's copies would otherwise satisfy pip)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-index", "--ignore-installed", "--no-deps",
+                    *map(str, (bundle / "wheels").glob("*.whl"))], check=True)
+    where = subprocess.run([python, "-c", "from importlib.util import find_spec as f; "
+                            "print(f('deepfake_detection').origin, f('mtcnn').origin)"],  # no TensorFlow import
+                           check=True, capture_output=True, text=True).stdout.split()
+    assert all(path.startswith(str(venv)) for path in where), f"imported from {where}"
+
+    few = pd.read_csv(demo_dir / "sample_submission.csv").head(3)
+    few.to_csv(tmp_path / "few.csv", index=False)
+    params = {"MODELS_DIR": str(bundle / "models"), "WHEELS_DIR": str(bundle / "wheels"),
+              "VIDEOS_DIR": str(demo_dir / "test_videos"), "SAMPLE_SUBMISSION": str(tmp_path / "few.csv"),
+              "OUT": str(tmp_path / "out" / "submission.csv"), "STACKER_DIR": str(tmp_path / "stacker"),
+              "REPORTS_DIR": str(tmp_path / "reports"), "LABELS": None, "QUICK": True}
+    script = ("import sys, json; from pathlib import Path; from deepfake_detection.notebook_runner import run_notebook;"
+              "run_notebook(Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[3]))")
+    env = {**os.environ, "PIP_NO_INDEX": "1"}
+    subprocess.run([python, "-c", script, str(bundle / "notebook" / "08_stack_and_submit.py"), json.dumps(params),
+                    str(tmp_path / "executed")], check=True, cwd=tmp_path, env=env)
+    assert validate_submission(tmp_path / "out" / "submission.csv", few["filename"].tolist()) == []
