@@ -27,9 +27,11 @@ HALF_HEIGHT_PER_EYE_MOUTH = 1.3
 CROP_FACE_ASPECT = 0.8  # width / height
 
 
-def face_ellipse(box: Box, landmarks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def face_ellipse(box: Box | None, landmarks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Centre (x, y), semi-axes (a, b) in px and tilt in degrees of the face, from landmarks or its box."""
     if landmarks is None:
+        if box is None:
+            raise ValueError("face_ellipse needs a box or landmarks")
         x1, y1, x2, y2 = box
         return np.array([(x1 + x2) / 2, (y1 + y2) / 2]), np.array([(x2 - x1) / 2, (y2 - y1) / 2]), 0.0
     points = np.asarray(landmarks, dtype=np.float64)

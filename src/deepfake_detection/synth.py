@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import struct
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,8 @@ from deepfake_detection.config import FAKE, REAL, SEED, DemoConfig
 log = logging.getLogger(__name__)
 
 FOURCC = "mp4v"  # the MPEG-4 encoder every opencv-python wheel ships (no H.264 here)
+NOISE_PAD = 32  # px of extra noise field around the frame, for per-frame offsets
+MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}  # boxes on the way to chunk offsets
 FAKE_METHODS = ("face_swap_seamless", "self_blend", "face_swap_alpha")
 NAME_LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 NAME_LENGTH = 10  # DFDC file names are 10 random lowercase letters
@@ -215,6 +218,10 @@ def render_real_clip(rng: np.random.Generator, photo: FacePhoto | None, width: i
     noise_sigma = rng.uniform(1.5, 4.5)
     jpeg_quality = int(rng.integers(55, 96)) if rng.random() < 0.7 else None
 
+    # Sensor noise: one Gaussian field a little larger than the frame, seen through a random
+    # offset in each frame (drawing a full normal field per frame costs more than the rest).
+    noise_field = rng.standard_normal((height + NOISE_PAD, width + NOISE_PAD, 3), dtype=np.float32) * noise_sigma
+    noise_offsets = rng.integers(0, NOISE_PAD, size=(n_frames, 2))
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     ramp = ((xx - width / 2) * np.cos(light_angle) + (yy - height / 2) * np.sin(light_angle)) / max(width, height)
     centre = (width / 2, height / 2)
@@ -255,11 +262,15 @@ def render_real_clip(rng: np.random.Generator, photo: FacePhoto | None, width: i
             frame_points = _apply(person, points)
         light = gain * (1 + gain_swing * np.sin(2 * np.pi * gain_hz * t))
         direction = light_from + (light_to - light_from) * progress
-        frame *= ((1.0 + direction * ramp) * light)[..., None] * tint
-        frame += rng.standard_normal(frame.shape, dtype=np.float32) * noise_sigma
+        frame *= (light * (1.0 + direction * ramp))[..., None]
+        frame *= tint
+        dy, dx = noise_offsets[i]
+        frame += noise_field[dy:dy + height, dx:dx + width]
         frame = np.clip(frame, 0, 255).astype(np.uint8)
         if jpeg_quality is not None:
             ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+            if not ok:
+                raise RuntimeError("OpenCV could not JPEG-encode a demo frame")
             frame = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
         clip.frames.append(frame)
         clip.points.append(frame_points)
@@ -268,7 +279,7 @@ def render_real_clip(rng: np.random.Generator, photo: FacePhoto | None, width: i
 
 def face_box_of(points: np.ndarray) -> tuple[float, float, float, float]:
     """Axis-aligned face box (x1, y1, x2, y2 px) of the face ellipse through five landmarks."""
-    centre, axes, _ = face_ellipse((0, 0, 0, 0), points)
+    centre, axes, _ = face_ellipse(None, points)
     return (centre[0] - axes[0], centre[1] - axes[1], centre[0] + axes[0], centre[1] + axes[1])
 
 
@@ -309,7 +320,7 @@ class GroupJob:
     folder: str
     seed: list[int]  # SeedSequence entropy of this group
     identity: int  # index into face_photos(); -1 renders a clip without a face
-    real_name: str | None  # None: render the REAL clip but do not write it
+    real_name: str
     fakes: list[tuple[str, str]] = field(default_factory=list)  # (file name, method)
     size: tuple[int, int] | None = None  # width, height; None draws one of config.frame_sizes
 
@@ -345,10 +356,8 @@ def render_group(job: GroupJob, config: DemoConfig) -> list[ClipRecord]:
     identity = photo.name if photo is not None else "none"
     folder = Path(job.folder)
     records = []
-    if job.real_name is not None:
-        write_clip(folder / job.real_name, clip.frames, fps)
-        records.append(ClipRecord(job.real_name, REAL, None, "original", identity, width, height, fps,
-                                  n_frames, boxes))
+    write_clip(folder / job.real_name, clip.frames, fps)
+    records.append(ClipRecord(job.real_name, REAL, None, "original", identity, width, height, fps, n_frames, boxes))
     for (name, method), seed in zip(job.fakes, fake_seeds):
         donor = photos[(job.identity + 1) % len(photos)]
         write_clip(folder / name, fake_frames(clip, method, int(seed), donor), fps)
@@ -359,7 +368,7 @@ def render_group(job: GroupJob, config: DemoConfig) -> list[ClipRecord]:
 
 def _run_jobs(jobs: list[GroupJob], config: DemoConfig, workers: int, desc: str) -> list[ClipRecord]:
     """Render groups in `workers` spawned processes (1: in this process) behind a progress bar."""
-    total = sum((job.real_name is not None) + len(job.fakes) for job in jobs)
+    total = sum(1 + len(job.fakes) for job in jobs)
     records: list[ClipRecord] = []
     with tqdm(total=total, desc=desc, unit="clip") as bar:
         if workers <= 1:
@@ -369,7 +378,6 @@ def _run_jobs(jobs: list[GroupJob], config: DemoConfig, workers: int, desc: str)
                 bar.update(len(done))
         else:
             context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF threads
-            pool: Executor
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 futures = [pool.submit(render_group, job, config) for job in jobs]
                 for future in as_completed(futures):
@@ -424,12 +432,60 @@ def _test_jobs(folder: Path, n_test: int, rng: np.random.Generator, taken: set[s
     return jobs, {"no_face": no_face, "portrait": portrait}
 
 
+def _mp4_boxes(data: bytes | bytearray, start: int, end: int):
+    """Yield (type, start, header length, end) of the MP4 boxes between start and end."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        header = 8
+        if size == 1:
+            size, header = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+        elif size == 0:
+            size = end - pos
+        yield kind, pos, header, pos + size
+        pos += size
+
+
+def _shift_chunk_offsets(moov: bytearray, start: int, end: int, delta: int) -> None:
+    """Add delta to every sample-chunk offset (stco/co64) inside a moov box, in place."""
+    for kind, pos, header, stop in _mp4_boxes(moov, start, end):
+        if kind in MP4_CONTAINERS:
+            _shift_chunk_offsets(moov, pos + header, stop, delta)
+        elif kind in (b"stco", b"co64"):
+            width, fmt = (4, ">I") if kind == b"stco" else (8, ">Q")
+            count = struct.unpack(">I", moov[pos + header + 4:pos + header + 8])[0]
+            for at in range(pos + header + 8, pos + header + 8 + count * width, width):
+                moov[at:at + width] = struct.pack(fmt, struct.unpack(fmt, moov[at:at + width])[0] + delta)
+
+
+def faststart(data: bytes) -> bytes:
+    """The same MP4 with its index (moov) moved before the media data, as streaming files have it.
+
+    OpenCV writes the index last, so a cut-off file has no index and no frame decodes; with the
+    index first, a truncated file decodes up to the cut, like a partly downloaded video.
+    """
+    top = list(_mp4_boxes(data, 0, len(data)))
+    kinds = [kind for kind, *_ in top]
+    if kinds.index(b"moov") < kinds.index(b"mdat"):
+        return data
+    _, pos, _, stop = top[kinds.index(b"moov")]
+    moov = bytearray(data[pos:stop])
+    _shift_chunk_offsets(moov, 0, len(moov), len(moov))
+    parts = []
+    for kind, box_start, _, box_end in top:
+        if kind == b"mdat":
+            parts.append(bytes(moov))
+        if kind != b"moov":
+            parts.append(data[box_start:box_end])
+    return b"".join(parts)
+
+
 def _write_broken_files(folder: Path, source: Path, rng: np.random.Generator, taken: set[str]) -> dict[str, str]:
-    """Zero-byte, truncated, text-named-mp4 and one-frame files next to the test clips."""
+    """Zero-byte, truncated (decodable up to the cut), text-named-mp4 and one-frame files next to the test clips."""
     zero, truncated, text, one_frame = _names(rng, 4, taken)
     (folder / zero).write_bytes(b"")
-    data = source.read_bytes()
-    (folder / truncated).write_bytes(data[: len(data) // 3])
+    data = faststart(source.read_bytes())
+    (folder / truncated).write_bytes(data[: len(data) * 3 // 5])
     (folder / text).write_text("This is a text file, not a video.\n")
     capture = cv2.VideoCapture(str(source))
     ok, frame = capture.read()
