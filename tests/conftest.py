@@ -112,3 +112,22 @@ def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     make_demo_dataset(out, n_videos=10, seed=0, n_test=6, config=DemoConfig(**DEMO_QUICK))
     return out
+
+
+TINY_MODELS = ("meso4", "mesoinception4", "mobilenet_v3_small")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_crops, tmp_path_factory) -> dict[str, Path]:
+    """name -> models/NAME folder (model.keras, oof_frames.csv, oof_videos.csv, ...) of 3 tiny models
+    trained on `tiny_crops` over all 3 folds: 64 px, 1 epoch of 2 batches each (about a minute on CPU)."""
+    from deepfake_detection.config import TrainConfig
+    from deepfake_detection.train import train_model
+
+    crops_dir, folds_csv = tiny_crops
+    models_dir = tmp_path_factory.mktemp("tiny_models")
+    for name in TINY_MODELS:
+        cfg = TrainConfig(model=name, size=TINY_CROP_SIZE, batch_size=8, epochs=1, steps_per_epoch=2, augment=(),
+                          verbose=0)
+        train_model(crops_dir, folds_csv, cfg, fold="all", out_dir=models_dir / name)
+    return {name: models_dir / name for name in TINY_MODELS}

@@ -29,7 +29,7 @@ from deepfake_detection import config as C
 from deepfake_detection.config import TrainConfig, set_seeds
 from deepfake_detection.dataset import read_index
 from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
-from deepfake_detection.models import REGISTRY, build_model, load_model
+from deepfake_detection.models import REGISTRY, build_model
 from deepfake_detection.pipeline import (
     epoch_size, eval_dataset, fit_class_weight, frames_with_folds, load_crops, read_manifest, split_fold,
     train_dataset,
@@ -84,19 +84,26 @@ def channel_stats(frames: pd.DataFrame, size: int, seed: int) -> tuple[list[floa
 
 # --- callbacks ---------------------------------------------------------------------------------
 class VideoLogLoss(keras.callbacks.Callback):
-    """After each epoch: predict the validation crops, average per video, log balanced log loss."""
+    """After each epoch: predict the validation crops, average per video, log balanced log loss.
+
+    Also keeps the weights of the best epoch in memory, so the fold's OOF predictions need no reload.
+    """
 
     def __init__(self, frames: pd.DataFrame, dataset: tf.data.Dataset) -> None:
         super().__init__()
         self.frames, self.dataset = frames, dataset
+        self.best, self.best_weights = float("inf"), None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         p = self.model.predict(self.dataset, verbose=0).reshape(-1)  # (n_val_crops,)
         videos = video_predictions(self.frames, p)
+        score = balanced_log_loss(videos["label"], videos["p"])
         if logs is not None:
             logs["val_frame_loss"] = log_loss(self.frames["label"], p)
             logs["val_video_auc"] = roc_auc(videos["label"], videos["p"])
-            logs[MONITOR] = balanced_log_loss(videos["label"], videos["p"])
+            logs[MONITOR] = score
+        if score < self.best:
+            self.best, self.best_weights = score, self.model.get_weights()
 
 
 def _learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
@@ -142,6 +149,13 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, keep_batchnorm_f
 
 
 # --- one fold ----------------------------------------------------------------------------------
+def save_for_inference(model: keras.Model, path: Path) -> None:
+    """Save the model without its optimizer state (a third of the size for Adam), loadable in safe mode."""
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.save(path)
+
+
 def _compile(model: keras.Model, learning_rate: float) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
                   metrics=[keras.metrics.AUC(name="auc")])
@@ -161,14 +175,20 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
     labels = train["label"].to_numpy(int)
     steps = cfg.steps_per_epoch or max(1, epoch_size(labels, cfg.imbalance) // cfg.batch_size)
     val_ds = eval_dataset(val, cfg.size, cfg.batch_size, cfg.cache)
-    checkpoint = fold_dir / "model.keras"
+    checkpoint = fold_dir / "best.weights.h5"  # weights only: a .keras file would carry the Adam state too
+    scorer = VideoLogLoss(val, val_ds)
     callbacks = [
-        VideoLogLoss(val, val_ds),
-        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=MONITOR, mode="min", save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=cfg.patience),
-        keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="min", factor=0.5, patience=max(1, cfg.patience - 1)),
+        scorer,
+        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=MONITOR, mode="min", save_best_only=cfg.select_best,
+                                        save_weights_only=True),
         keras.callbacks.CSVLogger(str(fold_dir / "history.csv"), append=True),
     ]
+    if cfg.select_best:  # otherwise the last epoch stands: nothing is chosen on the validation fold
+        callbacks += [
+            keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=cfg.patience),
+            keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="min", factor=0.5,
+                                              patience=max(1, cfg.patience - 1)),
+        ]
     (fold_dir / "history.csv").unlink(missing_ok=True)
     class_weight = fit_class_weight(labels, cfg.imbalance)
     pretrained = cfg.weights is not None
@@ -192,14 +212,18 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         if model.stop_training:
             break
     history = pd.concat(histories, ignore_index=True).assign(fold=fold)
-    best_model = load_model(checkpoint) if checkpoint.exists() else model
+    if cfg.select_best and scorer.best_weights is not None:
+        model.set_weights(scorer.best_weights)  # the checkpointed epoch
+        score = scorer.best
+    else:
+        score = float(history[MONITOR].iloc[-1])
     if not checkpoint.exists():  # every epoch scored NaN: keep the last weights
         log.warning("fold %d: no finite %s; saving the last epoch's model", fold, MONITOR)
-        best_model.save(checkpoint)
-    p = best_model.predict(val_ds, verbose=0).reshape(-1)
+    save_for_inference(model, fold_dir / "model.keras")
+    checkpoint.unlink(missing_ok=True)  # model.keras now holds the same weights
+    p = model.predict(val_ds, verbose=0).reshape(-1)
     oof = val.assign(p=p)[OOF_FRAME_COLUMNS]
-    best = float(np.nanmin(history[MONITOR])) if history[MONITOR].notna().any() else float("nan")
-    return history, oof, best
+    return history, oof, score
 
 
 # --- all folds ---------------------------------------------------------------------------------
@@ -238,7 +262,12 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
     oof_videos = video_predictions(oof_frames, oof_frames["p"].to_numpy())
     finite = {k: v for k, v in scores.items() if np.isfinite(v)}
     best_fold = min(finite, key=finite.get) if finite else folds[0]
-    shutil.copyfile(out_dir / f"fold_{best_fold}" / "model.keras", out_dir / "model.keras")
+    deployment = out_dir / "model.keras"
+    deployment.unlink(missing_ok=True)
+    try:  # a hard link saves a copy of a possibly large file
+        os.link(out_dir / f"fold_{best_fold}" / "model.keras", deployment)
+    except OSError:
+        shutil.copyfile(out_dir / f"fold_{best_fold}" / "model.keras", deployment)
 
     atomic_write_csv(history[["fold", "phase", "epoch", *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
                      out_dir / "history.csv")
