@@ -63,6 +63,9 @@ class TrainConfig:
     cache: bool = False
     seed: int = SEED
     verbose: int = 2  # Keras progress: 1 = bar per step, 2 = one line per epoch (CI logs)
+    # False: keep each fold's last epoch (no checkpoint choice, early stopping or plateau schedule on the
+    # validation fold), so out-of-fold predictions are not selected on the rows they score (benchmark)
+    select_best: bool = True
 
 
 # Training augmentation strengths (pipeline.py); TrainConfig.augment picks which ones run.
