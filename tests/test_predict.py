@@ -112,9 +112,23 @@ def test_stack_is_group_cross_validated_and_beats_each_base_model(tmp_path):
         assert np.isfinite(stacker_predict(other.spec, table[list(names)].to_numpy())).all()
 
 
+def test_stack_command_writes_stacker_and_report(tmp_path, capsys):
+    from deepfake_detection.cli import main
+
+    write_oof_models(tmp_path / "models", ("model_a", "model_b"))
+    assert main(["stack", "--models", str(tmp_path / "models"), "--out", str(tmp_path / "models" / "stacker"),
+                 "--reports", str(tmp_path / "reports")]) == 0
+    assert "stack_calibrated" in capsys.readouterr().out
+    assert load_stacker(tmp_path / "models" / "stacker")["fallback"] == pytest.approx(0.5)  # balanced classes
+    report = (tmp_path / "reports" / "stacking.md").read_text()
+    assert "| stack_calibrated |" in report and "balanced log loss" in report
+    for figure in ("correlation", "roc", "reliability"):
+        assert (tmp_path / "reports" / "figures" / f"stacking_{figure}.png").stat().st_size > 0
+
+
 # --- prediction on real video files --------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory, demo_dir) -> Path:
+def tiny_models(tmp_path_factory) -> Path:
     """Two untrained MesoNet models (64 and 48 px) with synthetic OOF files and a fitted stacker."""
     from deepfake_detection.models import build_model
 
@@ -158,6 +172,7 @@ def test_bad_files_get_logged_fallbacks_in_a_complete_valid_submission(full_run,
     assert (rows.loc[rows["status"] == "ok", "models"] == "meso_a;meso_b").all()
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_submission(full_run, demo_dir, tiny_models, tmp_path):
     from deepfake_detection.predict import predict_videos
 
@@ -214,6 +229,15 @@ def test_budget_degrades_frames_then_slowest_model_then_gives_up():
 
 
 # --- Kaggle bundle ---------------------------------------------------------------------------------------
+def test_bundle_refuses_above_the_size_limit_with_sizes(tiny_models, tmp_path):
+    from deepfake_detection.bundle import BundleTooLarge, build_bundle
+
+    with pytest.raises(BundleTooLarge, match=r"meso_a 0\.1 MB"):
+        build_bundle(tiny_models, tmp_path / "bundle", max_bytes=100_000)
+    assert not (tmp_path / "bundle").exists()
+
+
+@pytest.mark.slow
 def test_bundle_installs_offline_and_its_notebook_runs(tiny_models, demo_dir, tmp_path):
     from deepfake_detection.bundle import build_bundle
 

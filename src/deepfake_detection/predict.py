@@ -130,10 +130,11 @@ def load_ensemble(models_dir: str | Path, stacker_dir: str | Path | None = None,
     if not entries:
         raise FileNotFoundError(f"no */{MODEL_FILE} under {models_dir}")
     models = []
+    warm_batch = min(cfg.batch_size, 1 << (max(cfg.frames, 1) - 1).bit_length())  # a one-face video's batch shape
     for name, path, aggregation in entries:
         model = load_model(path)
         size = input_size(model)
-        model.predict_on_batch(np.zeros((1, size, size, 3), np.float32))  # build the graph before timing starts
+        model.predict_on_batch(np.zeros((warm_batch, size, size, 3), np.float32))  # trace before timing starts
         models.append(LoadedModel(name, model, size, aggregation))
         log.info("loaded %s (%d px, aggregation %s)", name, size, aggregation)
     fallback = float(stacker["fallback"]) if stacker is not None else cfg.fallback
