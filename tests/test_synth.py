@@ -78,6 +78,13 @@ def test_broken_test_files_are_what_they_claim(demo_dir):
     assert len(_frames(folder / specials["no_face"])) > 1
 
 
+def test_existing_demo_data_is_only_replaced_on_request(demo_dir):
+    before = (demo_dir / "train" / "metadata.json").read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        make_demo_dataset(demo_dir, n_videos=2, seed=1, n_test=2)
+    assert (demo_dir / "train" / "metadata.json").read_bytes() == before
+
+
 # --- reproducibility -----------------------------------------------------------------------------
 def test_same_seed_gives_identical_metadata_bytes_and_frames(tmp_path):
     config = DemoConfig(**DEMO_QUICK | {"seconds": (0.4, 0.4)})
@@ -185,3 +192,4 @@ def test_self_blend_crop_keeps_shape_and_changes_the_centre_not_the_corners():
     changed = np.any(out != crop, axis=2)
     assert changed[24:40, 24:40].mean() > 0.9
     assert not changed[:4, :4].any() and not changed[-4:, -4:].any()
+

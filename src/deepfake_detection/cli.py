@@ -260,6 +260,7 @@ def _add_demo_data(sub) -> None:
     p.add_argument("--test", type=int, default=None, help="regular test clips (default: a quarter of --videos)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--workers", type=int, default=None, help="render processes (default: DemoConfig.workers)")
+    p.add_argument("--overwrite", action="store_true", help="replace demo data already in OUT_DIR")
     p.add_argument("--figure", default="reports/figures/demo_pairs.png",
                    help="REAL | FAKE | difference figure to write ('' to skip)")
     p.set_defaults(run=_run_demo_data)
@@ -269,7 +270,7 @@ def _run_demo_data(args) -> int:
     from deepfake_detection.synth import demo_pairs, make_demo_dataset
 
     summary = make_demo_dataset(args.out_dir, n_videos=args.videos, seed=args.seed, n_test=args.test,
-                                workers=args.workers)
+                                workers=args.workers, overwrite=args.overwrite)
     print(f"train: {summary['train_videos']} clips ({summary['train_real']} REAL, {summary['train_fake']} FAKE) "
           f"-> {args.out_dir / 'train'}")
     print("  " + ", ".join(f"{k}: {v}" for k, v in summary["train_methods"].items()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import shutil
 import struct
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,7 +41,7 @@ NAME_LENGTH = 10  # DFDC file names are 10 random lowercase letters
 # Test files that the pipeline must survive; the ones with nothing to label are left out of
 # test_labels.csv, the others are labelled as what they were made from.
 UNLABELLED_SPECIALS = ("zero_byte", "text_file")
-LABELLED_SPECIALS = ("truncated", "no_face", "one_frame", "portrait")
+OUTPUT_FILES = ("test_labels.csv", "sample_submission.csv", "face_boxes.csv", "demo_manifest.json")
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,14 @@ _PHOTO_SPECS = {
         "face_box": (182, 64, 265, 171),
         "head": ((226, 108), (74, 96)),
         "torso": [(150, 190), (300, 190), (350, 260), (370, 512), (20, 512), (60, 280)],
+        "background": [],
     },
     "grace_hopper": {
         "points": [(220, 190), (308, 186), (268, 237), (232, 277), (304, 273)],
         "face_box": (178, 110, 351, 330),
         "head": ((266, 175), (120, 158)),
         "torso": [(200, 300), (345, 300), (470, 360), (512, 420), (512, 600), (10, 600), (20, 400), (90, 340)],
+        "background": [[(140, 288), (182, 288), (198, 302), (203, 345), (140, 352)]],  # flag fringe beside the neck
     },
 }
 
@@ -93,12 +96,16 @@ def face_photos() -> tuple[FacePhoto, ...]:
     for name, spec in _PHOTO_SPECS.items():
         image = _read_photo(name)
         photos.append(FacePhoto(name, image, np.array(spec["points"], np.float64), spec["face_box"],
-                                person_cutout(image, spec["head"], spec["torso"], spec["face_box"])))
+                                person_cutout(image, spec["head"], spec["torso"], spec["face_box"],
+                                              spec["background"])))
     return tuple(photos)
 
 
-def person_cutout(image: np.ndarray, head: tuple, torso: list, face_box: tuple) -> np.ndarray:
-    """Soft person mask (float32 HxW in [0, 1]): GrabCut refined from a hand-drawn head and torso."""
+def person_cutout(image: np.ndarray, head: tuple, torso: list, face_box: tuple, background: list) -> np.ndarray:
+    """Soft person mask (float32 HxW in [0, 1]): GrabCut refined from a hand-drawn head and torso.
+
+    background: polygons that are surely not the person (GrabCut keeps them otherwise).
+    """
     rough = np.zeros(image.shape[:2], np.uint8)
     cv2.ellipse(rough, head[0], head[1], 0, 0, 360, 1, -1)
     cv2.fillPoly(rough, [np.array(torso, np.int32)], 1)
@@ -109,6 +116,8 @@ def person_cutout(image: np.ndarray, head: tuple, torso: list, face_box: tuple) 
     labels[cv2.erode(rough, band, iterations=2) > 0] = cv2.GC_FGD
     x1, y1, x2, y2 = (int(v) for v in face_box)
     labels[y1:y2, x1:x2] = cv2.GC_FGD
+    for polygon in background:
+        cv2.fillPoly(labels, [np.array(polygon, np.int32)], int(cv2.GC_BGD))
     height, width = image.shape[:2]
     half = (width // 2, height // 2)  # GrabCut at half size: 4x faster, edges are feathered anyway
     small = cv2.cvtColor(cv2.resize(image, half, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
@@ -497,7 +506,7 @@ def _write_broken_files(folder: Path, source: Path, rng: np.random.Generator, ta
 
 
 def make_demo_dataset(out_dir: str | Path, n_videos: int = 40, seed: int = SEED, n_test: int | None = None,
-                      config: DemoConfig | None = None, workers: int | None = None) -> dict:
+                      config: DemoConfig | None = None, workers: int | None = None, overwrite: bool = False) -> dict:
     """Write a DFDC-layout demo dataset under out_dir and return a summary.
 
     Writes train/metadata.json + mp4s (about 1 REAL : 3 FAKE), test_videos/ (balanced clips
@@ -505,6 +514,8 @@ def make_demo_dataset(out_dir: str | Path, n_videos: int = 40, seed: int = SEED,
     zero-byte and text files are not labelled, the other special files carry the label of what
     they were cut from), sample_submission.csv (0.5 for every test file), face_boxes.csv (true
     face box per frame) and demo_manifest.json (method and identity of every clip).
+    An existing demo dataset in out_dir is replaced only with overwrite=True (stale clips
+    would otherwise end up in the listings).
     """
     config = config or DemoConfig()
     workers = config.workers if workers is None else workers
@@ -512,6 +523,15 @@ def make_demo_dataset(out_dir: str | Path, n_videos: int = 40, seed: int = SEED,
     started = time.perf_counter()
     out = Path(out_dir)
     train_dir, test_dir = out / "train", out / "test_videos"
+    outputs = [out / name for name in OUTPUT_FILES]
+    if any(folder.is_dir() and any(folder.iterdir()) for folder in (train_dir, test_dir)) or \
+            any(path.exists() for path in outputs):
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds demo data; pass overwrite=True (--overwrite) to replace it")
+        for folder in (train_dir, test_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        for path in outputs:
+            path.unlink(missing_ok=True)
     train_dir.mkdir(parents=True, exist_ok=True)
     test_dir.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
