@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd
 from deepfake_detection.config import SEED
 
 log = logging.getLogger("deepfake_detection")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
 
 
 # --- index -------------------------------------------------------------------------------------
@@ -139,119 +141,6 @@ def _run_eda(args) -> int:
     return 0
 
 
-# --- score-crops / gradcam ---------------------------------------------------------------------
-def _add_model_source(p, weights_help: str) -> None:
-    """Arguments that pick a model: a registry name with weights, or a saved model.keras."""
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="registry name (meso4, xception, efficientnet_b0, ...)")
-    source.add_argument("--model-path", type=Path, help="a trained model.keras")
-    p.add_argument("--weights", default=None, help=weights_help)
-    p.add_argument("--weights-dir", type=Path, default=None, help="local folder with the standard Keras notop files")
-    p.add_argument("--size", type=int, default=None, help="input side in px (default: the model's own)")
-    p.add_argument("--normalization", default="app", choices=["app", "unit"])
-
-
-def _open_model(args):
-    from deepfake_detection.models import open_model
-
-    if args.model_path is not None:
-        return open_model(model_path=args.model_path)
-    return open_model(args.model, size=args.size, weights=args.weights, weights_dir=args.weights_dir,
-                      normalization=args.normalization)
-
-
-def _add_score_crops(sub) -> None:
-    p = sub.add_parser("score-crops", help="P(FAKE) per face-crop image with a registry or trained model")
-    p.add_argument("images", nargs="+", type=Path)
-    _add_model_source(p, "'imagenet' (with --weights-dir), an original MesoNet .h5, a notop .h5 or a *.weights.h5")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--out", type=Path, default=None, help="CSV to write (path, p_fake)")
-    p.set_defaults(run=_run_score_crops)
-
-
-def _run_score_crops(args) -> int:
-    from deepfake_detection.models import score_images
-    from deepfake_detection.submission import atomic_write_csv
-
-    scores = score_images(_open_model(args), args.images, args.batch_size)
-    print(scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    if args.out is not None:
-        atomic_write_csv(scores, args.out)
-        print(f"{len(scores)} images -> {args.out}")
-    return 0
-
-
-def _add_gradcam(sub) -> None:
-    p = sub.add_parser("gradcam", help="Grad-CAM overlays of a model on a few REAL and FAKE crops")
-    p.add_argument("--crops", type=Path, required=True, help="crops folder with manifest.csv")
-    _add_model_source(p, "weights for --model (see score-crops)")
-    p.add_argument("--n", type=int, default=4, help="crops per class")
-    p.add_argument("--layer", default=None, help="conv layer to explain (default: the last one)")
-    p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--out", type=Path, required=True, help="figure to write (.png)")
-    p.set_defaults(run=_run_gradcam)
-
-
-def _run_gradcam(args) -> int:
-    from deepfake_detection.explain import gradcam_examples
-    from deepfake_detection.plots import plot_gradcam
-
-    images, heatmaps, titles = gradcam_examples(_open_model(args), args.crops, args.n, args.seed, args.layer)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot_gradcam(images, heatmaps, titles).savefig(args.out, dpi=120, bbox_inches="tight")
-    print(f"Grad-CAM of {len(images)} crops -> {args.out}")
-    return 0
-
-
-# --- train -------------------------------------------------------------------------------------
-def _add_train(sub) -> None:
-    from deepfake_detection.config import TrainConfig
-
-    d = TrainConfig()
-    p = sub.add_parser("train", help="train one backbone on face crops per fold; writes model.keras and OOF predictions")
-    p.add_argument("--crops", type=Path, required=True, help="crops dir with manifest.csv (extract)")
-    p.add_argument("--folds", type=Path, required=True, help="folds.csv (folds)")
-    p.add_argument("--model", default=d.model, help="registry name, e.g. xception, efficientnet_b0, meso4")
-    p.add_argument("--fold", default="all", help="fold to validate on, or 'all' for every fold (OOF for all)")
-    p.add_argument("--size", type=int, default=d.size, help="input side, px")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help="frozen-backbone epochs (pretrained only)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--weights", default=None, help="'imagenet' (with --weights-dir) or a weights file")
-    p.add_argument("--weights-dir", default=None, help="local folder with the standard Keras notop files")
-    p.add_argument("--normalization", default=d.normalization, choices=["app", "unit", "standardize"])
-    p.add_argument("--imbalance", default=d.imbalance,
-                   choices=["balanced", "class_weights", "oversample", "undersample", "none"])
-    p.add_argument("--augment", default=",".join(d.augment),
-                   help="comma-separated: flip,rotate,zoom,brightness,contrast,saturation,blur,erase,noise,jpeg ('' = none)")
-    p.add_argument("--self-blend", type=float, default=d.self_blend, help="probability a REAL crop becomes a self-blended FAKE")
-    p.add_argument("--steps-per-epoch", type=int, default=None)
-    p.add_argument("--cache", action="store_true", help="hold decoded crops in memory")
-    p.add_argument("--quick", action="store_true", help="tiny images, 1 epoch, a few batches (CI, demo data)")
-    p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/efficientnet_b0")
-    p.add_argument("--figures", type=Path, default=Path("reports/figures"), help="where the training curves go")
-    p.set_defaults(run=_run_train)
-
-
-def _run_train(args) -> int:
-    from deepfake_detection.config import TrainConfig
-    from deepfake_detection.train import quick_config, train_model
-
-    cfg = TrainConfig(model=args.model, size=args.size, epochs=args.epochs, head_epochs=args.head_epochs,
-                      batch_size=args.batch_size, weights=args.weights, weights_dir=args.weights_dir,
-                      normalization=args.normalization, imbalance=args.imbalance,
-                      augment=tuple(a for a in args.augment.split(",") if a), self_blend=args.self_blend,
-                      steps_per_epoch=args.steps_per_epoch, cache=args.cache, seed=args.seed)
-    if args.quick:
-        cfg = quick_config(cfg)
-    result = train_model(args.crops, args.folds, cfg, args.fold, args.out, figures_dir=args.figures)
-    print(pd.Series(result["oof_video_metrics"]).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result['val_video_bll'].items()})}")
-    print(f"deployment model (fold {result['deployment_fold']}): {result['model_path']} ({result['seconds']:.0f} s)")
-    return 0
-
-
 # --- demo-data ---------------------------------------------------------------------------------
 def _add_demo_data(sub) -> None:
     p = sub.add_parser("demo-data", help="synthetic DFDC-layout demo videos from bundled public-domain faces")
@@ -284,50 +173,6 @@ def _run_demo_data(args) -> int:
         plot_fake_vs_original(demo_pairs(args.out_dir)).savefig(args.figure, dpi=110)
         print(f"figure: {args.figure}")
     print(f"{summary['seconds']:.1f} s")
-    return 0
-
-
-# --- extract -----------------------------------------------------------------------------------
-def _add_extract(sub) -> None:
-    from deepfake_detection.config import ExtractConfig
-
-    d = ExtractConfig()
-    p = sub.add_parser("extract", help="videos of an index -> face crops + manifest.csv + videos.csv (resumable)")
-    p.add_argument("index", type=Path, help="index CSV from the index command")
-    p.add_argument("--out", type=Path, required=True, help="crops folder (CROPS_DIR)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder the index's paths are relative to (the DATA_DIR given to index; default: the index's folder)")
-    p.add_argument("--frames", type=int, default=d.frames, help="evenly spaced frames per video")
-    p.add_argument("--every", type=int, default=None, help="every k-th frame instead of --frames")
-    p.add_argument("--size", type=int, default=d.size, help="square crop side, px")
-    p.add_argument("--margin", type=float, default=d.margin, help="box share added on each side")
-    p.add_argument("--detector", choices=["mtcnn", "haar"], default=d.detector)
-    p.add_argument("--detect-long-side", type=int, default=d.detect_long_side, help="px; frames are downscaled for detection")
-    p.add_argument("--detect-stride", type=int, default=d.detect_stride, help="detect on every k-th sampled frame, interpolate between")
-    p.add_argument("--all-faces", action="store_true", help="keep every face track, not only the most prominent person")
-    p.add_argument("--original-boxes", action="store_true", help="crop fakes at their original's boxes (pixel-aligned pairs)")
-    p.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality)
-    p.add_argument("--workers", type=int, default=1, help="local processes")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (workers must see --out)")
-    p.add_argument("--shard", default=None, help="i/N: extract every N-th video starting at i (0-based)")
-    p.set_defaults(run=_run_extract)
-
-
-def _run_extract(args) -> int:
-    from dataclasses import replace
-
-    from deepfake_detection.config import ExtractConfig
-    from deepfake_detection.dataset import read_index
-    from deepfake_detection.extract import extract_dataset
-
-    cfg = replace(ExtractConfig(), frames=args.frames, every=args.every, size=args.size, margin=args.margin,
-                  detector=args.detector, detect_long_side=args.detect_long_side, detect_stride=args.detect_stride,
-                  all_faces=args.all_faces, use_original_boxes=args.original_boxes, jpeg_quality=args.jpeg_quality)
-    data_dir = args.data_dir if args.data_dir is not None else args.index.resolve().parent
-    videos = extract_dataset(read_index(args.index), args.out, cfg, workers=args.workers, scheduler=args.scheduler,
-                             shard=args.shard, data_dir=data_dir)
-    print(videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum")).to_string())
-    print(f"{len(videos)} videos, {int(videos['faces'].sum())} crops -> {args.out}/manifest.csv, {args.out}/videos.csv")
     return 0
 
 
@@ -397,8 +242,274 @@ def _run_kaggle_bundle(args) -> int:
     return 0
 
 
+# --- train -------------------------------------------------------------------------------------
+def _add_train(sub) -> None:
+    from deepfake_detection.config import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train one backbone on face crops per fold; writes model.keras and OOF predictions")
+    p.add_argument("--crops", type=Path, required=True, help="crops dir with manifest.csv (extract)")
+    p.add_argument("--folds", type=Path, required=True, help="folds.csv (folds)")
+    p.add_argument("--model", default=d.model, help="registry name, e.g. xception, efficientnet_b0, meso4")
+    p.add_argument("--fold", default="all", help="fold to validate on, or 'all' for every fold (OOF for all)")
+    p.add_argument("--size", type=int, default=d.size, help="input side, px")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help="frozen-backbone epochs (pretrained only)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--weights", default=None, help="'imagenet' (with --weights-dir) or a weights file")
+    p.add_argument("--weights-dir", default=None, help="local folder with the standard Keras notop files")
+    p.add_argument("--normalization", default=d.normalization, choices=["app", "unit", "standardize"])
+    p.add_argument("--imbalance", default=d.imbalance,
+                   choices=["balanced", "class_weights", "oversample", "undersample", "none"])
+    p.add_argument("--augment", default=",".join(d.augment),
+                   help="comma-separated: flip,rotate,zoom,brightness,contrast,saturation,blur,erase,noise,jpeg ('' = none)")
+    p.add_argument("--self-blend", type=float, default=d.self_blend, help="probability a REAL crop becomes a self-blended FAKE")
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--cache", action="store_true", help="hold decoded crops in memory")
+    p.add_argument("--quick", action="store_true", help="tiny images, 1 epoch, a few batches (CI, demo data)")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/efficientnet_b0")
+    p.add_argument("--figures", type=Path, default=Path("reports/figures"), help="where the training curves go")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args) -> int:
+    from deepfake_detection.config import TrainConfig
+    from deepfake_detection.train import quick_config, train_model
+
+    cfg = TrainConfig(model=args.model, size=args.size, epochs=args.epochs, head_epochs=args.head_epochs,
+                      batch_size=args.batch_size, weights=args.weights, weights_dir=args.weights_dir,
+                      normalization=args.normalization, imbalance=args.imbalance,
+                      augment=tuple(a for a in args.augment.split(",") if a), self_blend=args.self_blend,
+                      steps_per_epoch=args.steps_per_epoch, cache=args.cache, seed=args.seed)
+    if args.quick:
+        cfg = quick_config(cfg)
+    result = train_model(args.crops, args.folds, cfg, args.fold, args.out, figures_dir=args.figures)
+    print(pd.Series(result["oof_video_metrics"]).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result['val_video_bll'].items()})}")
+    print(f"deployment model (fold {result['deployment_fold']}): {result['model_path']} ({result['seconds']:.0f} s)")
+    return 0
+
+
+# --- score-crops / gradcam ---------------------------------------------------------------------
+def _add_model_source(p, weights_help: str) -> None:
+    """Arguments that pick a model: a registry name with weights, or a saved model.keras."""
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="registry name (meso4, xception, efficientnet_b0, ...)")
+    source.add_argument("--model-path", type=Path, help="a trained model.keras")
+    p.add_argument("--weights", default=None, help=weights_help)
+    p.add_argument("--weights-dir", type=Path, default=None, help="local folder with the standard Keras notop files")
+    p.add_argument("--size", type=int, default=None, help="input side in px (default: the model's own)")
+    p.add_argument("--normalization", default="app", choices=["app", "unit"])
+
+
+def _open_model(args):
+    from deepfake_detection.models import open_model
+
+    if args.model_path is not None:
+        return open_model(model_path=args.model_path)
+    return open_model(args.model, size=args.size, weights=args.weights, weights_dir=args.weights_dir,
+                      normalization=args.normalization)
+
+
+def _add_score_crops(sub) -> None:
+    p = sub.add_parser("score-crops", help="P(FAKE) per face-crop image with a registry or trained model")
+    p.add_argument("images", nargs="+", type=Path)
+    _add_model_source(p, "'imagenet' (with --weights-dir), an original MesoNet .h5, a notop .h5 or a *.weights.h5")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--out", type=Path, default=None, help="CSV to write (path, p_fake)")
+    p.set_defaults(run=_run_score_crops)
+
+
+def _run_score_crops(args) -> int:
+    from deepfake_detection.models import score_images
+    from deepfake_detection.submission import atomic_write_csv
+
+    scores = score_images(_open_model(args), args.images, args.batch_size)
+    print(scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.out is not None:
+        atomic_write_csv(scores, args.out)
+        print(f"{len(scores)} images -> {args.out}")
+    return 0
+
+
+def _add_gradcam(sub) -> None:
+    p = sub.add_parser("gradcam", help="Grad-CAM overlays of a model on a few REAL and FAKE crops")
+    p.add_argument("--crops", type=Path, required=True, help="crops folder with manifest.csv")
+    _add_model_source(p, "weights for --model (see score-crops)")
+    p.add_argument("--n", type=int, default=4, help="crops per class")
+    p.add_argument("--layer", default=None, help="conv layer to explain (default: the last one)")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--out", type=Path, required=True, help="figure to write (.png)")
+    p.set_defaults(run=_run_gradcam)
+
+
+def _run_gradcam(args) -> int:
+    from deepfake_detection.explain import gradcam_examples
+    from deepfake_detection.plots import plot_gradcam
+
+    images, heatmaps, titles = gradcam_examples(_open_model(args), args.crops, args.n, args.seed, args.layer)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plot_gradcam(images, heatmaps, titles).savefig(args.out, dpi=120, bbox_inches="tight")
+    print(f"Grad-CAM of {len(images)} crops -> {args.out}")
+    return 0
+
+
+# --- extract -----------------------------------------------------------------------------------
+def _add_extract(sub) -> None:
+    from deepfake_detection.config import ExtractConfig
+
+    d = ExtractConfig()
+    p = sub.add_parser("extract", help="videos of an index -> face crops + manifest.csv + videos.csv (resumable)")
+    p.add_argument("index", type=Path, help="index CSV from the index command")
+    p.add_argument("--out", type=Path, required=True, help="crops folder (CROPS_DIR)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder the index's paths are relative to (the DATA_DIR given to index; default: the index's folder)")
+    p.add_argument("--frames", type=int, default=d.frames, help="evenly spaced frames per video")
+    p.add_argument("--every", type=int, default=None, help="every k-th frame instead of --frames")
+    p.add_argument("--size", type=int, default=d.size, help="square crop side, px")
+    p.add_argument("--margin", type=float, default=d.margin, help="box share added on each side")
+    p.add_argument("--detector", choices=["mtcnn", "haar"], default=d.detector)
+    p.add_argument("--detect-long-side", type=int, default=d.detect_long_side, help="px; frames are downscaled for detection")
+    p.add_argument("--detect-stride", type=int, default=d.detect_stride, help="detect on every k-th sampled frame, interpolate between")
+    p.add_argument("--all-faces", action="store_true", help="keep every face track, not only the most prominent person")
+    p.add_argument("--original-boxes", action="store_true", help="crop fakes at their original's boxes (pixel-aligned pairs)")
+    p.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality)
+    p.add_argument("--workers", type=int, default=1, help="local processes")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (workers must see --out)")
+    p.add_argument("--shard", default=None, help="i/N: extract every N-th video starting at i (0-based)")
+    p.set_defaults(run=_run_extract)
+
+
+def _run_extract(args) -> int:
+    from dataclasses import replace
+
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.dataset import read_index
+    from deepfake_detection.extract import extract_dataset
+
+    cfg = replace(ExtractConfig(), frames=args.frames, every=args.every, size=args.size, margin=args.margin,
+                  detector=args.detector, detect_long_side=args.detect_long_side, detect_stride=args.detect_stride,
+                  all_faces=args.all_faces, use_original_boxes=args.original_boxes, jpeg_quality=args.jpeg_quality)
+    data_dir = args.data_dir if args.data_dir is not None else args.index.resolve().parent
+    videos = extract_dataset(read_index(args.index), args.out, cfg, workers=args.workers, scheduler=args.scheduler,
+                             shard=args.shard, data_dir=data_dir)
+    print(videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum")).to_string())
+    print(f"{len(videos)} videos, {int(videos['faces'].sum())} crops -> {args.out}/manifest.csv, {args.out}/videos.csv")
+    return 0
+
+
+# --- demo / notebooks / report ----------------------------------------------------------------
+def _add_demo(sub) -> None:
+    from deepfake_detection.workflow import DemoSettings
+
+    d = DemoSettings()
+    p = sub.add_parser("demo", help="the whole pipeline on freshly made demo data (what `make demo` runs)")
+    p.add_argument("--out", type=Path, default=Path("work/demo-run"), help="run folder (data, crops, models, ...)")
+    p.add_argument("--videos", type=int, default=d.videos)
+    p.add_argument("--models", default=",".join(d.models), help="comma-separated registry names")
+    p.add_argument("--frames", type=int, default=d.frames)
+    p.add_argument("--size", type=int, default=d.size)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--quick", action="store_true", help="CI-sized: 1 epoch, a few batches per model")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--reports", type=Path, default=d.reports_dir)
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args) -> int:
+    from deepfake_detection.workflow import DemoSettings, metrics_table, run_demo
+
+    settings = DemoSettings(videos=args.videos, models=tuple(args.models.split(",")), frames=args.frames,
+                            size=args.size, epochs=args.epochs, quick=args.quick, seed=args.seed,
+                            reports_dir=args.reports)
+    result = run_demo(args.out, settings)
+    print(metrics_table(result).to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"\nsubmission: {result['submission']}\nfigures:    {result['figures']}/\nreport:     {result['report']}")
+    print("timings (s): " + ", ".join(f"{k} {v}" for k, v in result["timings"].items()))
+    return 0
+
+
+def _add_notebooks(sub) -> None:
+    p = sub.add_parser("notebooks", help="execute notebooks/0*.py headless in order (copies in build/notebooks)")
+    p.add_argument("--data", type=Path, default=Path("work/demo"), help="data folder (made as demo data if absent)")
+    p.add_argument("--work", type=Path, default=Path("work/notebooks"), help="folder for index, crops, models")
+    p.add_argument("--quick", type=int, default=1, choices=(0, 1))
+    p.add_argument("--only", default="", help="comma-separated name prefixes, e.g. 01,02")
+    p.add_argument("--out", type=Path, default=Path("build/notebooks"))
+    p.add_argument("--seed", type=int, default=SEED)
+    p.set_defaults(run=_run_notebooks)
+
+
+def _run_notebooks(args) -> int:
+    from deepfake_detection.notebook_runner import NotebookFailed, run_notebooks
+    from deepfake_detection.workflow import ensure_demo_data
+
+    ensure_demo_data(args.data, seed=args.seed)
+    parameters = {"DATA_DIR": str(args.data), "WORK_DIR": str(args.work), "QUICK": bool(args.quick), "SEED": args.seed}
+    try:
+        runs = run_notebooks(parameters, args.out, only=[p for p in args.only.split(",") if p])
+    except NotebookFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for run in runs:
+        print(f"{run.name:32s} {run.seconds:7.1f} s  -> {run.output}")
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="reports/report.md (and figures) from the files of the last run")
+    p.add_argument("--run", dest="run_dir", type=Path, default=Path("work/demo-run"),
+                   help="run folder written by demo/notebooks")
+    p.add_argument("--reports", type=Path, default=Path("reports"))
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args) -> int:
+    from deepfake_detection.report import write_report
+
+    print(f"report: {write_report(args.run_dir, args.reports)}")
+    return 0
+
+
+# --- FF++ benchmark ----------------------------------------------------------------------------
+def _add_benchmark_ffpp(sub) -> None:
+    from deepfake_detection.config import MESONET_DIR, BenchmarkConfig
+
+    d = BenchmarkConfig()
+    p = sub.add_parser("benchmark-ffpp", help="quality benchmark on real FaceForensics++ clips (group CV, per method)")
+    p.add_argument("--data", type=Path, required=True, help="FF++ layout folder, e.g. ../shared/data/ffpp")
+    p.add_argument("--models", default=None, help=f"comma-separated registry names, mesonet4 = meso4 (default "
+                   f"{','.join(d.models)}; --quick: meso4)")
+    p.add_argument("--frames", type=int, default=None, help=f"frames per video (default {d.frames})")
+    p.add_argument("--size", type=int, default=None, help=f"training input side, px (default {d.size})")
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs per fold (default {d.epochs})")
+    p.add_argument("--k", type=int, default=None, help=f"group folds (default {d.k})")
+    p.add_argument("--weights-dir", type=Path, default=None, help="local Keras ImageNet notop files (else random init)")
+    p.add_argument("--mesonet-dir", type=Path, default=Path(MESONET_DIR), help="original MesoNet .h5 files")
+    p.add_argument("--work", type=Path, default=Path("work/ffpp"), help="crops and models (reused when complete)")
+    p.add_argument("--no-ablations", action="store_true", help="skip the ablation retrainings")
+    p.add_argument("--quick", action="store_true", help="2 folds, 4 frames, 1 epoch, 1 small model: machinery only")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--out", type=Path, default=Path("reports/ffpp"))
+    p.set_defaults(run=_run_benchmark_ffpp)
+
+
+def _run_benchmark_ffpp(args) -> int:
+    from deepfake_detection.benchmark import markdown_table, run_ffpp_benchmark
+
+    result = run_ffpp_benchmark(args.data, models=args.models.split(",") if args.models else None, frames=args.frames, size=args.size, out_dir=args.out,
+                                work_dir=args.work, k=args.k, epochs=args.epochs, quick=args.quick, seed=args.seed,
+                                weights_dir=args.weights_dir, mesonet_dir=args.mesonet_dir,
+                                ablations=not args.no_ablations)
+    print(markdown_table(result["table"], "all"))
+    print(f"results: {result['results_md']}, {result['results_json']}; figures: {len(result['figures'])}")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_score_crops, _add_gradcam, _add_train, _add_demo_data, _add_extract, _add_stack, _add_predict, _add_kaggle_bundle]
+PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_demo_data, _add_stack, _add_predict, _add_kaggle_bundle, _add_train, _add_score_crops, _add_gradcam, _add_extract,
+           _add_demo, _add_notebooks, _add_report, _add_benchmark_ffpp]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -414,4 +525,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("matplotlib", "PIL", "distributed", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.run(args) or 0)

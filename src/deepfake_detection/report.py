@@ -76,7 +76,7 @@ def models_section(run_dir: Path, figures_dir: Path, reports_dir: Path) -> list[
 def inference_section(run_dir: Path) -> list[str]:
     """Seconds per test video and the status of each, from predictions_log.csv."""
     log_frame = pd.read_csv(run_dir / "predictions_log.csv")
-    by_status = log_frame.groupby("status").agg(videos=("filename", "size"), seconds_mean=("seconds", "mean"),
+    by_status = log_frame.groupby("status").agg(videos=("video", "size"), seconds_mean=("seconds", "mean"),
                                                 seconds_max=("seconds", "max"))
     per_video = log_frame["seconds"].mean()
     return ["## Inference time", f"{len(log_frame)} test videos, {log_frame['seconds'].sum():.1f} s in total, "
