@@ -181,3 +181,18 @@ def test_train_command_mirrors_over_two_logical_cpus(tiny_crops, tmp_path):
     assert "deployment model (fold 1)" in run.stdout
     assert json.loads((out / "config.json").read_text())["replicas"] == 2
     assert len(pd.read_csv(out / "oof_frames.csv")) > 0
+
+
+def test_pretrained_backbone_trains_head_first_then_fine_tunes(tiny_crops, tmp_path):
+    from deepfake_detection.models import build_model
+    from deepfake_detection.train import train_model
+
+    crops_dir, folds_csv = tiny_crops
+    weights = tmp_path / "pretrained.weights.h5"  # stands in for ImageNet weights (no downloads)
+    build_model("mobilenet_v3_small", 32).save_weights(weights)
+    cfg = replace(TINY, model="mobilenet_v3_small", size=32, epochs=2, head_epochs=1, steps_per_epoch=1,
+                  weights=str(weights))
+    train_model(crops_dir, folds_csv, cfg, fold=2, out_dir=tmp_path / "two_phase")
+    history = pd.read_csv(tmp_path / "two_phase" / "history.csv")
+    assert history["phase"].tolist() == ["head", "fine_tune"]
+    assert history["learning_rate"].tolist() == pytest.approx([cfg.learning_rate, cfg.fine_tune_learning_rate])

@@ -86,13 +86,13 @@ def channel_stats(frames: pd.DataFrame, size: int, seed: int) -> tuple[list[floa
 class VideoLogLoss(keras.callbacks.Callback):
     """After each epoch: predict the validation crops, average per video, log balanced log loss.
 
-    Also keeps the weights of the best epoch in memory, so the fold's OOF predictions need no reload.
+    Also keeps the best epoch's weights and predictions, so the fold's OOF needs no reload or re-predict.
     """
 
     def __init__(self, frames: pd.DataFrame, dataset: tf.data.Dataset) -> None:
         super().__init__()
         self.frames, self.dataset = frames, dataset
-        self.best, self.best_weights = float("inf"), None
+        self.best, self.best_weights, self.best_p, self.last_p = float("inf"), None, None, None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         p = self.model.predict(self.dataset, verbose=0).reshape(-1)  # (n_val_crops,)
@@ -102,8 +102,9 @@ class VideoLogLoss(keras.callbacks.Callback):
             logs["val_frame_loss"] = log_loss(self.frames["label"], p)
             logs["val_video_auc"] = roc_auc(videos["label"], videos["p"])
             logs[MONITOR] = score
+        self.last_p = p
         if score < self.best:
-            self.best, self.best_weights = score, self.model.get_weights()
+            self.best, self.best_weights, self.best_p = score, self.model.get_weights(), p
 
 
 def _learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
@@ -214,14 +215,13 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
     history = pd.concat(histories, ignore_index=True).assign(fold=fold)
     if cfg.select_best and scorer.best_weights is not None:
         model.set_weights(scorer.best_weights)  # the checkpointed epoch
-        score = scorer.best
+        score, p = scorer.best, scorer.best_p
     else:
-        score = float(history[MONITOR].iloc[-1])
+        score, p = float(history[MONITOR].iloc[-1]), scorer.last_p
     if not checkpoint.exists():  # every epoch scored NaN: keep the last weights
         log.warning("fold %d: no finite %s; saving the last epoch's model", fold, MONITOR)
     save_for_inference(model, fold_dir / "model.keras")
     checkpoint.unlink(missing_ok=True)  # model.keras now holds the same weights
-    p = model.predict(val_ds, verbose=0).reshape(-1)
     oof = val.assign(p=p)[OOF_FRAME_COLUMNS]
     return history, oof, score
 
