@@ -195,6 +195,13 @@ def maybe_self_blend(image: tf.Tensor, label: tf.Tensor, probability: float, see
 
 
 # --- datasets ----------------------------------------------------------------------------------
+def _shard_by_data() -> tf.data.Options:
+    """Multi-worker training splits batches, not files: the datasets are built from in-memory tables."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
+
+
 def decode_crop(path: tf.Tensor, size: int) -> tf.Tensor:
     """JPEG file -> uint8 (size, size, 3), resized only when the crop has another size."""
     image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
@@ -249,7 +256,7 @@ def train_dataset(frames: pd.DataFrame, cfg: TrainConfig, epochs: int, start_epo
     ds = ds.map(sample, num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=True, num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.map(lambda x, y: (augment(x), y))  # sequential: the layers' seed state advances in order
-    return ds.prefetch(AUTOTUNE)
+    return ds.prefetch(AUTOTUNE).with_options(_shard_by_data())
 
 
 def eval_dataset(frames: pd.DataFrame, size: int, batch_size: int, cache: bool = False) -> tf.data.Dataset:
@@ -259,7 +266,7 @@ def eval_dataset(frames: pd.DataFrame, size: int, batch_size: int, cache: bool =
     ds = ds.batch(batch_size)
     if cache:
         ds = ds.cache()
-    return ds.prefetch(AUTOTUNE)
+    return ds.prefetch(AUTOTUNE).with_options(_shard_by_data())
 
 
 def augment_examples(crops: np.ndarray, cfg: TrainConfig, variants: int = 4) -> np.ndarray:
@@ -278,3 +285,23 @@ def augment_examples(crops: np.ndarray, cfg: TrainConfig, variants: int = 4) -> 
             batch.append(tf.cast(image, tf.float32))
         out.append(augment(tf.stack(batch)).numpy().round().astype(np.uint8))
     return np.stack(out)
+
+
+def crop_gallery(frames: pd.DataFrame, per_class: int = 6, size: int | None = None,
+                 seed: int = C.SEED) -> tuple[np.ndarray, list[str]]:
+    """A few crops of each class, one video each where possible: uint8 (2, per_class, S, S, 3), row titles."""
+    rows, titles = [], []
+    for label, title in ((REAL, "REAL"), (FAKE, "FAKE")):
+        pool = frames[frames["label"] == label]
+        if pool.empty:
+            raise ValueError(f"no {title} crops to show")
+        one_per_video = pool.groupby("video_id").sample(1, random_state=seed)
+        picked = one_per_video.sample(min(per_class, len(one_per_video)), random_state=seed)
+        if len(picked) < per_class:  # few videos: fill up with other crops
+            rest = pool.drop(picked.index)
+            picked = pd.concat([picked, rest.sample(min(per_class - len(picked), len(rest)), random_state=seed)])
+        picked = picked.sample(per_class, replace=True, random_state=seed) if len(picked) < per_class else picked
+        side = size or int(tf.io.decode_jpeg(tf.io.read_file(picked["path"].iloc[0])).shape[0])
+        rows.append(load_crops(picked, side))
+        titles.append(title)
+    return np.stack(rows), titles
