@@ -67,13 +67,14 @@ display(labels)
 plots.plot_label_counts(labels, title="Labels per part (indexed videos)")
 
 # %% [markdown]
-# The same for the full DFDC training set (119,146 videos), which shows the real class imbalance.
+# The same for the full DFDC training set (119,146 videos), which shows the real class imbalance
+# (skipped when the full index file is absent, as in a fresh clone without `../shared`).
 
 # %%
-full = eda.read_full_index(FULL_INDEX)
-full_labels = eda.label_counts(full)
+full = eda.read_full_index(FULL_INDEX) if Path(FULL_INDEX).is_file() else None
+full_labels = eda.label_counts(full) if full is not None else None
 display(full_labels)
-plots.plot_label_counts(full_labels, title=f"DFDC full training index ({len(full):,} videos)")
+plots.plot_label_counts(full_labels, title=f"DFDC full training index ({len(full):,} videos)") if full is not None else None
 
 # %% [markdown]
 # How long are the videos, at what frame rate and resolution, and are any filmed in portrait?
@@ -87,8 +88,8 @@ plots.plot_lengths(lengths)
 # Frames per video over the full DFDC training set.
 
 # %%
-display(eda.full_index_lengths(full).head(8))
-plots.plot_full_index_lengths(full)
+display(eda.full_index_lengths(full).head(8) if full is not None else None)
+plots.plot_full_index_lengths(full) if full is not None else None
 
 # %% [markdown]
 # Do the test videos follow the training distribution? (Two-sample KS test per feature; needs a test folder.)

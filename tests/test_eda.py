@@ -160,3 +160,12 @@ def test_eda_command_is_registered():
 
     args = build_parser().parse_args(["eda", "data", "--full-index", "f.csv", "--crops", "crops", "--out", "figs"])
     assert (args.command, str(args.full_index), str(args.crops), str(args.out)) == ("eda", "f.csv", "crops", "figs")
+
+
+def test_manifest_crops_give_the_face_series(tiny_crops):
+    crops_dir, _ = tiny_crops
+    video_id = pd.read_csv(crops_dir / "manifest.csv")["video_id"].iloc[0]
+    frames, patches = eda.manifest_patches(crops_dir, video_id, EdaConfig(face_size=32))
+    assert len(frames) == len(patches) == 6 and frames == sorted(frames)
+    assert patches[0].shape == (32, 32) and patches[0].dtype == np.uint8
+    assert eda.consecutive_ssim(patches).shape == (5,)

@@ -259,6 +259,16 @@ def _over_time_rows(video_id: str, label, method: str, region: str, frames: list
             for frame, value in zip(frames[1:], consecutive_ssim(images))]
 
 
+def _face_series(video_id: str, frames: list[int], patches: list[np.ndarray], crops_dir: str | Path | None,
+                 cfg: EdaConfig) -> tuple[list[int], list[np.ndarray]]:
+    """Frame numbers and face crops for the over-time series: the extraction manifest's when it has the video."""
+    if crops_dir is not None:
+        crop_frames, crops = manifest_patches(crops_dir, video_id, cfg)
+        if len(crops) >= 2:
+            return crop_frames, crops
+    return frames, patches
+
+
 @dataclass
 class SsimResult:
     """SSIM analyses in long format, the side-by-side grid rows, and the boxes they used."""
@@ -287,9 +297,10 @@ def ssim_analysis(index: pd.DataFrame, data_dir: str | Path, pairs: pd.DataFrame
                   crops_dir: str | Path | None = None, detector=None) -> SsimResult:
     """Consecutive-frame SSIM along videos and frame-aligned fake-vs-original SSIM, full frame and face.
 
-    Pairs use the face boxes found on the original for both videos, so the face region is the same
-    pixels in each. Videos without a pair (up to cfg.max_videos in all) use their own detections, or the
-    extraction manifest's crops when crops_dir is given.
+    Fake-vs-original SSIM cuts the face region of both videos at the boxes found on the original, so
+    it compares the same pixels. The over-time face series uses the extraction manifest's crops when
+    crops_dir is given (and lists the video), else those aligned regions or, for videos without a pair
+    (up to cfg.max_videos in all), the video's own detections.
     """
     root = Path(data_dir)
     detector = detector or make_detector(cfg.detector, long_side=cfg.detect_long_side)
@@ -314,9 +325,12 @@ def ssim_analysis(index: pd.DataFrame, data_dir: str | Path, pairs: pd.DataFrame
             vs_original += [{"fake_id": pair.fake_id, "original_id": pair.original_id, "method": pair.method,
                              "compression": pair.compression, "frame": frame, "region": region, "ssim": ssim(a, b)}
                             for frame, a, b in zip(frames, images_o, images_f)]
+            videos = [(pair.fake_id, FAKE, pair.method, images_f)]
             if pair.original_id not in done:
-                over_time += _over_time_rows(pair.original_id, REAL, "original", region, frames, images_o, pair.original_id)
-            over_time += _over_time_rows(pair.fake_id, FAKE, pair.method, region, frames, images_f, pair.original_id)
+                videos.insert(0, (pair.original_id, REAL, "original", images_o))
+            for video_id, label, method, images in videos:
+                series = (frames, images) if region == "full" else _face_series(video_id, frames, images, crops_dir, cfg)
+                over_time += _over_time_rows(video_id, label, method, region, *series, pair=pair.original_id)
         done |= {pair.original_id, pair.fake_id}
     for row in _extra_videos(index, done, cfg.max_videos).itertuples():
         sample = sample_frames(root / row.path, indices=stride_indices(cfg))
@@ -326,9 +340,8 @@ def ssim_analysis(index: pd.DataFrame, data_dir: str | Path, pairs: pd.DataFrame
         method = row.method or row.source
         over_time += _over_time_rows(row.video_id, row.label, method, "full", sample.indices,
                                      [gray_small(f, cfg.ssim_long_side) for f in sample.frames])
-        if crops_dir is not None:
-            crop_frames, patches = manifest_patches(crops_dir, row.video_id, cfg)
-        else:
+        crop_frames, patches = manifest_patches(crops_dir, row.video_id, cfg) if crops_dir is not None else ([], [])
+        if len(patches) < 2:
             boxes = face_track(sample.frames, detector)
             crop_frames, patches = (sample.indices, face_patches(sample.frames, boxes, cfg)) if boxes else ([], [])
         if len(patches) < 2:
