@@ -147,6 +147,40 @@ class DemoConfig:
     workers: int = 2  # processes rendering clips
 
 
+@dataclass
+class BenchmarkConfig:
+    """FaceForensics++ benchmark (benchmark.py): sized so the default run takes about 30 min on 2 CPU cores."""
+
+    models: tuple[str, ...] = ("meso4", "mobilenet_v3_small", "efficientnet_b0", "xception")
+    frames: int = 16  # sampled frames per video: validation predictions each epoch dominate CPU time
+    size: int = 128  # training/scoring input side, px
+    crop_size: int = 256  # extraction side: the original MesoNet's input; trained models get crops resized down
+    margin: float = 0.3  # face box margin at extraction (ExtractConfig.margin)
+    interpolation: str = "area"  # cv2 resize of the extracted crops to `size`: area, linear, nearest
+    k: int = 3  # group folds (the 67 FF++ sample videos form 7 identity groups)
+    epochs: int = 3
+    samples_per_epoch: int = 384  # training crops drawn per epoch (bounds CPU time per epoch)
+    batch_size: int = 32
+    n_boot: int = 1000  # bootstrap resamples of identity groups for 95 % intervals
+    ablation_model: str = "meso4"  # the cheap model every ablation retrains
+    ablation_margin: float = 0.15  # tighter margin of the crop-margin ablation (crops centre-cut from `margin`)
+    ablation_self_blend: float = 0.3  # self-blend probability of the augmentation ablation
+    # cv2 interpolations the ablation retrains with (besides `interpolation` and the pipeline's tf bilinear resize);
+    # INTER_LINEAR is left out: at an exact 2x reduction it averages the same 2x2 pixels as INTER_AREA
+    ablation_interpolations: tuple[str, ...] = ("nearest",)
+    cross_compression_models: tuple[str, ...] = ("meso4", "mobilenet_v3_small")  # retrained on c23, tested on c40
+    mesonet_weights: tuple[str, ...] = ("Meso4_DF", "Meso4_F2F", "MesoInception_DF", "MesoInception_F2F")
+    workers: int = 1  # extraction processes
+    seed: int = SEED
+
+
+# Quick benchmark (CI): machinery only, no claims.
+QUICK_BENCHMARK = {"k": 2, "frames": 4, "epochs": 1, "models": ("meso4",), "size": 64, "n_boot": 100,
+                   "mesonet_weights": ("Meso4_DF",), "cross_compression_models": ("meso4",)}
+QUICK_VIDEOS_PER_CELL = 1  # quick mode keeps one video per (group, label, compression)
+MESONET_DIR = "../shared/weights/mesonet"  # original MesoNet weight files (CLI default)
+
+
 T = TypeVar("T")
 
 
@@ -195,6 +229,7 @@ __all__ = [
     "PredictConfig",
     "EdaConfig",
     "DemoConfig",
+    "BenchmarkConfig",
     "to_json",
     "from_dict",
     "from_json",

@@ -1,0 +1,149 @@
+"""FF++ benchmark: the quick run end to end on the real clips, table invariants, same seed -> same table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import require_shared
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> dict:
+    """One quick benchmark (2 folds, 4 frames, 1 epoch, meso4) on ../shared/data/ffpp.
+
+    The ablation and cross-compression retrainings are left out to keep the test short (`--quick` runs them).
+    """
+    from deepfake_detection.benchmark import run_ffpp_benchmark
+
+    data = require_shared("data", "ffpp")
+    mesonet = require_shared("weights", "mesonet")
+    root = tmp_path_factory.mktemp("ffpp_bench")
+    result = run_ffpp_benchmark(data, quick=True, out_dir=root / "out", work_dir=root / "work", seed=0,
+                                mesonet_dir=mesonet, ablations=False, cross_compression_models=())
+    result["root"] = root
+    result["json"] = json.loads((root / "out" / "results.json").read_text())
+    return result
+
+
+def test_quick_run_writes_report_with_honest_first_lines(quick_run):
+    md = (quick_run["root"] / "out" / "results.md").read_text().splitlines()
+    facts = quick_run["json"]["facts"]
+    head = "\n".join(md[:8])
+    assert md[0].startswith("# FaceForensics++ benchmark (QUICK MODE")
+    assert f"**Data:** {facts['n_videos']} videos" in head
+    assert "small public sample of FaceForensics++" in head and "15 REAL / 52 FAKE" in head
+    assert f"{facts['n_groups']} identity groups" in head and "2 stratified group folds" in head
+    assert "**CPU time:**" in head and "**Weights:**" in head and "Meso4_DF.h5" in head
+    assert facts["n_videos_available"] == 67 and facts["k"] == 2 and facts["settings"]["frames"] == 4
+    for figure in ("roc.png", "by_method_balanced_log_loss.png", "by_method_roc_auc.png", "reliability.png"):
+        assert (quick_run["root"] / "out" / "figures" / figure).stat().st_size > 0
+    text = "\n".join(md)
+    for row in ("| meso4 |", "| meso4 +cal |", "| stack +cal |", "| Meso4_DF (pretrained) |", "| constant prior |"):
+        assert row in text
+    assert "## method=Deepfakes" in text and "## compression=c40" in text
+
+
+def test_every_model_scored_on_every_subset_with_prior(quick_run):
+    table = pd.DataFrame(quick_run["json"]["table"])
+    models = set(table["model"])
+    assert {"meso4", "meso4 +cal", "stack", "stack +cal"} <= models
+    assert {"Meso4_DF (pretrained)", "Meso4_DF (pretrained) +cal"} <= models  # quick mode: one weight file
+    subsets = table.groupby("model")["subset"].apply(set)
+    assert all(s == subsets.iloc[0] for s in subsets)
+    assert table["prior_balanced_log_loss"].notna().all()
+
+
+def test_method_subsets_hold_all_real_and_only_their_fakes(quick_run):
+    from deepfake_detection.benchmark import evaluation_subsets
+
+    videos = pd.DataFrame(quick_run["json"]["videos"])
+    real = set(videos.loc[videos["label"] == 0, "video_id"])
+    subsets = evaluation_subsets(videos)
+    methods = [s for s in subsets if s.startswith("method=")]
+    assert methods
+    for subset in methods:
+        part = videos.loc[subsets[subset]]
+        assert real <= set(part["video_id"])
+        assert set(part.loc[part["label"] == 1, "method"]) == {subset.split("=")[1]}
+    compressions = [subsets[s] for s in subsets if s.startswith("compression=")]
+    assert sorted(i for idx in compressions for i in idx) == sorted(videos.index)
+
+
+def test_intervals_contain_the_point_estimate(quick_run):
+    table = pd.DataFrame(quick_run["json"]["table"])
+    for metric in ("log_loss", "balanced_log_loss", "roc_auc", "accuracy"):
+        rows = table[table[metric].notna() & table[f"{metric}_low"].notna()]
+        assert len(rows)
+        assert (rows[f"{metric}_low"] <= rows[metric] + 1e-9).all(), metric
+        assert (rows[metric] <= rows[f"{metric}_high"] + 1e-9).all(), metric
+
+
+def test_same_seed_rescoring_gives_the_same_table(quick_run):
+    """Scores rebuilt from the run's OOF files with the same seed equal the ones it wrote."""
+    from deepfake_detection.benchmark import results_table, score_trained
+    from deepfake_detection.config import PredictConfig
+
+    stored = pd.DataFrame(quick_run["json"]["videos"])
+    videos = stored[["video_id", "label", "group", "fold", "method", "compression"]].copy()
+    score_trained(videos, "meso4", quick_run["root"] / "work" / "models" / "meso4", PredictConfig())
+    np.testing.assert_array_equal(videos["meso4 +cal"], stored["meso4 +cal"])
+    columns = {c: c for c in ("meso4", "meso4 +cal", "stack +cal")}
+    first = results_table(stored, columns, n_boot=50, seed=0)
+    pd.testing.assert_frame_equal(first, results_table(stored, columns, n_boot=50, seed=0))
+    table = pd.DataFrame(quick_run["json"]["table"])
+    rows = table[table["model"].isin(columns)].reset_index(drop=True)
+    again = results_table(stored, columns, n_boot=100, seed=0)
+    pd.testing.assert_frame_equal(again[rows.columns], rows, check_dtype=False)
+
+
+def test_model_aliases_and_unknown_names():
+    from deepfake_detection.benchmark import resolve_models
+
+    assert resolve_models(["mesonet4", "xception"]) == ("meso4", "xception")
+    with pytest.raises(ValueError, match="unknown model"):
+        resolve_models(["nope"])
+
+
+def test_derived_crops_cut_the_margin_and_keep_the_manifest(tmp_path: Path):
+    from deepfake_detection.benchmark import derive_crops
+
+    crops = tmp_path / "crops"
+    (crops / "v").mkdir(parents=True)
+    image = np.zeros((256, 256, 3), np.uint8)
+    image[20:236, 20:236] = 255  # a margin-0.15 cut of a margin-0.3 crop keeps the centre 1.3 / 1.6 = 208 px (24:232)
+    cv2.imwrite(str(crops / "v" / "00000_0.jpg"), image)
+    pd.DataFrame([{"video_id": "v", "frame": 0, "track": 0, "x1": 0, "y1": 0, "x2": 1, "y2": 1, "confidence": 1.0,
+                   "crop_path": "v/00000_0.jpg", "label": 1, "group": "g"}]).to_csv(crops / "manifest.csv", index=False)
+    out = derive_crops(crops, tmp_path / "cut", 64, "area", margin=0.3, to_margin=0.15)
+    small = cv2.imread(str(out / "v" / "00000_0.jpg"))
+    assert small.shape == (64, 64, 3)
+    assert small[2:-2, 2:-2].min() > 200  # the dark border was cut away: (1 + 0.3) / (1 + 0.6) of the side kept
+    assert len(pd.read_csv(out / "manifest.csv")) == 1
+
+
+def test_cli_lists_the_benchmark_command(capsys):
+    from deepfake_detection.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark-ffpp", "--help"])
+    assert exit_info.value.code == 0
+    assert "--quick" in capsys.readouterr().out
+
+
+def test_vectorised_bootstrap_equals_the_metrics_module():
+    from deepfake_detection.benchmark import group_bootstrap_intervals
+    from deepfake_detection.metrics import bootstrap_intervals
+
+    rng = np.random.default_rng(1)
+    y, p, groups = rng.integers(0, 2, 40), rng.random(40), rng.integers(0, 6, 40)
+    p[:5] = p[5:10]  # ties count half in the AUC
+    expected = bootstrap_intervals(y, p, n_boot=60, seed=3, groups=groups)
+    got = group_bootstrap_intervals(y, p, groups, n_boot=60, seed=3)
+    for metric, interval in expected.items():
+        np.testing.assert_allclose(got[metric], interval, rtol=1e-9)
