@@ -74,7 +74,7 @@ def ensure_demo_data(data_dir: str | Path, videos: int = 40, seed: int = SEED) -
 
 def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | None = None) -> dict:
     """Demo data -> index -> folds -> EDA -> crops -> 3 models -> stack -> predict -> evaluate -> report."""
-    from deepfake_detection import dataset, ensemble, eda, extract, metrics, predict, report, train
+    from deepfake_detection import dataset, ensemble, eda, extract, metrics, plots, predict, report, synth, train
     from deepfake_detection.submission import atomic_write_csv
 
     settings = settings or DemoSettings()
@@ -85,6 +85,8 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
 
     with _step("demo data", timings):
         ensure_demo_data(data_dir, settings.videos, settings.seed)
+        figures_dir.mkdir(parents=True, exist_ok=True)
+        plots.plot_fake_vs_original(synth.demo_pairs(data_dir)).savefig(figures_dir / "demo_pairs.png", dpi=110)
     with _step("index", timings):
         index, _ = dataset.index_videos(data_dir)
         atomic_write_csv(index, run_dir / "index.csv")
