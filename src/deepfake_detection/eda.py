@@ -476,7 +476,7 @@ def annotated_frames(index: pd.DataFrame, data_dir: str | Path, n: int = EdaConf
             log.warning("%s: %s (%s), left out of the annotation figure", row.video_id, sample.status, sample.reason)
             continue
         frame = sample.frames[len(sample.frames) // 2]
-        result.append((row.filename, frame, haar_annotations(frame)))
+        result.append((f"{row.method or row.source}: {row.filename}", frame, haar_annotations(frame)))
     return result
 
 

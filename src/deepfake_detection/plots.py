@@ -345,7 +345,8 @@ def plot_face_annotations(annotated) -> Figure:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Circle, Rectangle
 
-    fig = Figure(figsize=(5.2 * len(annotated), 5.6), layout="constrained")
+    aspect = max(frame.shape[0] / frame.shape[1] for _, frame, _ in annotated)  # tallest panel sets the height
+    fig = Figure(figsize=(5.2 * len(annotated), 5.2 * aspect + 1.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(annotated)))
     for ax, (title, frame, found) in zip(axes, annotated):
         ax.imshow(frame)
