@@ -242,11 +242,11 @@ def test_killed_run_resumes_to_the_same_result(haar_run, small_index, tmp_path):
     assert not any((out / ".tmp").iterdir())  # leftovers of the killed run are cleaned up
 
 
-def test_shards_partition_the_index_and_merge_to_the_same_manifest(haar_run, small_index, tmp_path):
+def test_shards_and_process_pool_give_the_same_manifest(haar_run, small_index, tmp_path):
     seen = [set(shard_rows(small_index, f"{i}/3")["video_id"]) for i in range(3)]
     assert set.union(*seen) == set(small_index["video_id"]) and sum(map(len, seen)) == len(small_index)
-    for i in range(2):
-        extract_dataset(small_index, tmp_path, HAAR, shard=f"{i}/2")
+    extract_dataset(small_index, tmp_path, HAAR, shard="0/2", workers=2)  # a local process pool
+    extract_dataset(small_index, tmp_path, HAAR, shard="1/2")
     _same_manifest(pd.read_csv(tmp_path / "manifest.csv"), haar_run[1])
     with pytest.raises(ValueError):
         shard_rows(small_index, "2/2")

@@ -29,7 +29,7 @@ class ExtractConfig:
     margin: float = 0.3  # fraction of box width/height added on each side
     detector: str = "mtcnn"  # "mtcnn" or "haar"
     detect_long_side: int = 640  # frames are downscaled to this long side for detection
-    detect_stride: int = 1  # detect on every k-th sampled frame, interpolate boxes between
+    detect_stride: int = 2  # detect on every k-th sampled frame, interpolate boxes between
     min_confidence: float = 0.9
     min_track_length: int = 2  # drop tracks seen in fewer frames (one-frame false positives)
     all_faces: bool = False  # keep every track instead of the most prominent one

@@ -222,19 +222,21 @@ def _extract_faces(task: dict, cfg: ExtractConfig, out: Path) -> VideoFaces:
         return video_faces(task["path"], cfg, _cached_detector(cfg))
     part = _read_part(out, original_id)
     if part is not None and part["video"]["status"] in FINAL_STATUSES:
-        boxes = pd.DataFrame(part["faces"], columns=MANIFEST_COLUMNS)
+        status, boxes = part["video"]["status"], pd.DataFrame(part["faces"], columns=MANIFEST_COLUMNS)
     else:  # the original is in another shard or not done yet: detect it here, write nothing for it
         original = video_faces(task["original_path"], cfg, _cached_detector(cfg))
+        status = original.status
         boxes = pd.DataFrame({"frame": original.frames, "track": original.tracks,
                               "x1": original.boxes[:, 0], "y1": original.boxes[:, 1], "x2": original.boxes[:, 2],
                               "y2": original.boxes[:, 3], "confidence": original.confidences})
     if boxes.empty:
         faces = video_faces(task["path"], cfg, _cached_detector(cfg))
-        faces.reason = "; ".join(r for r in (f"original {original_id} has no face: own boxes", faces.reason) if r)
+        note = f"original {original_id} is {status}: own boxes"
+        faces.reason = "; ".join(r for r in (note, faces.reason) if r)
         return faces
     faces = video_faces(task["path"], cfg, None, boxes_from=boxes.astype({"frame": int, "track": int}))
     if faces.status == "ok":
-        faces.reason = f"boxes of original {original_id}"
+        faces.reason = "; ".join(r for r in (f"boxes of original {original_id}", faces.reason) if r)
     return faces
 
 

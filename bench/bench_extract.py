@@ -1,0 +1,239 @@
+"""How fast is face extraction? This project vs decode-all, the naive seed plan and the DFDC 1st-place detector.
+
+Prints one table from one run, per real DFDC video in ../shared/data/dfdc and in total:
+- decode-all s: `grab()` every frame, convert none (the floor for reading a video);
+- project s: `extract.video_faces` with the default ExtractConfig (32 frames, MTCNN): sampling +
+  detection + tracking + 128 px crops, in memory;
+- naive s: the seed plan, `mtcnn` on each of the same 32 frames at full resolution, one at a time
+  (sampling and crops included, like the project row);
+- peer s: facenet-pytorch's MTCNN as the 1st-place DFDC solution runs it (one frame at a time at half
+  resolution), detection alone on the same frames, from the optional env in bench/requirements-peer.txt;
+- recall: frames with a face found / frames sampled (project: any face track / the main person's track);
+- peak RSS of each approach, each measured in its own fresh process;
+- CPU seconds (all threads) of decode-all and of the project: less sensitive to other load than wall time.
+Each approach is warmed up on every video first; timings are the best of --repeats runs, because other
+processes on a shared machine only ever add time.
+
+    .venv/bin/python bench/bench_extract.py [--repeats 2] [--peer-python .venv-peer/bin/python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DFDC = Path(os.environ.get("DFD_SHARED", REPO.parent / "shared")) / "data" / "dfdc"
+VIDEOS = ["dfdc_train_part_10/widuwuoiur.mp4", "dfdc_train_part_0/brtujopkby.mp4", "dfdc_train_part_10/yhffcuhhjy.mp4"]
+FRAMES = 32
+PEER_THRESHOLDS = [0.85, 0.95, 0.95]  # the 1st-place solution's facenet-pytorch MTCNN settings
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def _best(run, repeats: int):
+    """(wall seconds, CPU seconds, result) of the fastest of `repeats` runs."""
+    best = None
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        result = run()
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        if best is None or seconds < best[0]:
+            best = (seconds, cpu, result)
+    return best
+
+
+def role_project(paths: list[str], repeats: int) -> dict:
+    """This project's extraction with the default config (all faces kept, to measure any-face recall)."""
+    from dataclasses import asdict, replace
+
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.extract import detector_for, video_faces
+
+    cfg = replace(ExtractConfig(frames=FRAMES), all_faces=True)
+    detector = detector_for(cfg)
+    for path in paths:
+        video_faces(path, cfg, detector)  # warm-up: the first call at a new frame shape builds kernels
+    out = {"config": asdict(cfg), "videos": {}}
+    for path in paths:
+        seconds, cpu, faces = _best(lambda: video_faces(path, cfg, detector), repeats)
+        main = {f for f, t in zip(faces.frames, faces.tracks) if t == 0}
+        out["videos"][path] = {"seconds": seconds, "cpu": cpu, "found": len(set(faces.frames)), "main": len(main),
+                               "sampled": faces.n_frames}
+    out["rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def role_naive(paths: list[str], repeats: int) -> dict:
+    """The seed plan: sample, then mtcnn on every full-resolution frame, one at a time, then crop."""
+    import numpy as np
+    from mtcnn import MTCNN
+
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.faces import FaceBox, crop_face
+    from deepfake_detection.video import sample_frames
+
+    cfg = ExtractConfig(frames=FRAMES)
+    detector = MTCNN()
+
+    def run(path: str) -> int:
+        found = 0
+        for frame in sample_frames(path, n=FRAMES).frames:
+            rows = np.asarray(detector.detect_faces(frame, output_type="numpy", box_format="xyxy")).reshape(-1, 16)
+            rows = rows[rows[:, 5] >= cfg.min_confidence]
+            if len(rows):
+                found += 1
+                best = rows[np.argmax((rows[:, 3] - rows[:, 1]) * (rows[:, 4] - rows[:, 2]))]
+                crop_face(frame, FaceBox(*best[1:5]), cfg.margin, cfg.size)
+        return found
+
+    for path in paths:  # warm-up at each frame shape
+        detector.detect_faces(sample_frames(path, n=1).frames[0], output_type="numpy")
+    out = {"videos": {}}
+    for path in paths:
+        seconds, _, found = _best(lambda: run(path), repeats)
+        out["videos"][path] = {"seconds": seconds, "found": found}
+    out["rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def role_peer(frame_files: list[str], repeats: int) -> dict:
+    """facenet-pytorch MTCNN, one frame at a time at half resolution (runs in the peer env)."""
+    import numpy as np
+    import torch
+    from facenet_pytorch import MTCNN
+    from PIL import Image
+
+    detector = MTCNN(margin=0, thresholds=PEER_THRESHOLDS, device="cpu")
+
+    def run(frames: np.ndarray) -> int:
+        found = 0
+        for frame in frames:
+            image = Image.fromarray(frame)
+            image = image.resize(size=[s // 2 for s in image.size])
+            boxes, _ = detector.detect(image, landmarks=False)
+            found += boxes is not None and len(boxes) > 0
+        return found
+
+    out = {"versions": {"torch": torch.__version__, "threads": torch.get_num_threads()}, "videos": {}}
+    loaded = {f: np.load(f) for f in frame_files}
+    for frames in loaded.values():
+        run(frames[:1])  # warm-up
+    for file, frames in loaded.items():
+        seconds, _, found = _best(lambda: run(frames), repeats)
+        out["videos"][file] = {"seconds": seconds, "found": found}
+    out["rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def _child(python: str, role: str, items: list[str], repeats: int) -> dict:
+    """Run one role in a fresh process (so its peak RSS is its own); returns its JSON result."""
+    command = [python, __file__, "--role", role, "--repeats", str(repeats), *items]
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise RuntimeError(f"{role} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _peer_python(arg: str | None) -> str | None:
+    candidates = [arg, os.environ.get("DFD_PEER_PYTHON"), str(REPO / ".venv-peer" / "bin" / "python")]
+    return next((c for c in candidates if c and Path(c).exists()), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--peer-python", default=None, help="python of the peer env (default: $DFD_PEER_PYTHON, .venv-peer)")
+    parser.add_argument("--role", choices=["project", "naive", "peer"], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("items", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role:
+        run = {"project": role_project, "naive": role_naive, "peer": role_peer}[args.role]
+        print(json.dumps(run(args.items, args.repeats)))
+        return
+
+    import numpy as np
+    import pandas as pd
+
+    from deepfake_detection.video import decode_all, sample_frames
+
+    paths = [str(DFDC / v) for v in VIDEOS if (DFDC / v).exists()]
+    if not paths:
+        sys.exit(f"no DFDC videos under {DFDC}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores; other processes add time)", flush=True)
+    decode = {p: _best(lambda: decode_all(p), args.repeats)[:2] for p in paths}
+    shapes = {p: sample_frames(p, n=1).frames[0].shape for p in paths}
+    project = _child(sys.executable, "project", paths, args.repeats)
+    naive = _child(sys.executable, "naive", paths, args.repeats)
+    peer_python, peer = _peer_python(args.peer_python), None
+    if peer_python is None:
+        print("peer: facenet-pytorch is not installed (see bench/requirements-peer.txt); skipping the peer column")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            files = []
+            for i, path in enumerate(paths):  # the very frames the others sample, as RGB uint8 arrays
+                files.append(str(Path(tmp) / f"{i}.npy"))
+                np.save(files[-1], np.stack(sample_frames(path, n=FRAMES).frames))
+            peer = _child(peer_python, "peer", files, args.repeats)
+            peer["videos"] = {p: peer["videos"][f] for p, f in zip(paths, files)}
+
+    rows = []
+    for path in paths:
+        h, w = shapes[path][:2]
+        pr, nv = project["videos"][path], naive["videos"][path]
+        row = {"video": Path(path).name, "size": f"{w}x{h}", "decode-all s": decode[path][0],
+               "project s": pr["seconds"], "project / decode": pr["seconds"] / decode[path][0],
+               "cpu s decode / project": f"{decode[path][1]:.2f} / {pr['cpu']:.2f}", "naive s": nv["seconds"],
+               "naive / project": nv["seconds"] / pr["seconds"]}
+        if peer:
+            row["peer detect s"] = peer["videos"][path]["seconds"]
+        row["recall project (any / main person)"] = f"{pr['found']}/{pr['sampled']} / {pr['main']}/{pr['sampled']}"
+        row["recall naive"] = f"{nv['found']}/{FRAMES}"
+        if peer:
+            row["recall peer"] = f"{peer['videos'][path]['found']}/{FRAMES}"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    total = {"video": "total", "size": "", "decode-all s": table["decode-all s"].sum(),
+             "project s": table["project s"].sum(), "naive s": table["naive s"].sum()}
+    total["project / decode"] = total["project s"] / total["decode-all s"]
+    total["naive / project"] = total["naive s"] / total["project s"]
+    if peer:
+        total["peer detect s"] = table["peer detect s"].sum()
+    total["cpu s decode / project"] = (f"{sum(d[1] for d in decode.values()):.2f} / "
+                                       f"{sum(v['cpu'] for v in project['videos'].values()):.2f}")
+    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True).fillna("")
+    cfg = project["config"]
+    print(f"\nproject config: {FRAMES} frames, MTCNN at long side {cfg['detect_long_side']} px, detect_stride "
+          f"{cfg['detect_stride']}, detect_batch {cfg['detect_batch']}, overlap_decode {cfg['overlap_decode']}; "
+          f"best of {args.repeats} after warm-up")
+    print(table.map(lambda v: f"{v:.2f}" if isinstance(v, float) else v).to_string(index=False))
+    rss = {"project": project["rss_mb"], "naive": naive["rss_mb"]} | ({"peer": peer["rss_mb"]} if peer else {})
+    print("\npeak RSS MB (own process each): " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+    if peer:
+        print(f"peer: torch {peer['versions']['torch']}, {peer['versions']['threads']} threads")
+    hd = table[table["size"].isin(["1920x1080", "1080x1920"])]
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print(f"target project <= 2x decode-all on 1080p: {', '.join(f'{r:.2f}x' for r in hd['project / decode'])}")
+    print(f"target naive / project >= 5: {total['naive / project']:.1f}x")
+    if peer:
+        print(f"target project faster than peer detection: {total['project s']:.2f} s vs {total['peer detect s']:.2f} s")
+    print(f"target peak RSS < 2048 MB: project {project['rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
