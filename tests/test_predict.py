@@ -161,10 +161,13 @@ def test_bad_files_get_logged_fallbacks_in_a_complete_valid_submission(full_run,
     assert sorted(log.index) == sorted(expected)
     specials = json.loads((demo_dir / "demo_manifest.json").read_text())["specials"]
     fallback = load_stacker(tiny_models / "stacker")["fallback"]
-    for kind in ("zero_byte", "truncated", "text_file", "no_face"):
+    for kind in ("zero_byte", "text_file", "no_face"):
         row = log.loc[specials[kind]]
         assert row["status"] in ("unreadable", "no_face") and row["reason"], f"{kind}: {row.to_dict()}"
         assert row["p"] == pytest.approx(fallback)
+    # a truncated file is predicted from the frames before the cut, or falls back; either way it says why
+    truncated = log.loc[specials["truncated"]]
+    assert truncated["reason"] and (truncated["status"] == "unreadable" or truncated["frames"] < FRAMES)
     assert log.loc[specials["zero_byte"], "reason"] == "zero-byte file"
     assert log.loc[specials["no_face"], "status"] == "no_face"
     assert log.loc[specials["portrait"], "status"] == "ok"  # portrait frames are predicted, not skipped

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from deepfake_detection.aggregate import aggregate, logit, sigmoid
 from deepfake_detection.config import ExtractConfig, PredictConfig
-from deepfake_detection.ensemble import STACKER_DIR, load_stacker, stacker_predict
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.submission import expected_filenames, validate_submission, write_submission
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
     budget_seconds = cfg.budget_hours * 3600 * (1 - cfg.budget_margin)
     started = time.monotonic()
     videos_dir, out = Path(videos_dir), Path(out)
-    if stacker_dir is None and (Path(models_dir) / STACKER_DIR / "stacker.json").exists():
+    if stacker_dir is None and (Path(models_dir) / STACKER_DIR / STACKER_FILE).exists():
         stacker_dir = Path(models_dir) / STACKER_DIR
     names = expected_filenames(videos_dir, sample_submission)
     out.parent.mkdir(parents=True, exist_ok=True)
