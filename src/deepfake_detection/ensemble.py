@@ -33,6 +33,8 @@ STACKER_FILE = "stacker.json"
 STACKER_DIR = "stacker"
 META_MODELS = ("logreg", "mlp", "mean")
 KEYS = ["video_id", "label", "group"]
+REPORT_TIE = 1e-3  # balanced log loss differences below this are reported as a tie
+CHANCE_AUC = 0.6  # base models below this AUC are called near chance in the report
 
 
 @dataclass
@@ -308,14 +310,21 @@ def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
                                         "stack after calibration": table["stack_calibrated"].to_numpy()})
     plots.plot_reliability(reliability).savefig(figures / "stacking_reliability.png", dpi=120)
 
-    scores = result.scores[["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]]
+    scores = result.scores[["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]].astype({"n": int})
     best_base = scores.loc[[f"{n}_calibrated" for n in names] + names, "balanced_log_loss"].idxmin()
     stack_bll = scores.loc["stack_calibrated", "balanced_log_loss"]
     base_bll = scores.loc[best_base, "balanced_log_loss"]
-    verdict = (f"The calibrated stack **beats** the best base model ({best_base}) in balanced log loss: "
-               f"{stack_bll:.4f} vs {base_bll:.4f}." if stack_bll < base_bll else
-               f"The calibrated stack does **not** beat the best base model ({best_base}) in balanced log loss: "
-               f"{stack_bll:.4f} vs {base_bll:.4f}.")
+    numbers = f"{stack_bll:.4f} vs {base_bll:.4f} for the best base model ({best_base})"
+    if stack_bll < base_bll - REPORT_TIE:
+        verdict = f"The calibrated stack **beats** every base model in balanced log loss: {numbers}."
+    elif stack_bll <= base_bll + REPORT_TIE:
+        verdict = f"The calibrated stack **ties** with the best base model in balanced log loss: {numbers}."
+    else:
+        verdict = f"The calibrated stack does **not** beat the best base model in balanced log loss: {numbers}."
+    best_auc = scores.loc[names, "roc_auc"].max()
+    if best_auc < CHANCE_AUC:
+        verdict += (f" The base models are near chance (best AUC {best_auc:.3f}), so there is no signal for a "
+                    "meta model to combine; train them longer before reading anything into this table.")
     cal = result.spec["calibration"]
     lines = [
         "# Stacking",
