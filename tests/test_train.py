@@ -19,6 +19,7 @@ from deepfake_detection.config import FAKE, REAL, TrainConfig
 from deepfake_detection.dataset import imbalance_table, read_index
 
 REPO = Path(__file__).resolve().parents[1]
+TRAINED_FOLD = 2  # the last fold: its run alone must match its run after folds 0 and 1
 TINY = TrainConfig(model="meso4", size=64, batch_size=8, epochs=1, head_epochs=0, steps_per_epoch=2, augment=())
 
 
@@ -116,33 +117,33 @@ def trained(tiny_crops, tmp_path_factory) -> tuple[dict, Path]:
 
     crops_dir, folds_csv = tiny_crops
     out = tmp_path_factory.mktemp("trained") / "meso4"
-    return train_model(crops_dir, folds_csv, TINY, fold=0, out_dir=out, figures_dir=out.parent / "figures"), out
+    return train_model(crops_dir, folds_csv, TINY, fold=TRAINED_FOLD, out_dir=out, figures_dir=out.parent / "figures"), out
 
 
 def test_one_epoch_run_writes_every_artifact_with_its_columns(trained, frames):
     result, out = trained
-    for name in ("model.keras", "config.json", "history.csv", "oof_frames.csv", "oof_videos.csv", "fold_0/model.keras"):
+    for name in ("model.keras", "config.json", "history.csv", "oof_frames.csv", "oof_videos.csv", f"fold_{TRAINED_FOLD}/model.keras"):
         assert (out / name).is_file(), name
     assert Path(result["figure"]).is_file()
     oof_frames = pd.read_csv(out / "oof_frames.csv")
     oof_videos = pd.read_csv(out / "oof_videos.csv")
     assert list(oof_frames.columns) == OOF_FRAME_COLUMNS
     assert list(oof_videos.columns) == OOF_VIDEO_COLUMNS
-    assert len(oof_frames) == (frames["fold"] == 0).sum() and set(oof_frames["fold"]) == {0}
+    assert len(oof_frames) == (frames["fold"] == TRAINED_FOLD).sum() and set(oof_frames["fold"]) == {TRAINED_FOLD}
     assert oof_frames["p"].between(0, 1).all()
     assert oof_videos["n_frames"].sum() == len(oof_frames)
     history = pd.read_csv(out / "history.csv")
     assert {"fold", "phase", "epoch", "loss", "val_video_bll", "val_video_auc"} <= set(history.columns)
     config = json.loads((out / "config.json").read_text())
-    assert config["model"] == "meso4" and config["size"] == 64 and config["folds"] == [0]
-    assert config["val_video_bll"]["0"] == pytest.approx(history["val_video_bll"].min())
+    assert config["model"] == "meso4" and config["size"] == 64 and config["folds"] == [TRAINED_FOLD]
+    assert config["val_video_bll"][str(TRAINED_FOLD)] == pytest.approx(history["val_video_bll"].min())
 
 
 def test_saved_model_reproduces_the_oof_predictions(trained, frames):
     from deepfake_detection.models import load_model
 
     _, out = trained
-    _, val = pipeline.split_fold(frames, 0)
+    _, val = pipeline.split_fold(frames, TRAINED_FOLD)
     model = load_model(out / "model.keras")
     p = model.predict(pipeline.eval_dataset(val, 64, 8), verbose=0).ravel()
     oof = pd.read_csv(out / "oof_frames.csv")
@@ -154,7 +155,7 @@ def test_same_seed_gives_the_same_predictions_on_cpu(trained, tiny_crops, tmp_pa
 
     crops_dir, folds_csv = tiny_crops
     _, first = trained
-    train_model(crops_dir, folds_csv, TINY, fold=0, out_dir=tmp_path / "again")
+    train_model(crops_dir, folds_csv, TINY, fold=TRAINED_FOLD, out_dir=tmp_path / "again")
     p1 = pd.read_csv(first / "oof_frames.csv")["p"].to_numpy()
     p2 = pd.read_csv(tmp_path / "again" / "oof_frames.csv")["p"].to_numpy()
     assert p1.std() > 0  # predictions vary by crop, so equality is not trivial
@@ -196,3 +197,17 @@ def test_pretrained_backbone_trains_head_first_then_fine_tunes(tiny_crops, tmp_p
     history = pd.read_csv(tmp_path / "two_phase" / "history.csv")
     assert history["phase"].tolist() == ["head", "fine_tune"]
     assert history["learning_rate"].tolist() == pytest.approx([cfg.learning_rate, cfg.fine_tune_learning_rate])
+
+
+def test_a_fold_trains_alike_alone_or_after_other_folds(trained, tiny_crops, tmp_path):
+    from deepfake_detection.train import train_model
+
+    crops_dir, folds_csv = tiny_crops
+    _, alone = trained  # TRAINED_FOLD only
+    train_model(crops_dir, folds_csv, TINY, fold="all", out_dir=tmp_path / "all")
+    oof_all = pd.read_csv(tmp_path / "all" / "oof_frames.csv")
+    oof_alone = pd.read_csv(alone / "oof_frames.csv")
+    assert set(oof_all["fold"]) == {0, 1, 2}
+    assert len(oof_all) == len(pd.read_csv(crops_dir / "manifest.csv"))  # every crop scored out of fold
+    in_all = oof_all.loc[oof_all["fold"] == TRAINED_FOLD, "p"].to_numpy()
+    np.testing.assert_array_equal(in_all, oof_alone["p"].to_numpy())

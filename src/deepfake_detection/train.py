@@ -17,7 +17,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import keras
@@ -162,17 +162,61 @@ def _compile(model: keras.Model, learning_rate: float) -> None:
                   metrics=[keras.metrics.AUC(name="auc")])
 
 
+@dataclass
+class FoldModel:
+    """One built model reused by every fold: Keras traces its train and predict steps only once.
+
+    Tracing dominates short CPU runs (about a minute per fold for EfficientNet under load), so each
+    fold resets this model to its freshly built state instead of building a new one.
+    """
+
+    model: keras.Model
+    initial: list[np.ndarray]  # every model variable as built: weights, BN statistics, dropout seed state
+    compiled_phase: str | None = None
+    optimizer_initial: list[np.ndarray] | None = None  # optimizer slots right after building them
+
+
+def build_fold_model(cfg: TrainConfig, strategy: tf.distribute.Strategy,
+                     stats: tuple[list[float], list[float]] | None = None) -> FoldModel:
+    """Build cfg.model under the strategy and remember its initial state."""
+    with strategy.scope():
+        model = build_model(cfg.model, cfg.size, cfg.weights, cfg.weights_dir, cfg.normalization, cfg.dropout,
+                            channel_stats=stats)
+    return FoldModel(model, [keras.ops.convert_to_numpy(v) for v in model.variables])
+
+
+def prepare_phase(fold_model: FoldModel, phase: str, learning_rate: float, strategy: tf.distribute.Strategy) -> None:
+    """Compile for a phase when the trainable set changed, else reuse; optimizer state starts fresh."""
+    model = fold_model.model
+    if fold_model.compiled_phase != phase:
+        with strategy.scope():
+            _compile(model, learning_rate)
+            model.optimizer.build(model.trainable_variables)
+        fold_model.compiled_phase = phase
+        fold_model.optimizer_initial = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    for variable, value in zip(model.optimizer.variables, fold_model.optimizer_initial):
+        variable.assign(value)
+    model.optimizer.learning_rate = learning_rate
+
+
 def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path,
-               strategy: tf.distribute.Strategy) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Train on every fold but `fold`; returns (history, OOF frame predictions, best val_video_bll)."""
+               strategy: tf.distribute.Strategy,
+               fold_model: FoldModel | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Train on every fold but `fold`; returns (history, OOF frame predictions, best val_video_bll).
+
+    fold_model: a model shared across folds, reset to its initial state here; None builds one
+    (always so for "standardize", whose statistics come from this fold's training crops).
+    """
     fold_dir.mkdir(parents=True, exist_ok=True)
     train, val = split_fold(frames, fold)
     log.info("fold %d: %d training crops (%d videos), %d validation crops (%d videos)", fold, len(train),
              train["video_id"].nunique(), len(val), val["video_id"].nunique())
-    stats = channel_stats(train, cfg.size, cfg.seed) if cfg.normalization == "standardize" else None
-    with strategy.scope():
-        model = build_model(cfg.model, cfg.size, cfg.weights, cfg.weights_dir, cfg.normalization, cfg.dropout,
-                            channel_stats=stats)
+    if fold_model is None:
+        stats = channel_stats(train, cfg.size, cfg.seed) if cfg.normalization == "standardize" else None
+        fold_model = build_fold_model(cfg, strategy, stats)
+    model = fold_model.model
+    for variable, value in zip(model.variables, fold_model.initial):
+        variable.assign(value)
     labels = train["label"].to_numpy(int)
     steps = cfg.steps_per_epoch or max(1, epoch_size(labels, cfg.imbalance) // cfg.batch_size)
     val_ds = eval_dataset(val, cfg.size, cfg.batch_size, cfg.cache)
@@ -203,8 +247,7 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
             continue
         if phase == "fine_tune":
             set_backbone_trainable(model, True, keep_batchnorm_frozen=pretrained)
-        with strategy.scope():
-            _compile(model, lr)
+        prepare_phase(fold_model, phase, lr, strategy)
         schedule = [CosineDecay(lr, first, last - 1)] if phase == "fine_tune" else []
         ds = train_dataset(train, cfg, epochs=last, start_epoch=first, steps_per_epoch=steps)
         fit = model.fit(ds, epochs=last, initial_epoch=first, steps_per_epoch=steps, class_weight=class_weight,
@@ -250,9 +293,10 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         histories, oofs, scores = [], [], {}
+        # Every fold starts from the same initial weights, so a fold trains alike alone or among all.
+        shared = None if cfg.normalization == "standardize" else build_fold_model(cfg, strategy)
         for k in folds:
-            set_seeds(cfg.seed + int(k))
-            history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out_dir / f"fold_{k}", strategy)
+            history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out_dir / f"fold_{k}", strategy, shared)
             histories.append(history)
             oofs.append(oof)
     finally:
