@@ -92,6 +92,7 @@ def test_calibration_lowers_log_loss_of_overconfident_predictions():
         assert Calibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # the MLP meta model on 80 videos
 def test_stack_is_group_cross_validated_and_beats_each_base_model(tmp_path):
     names = ("model_a", "model_b", "model_c")
     write_oof_models(tmp_path, names)
