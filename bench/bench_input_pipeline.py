@@ -69,7 +69,7 @@ class StepTimer(keras.callbacks.Callback):
 def train_rate(model: keras.Model, dataset: tf.data.Dataset, steps: int, batch_size: int) -> float:
     """Training images/s over `steps` batches after WARMUP_STEPS."""
     timer = StepTimer()
-    model.fit(dataset, epochs=1, steps_per_epoch=WARMUP_STEPS + steps, callbacks=[timer], verbose=0)
+    model.fit(dataset, epochs=1, steps_per_epoch=WARMUP_STEPS + steps, callbacks=[timer], verbose=0, shuffle=False)
     return steps * batch_size / (timer.end - timer.start)
 
 

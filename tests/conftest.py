@@ -120,7 +120,7 @@ TINY_MODELS = ("meso4", "mesoinception4", "mobilenet_v3_small")
 @pytest.fixture(scope="session")
 def tiny_models(tiny_crops, tmp_path_factory) -> dict[str, Path]:
     """name -> models/NAME folder (model.keras, oof_frames.csv, oof_videos.csv, ...) of 3 tiny models
-    trained on `tiny_crops` over all 3 folds: 64 px, 1 epoch of 2 batches each (about a minute on CPU)."""
+    trained on `tiny_crops` over all 3 folds: 64 px, 1 epoch of 2 batches each (30-80 s on 2 busy CPU cores)."""
     from deepfake_detection.config import TrainConfig
     from deepfake_detection.train import train_model
 

@@ -31,7 +31,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 # --- reading -----------------------------------------------------------------------------------
 def read_manifest(crops_dir: str | Path) -> pd.DataFrame:
-    """The extraction manifest with `path` (absolute crop file) added; checks the contract columns."""
+    """The extraction manifest with `path` (crops_dir / crop_path) added; checks the contract columns."""
     crops_dir = Path(crops_dir)
     manifest = pd.read_csv(crops_dir / "manifest.csv", dtype={"video_id": str, "group": str, "crop_path": str},
                            keep_default_na=False, na_values={"label": [""]})
