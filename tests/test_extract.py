@@ -26,6 +26,7 @@ from deepfake_detection.video import sample_frames, wanted_indices
 PORTRAIT = ("data", "dfdc", "dfdc_train_part_0", "brtujopkby.mp4")  # 1080 wide x 1920 high
 LANDSCAPE = ("data", "dfdc", "dfdc_train_part_10", "widuwuoiur.mp4")  # 1920 x 1080
 PORTRAIT_720 = ("data", "dfdc", "dfdc_train_part_10", "yhffcuhhjy.mp4")  # 720 x 1280
+FACE_CLIP = ("data", "face-clips", "FAKE", "0_aaqaifqrwn.mp4_0_0.mp4")  # 256 x 256, 149 frames
 CFG = ExtractConfig(frames=4)  # few frames keep the tests fast; detection works as with 32
 # Resume, shards, Dask and original boxes are detector-agnostic: Haar keeps TensorFlow out of
 # the extra processes those tests start.
@@ -84,11 +85,20 @@ def local_run(small_index, mtcnn, tmp_path_factory) -> tuple[Path, pd.DataFrame,
 
 
 @pytest.fixture(scope="session")
-def haar_run(small_index, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+def mp_index(broken) -> pd.DataFrame:
+    """Smaller videos for the tests that start processes: a face clip, then a slower 720p video, then broken files."""
+    videos = {"a_clip": require_shared(*FACE_CLIP), "b_portrait": require_shared(*PORTRAIT_720)}
+    return _index(videos | {f"c_{k}": broken[k] for k in ("zero", "text", "missing", "one_frame")})
+
+
+@pytest.fixture(scope="session")
+def haar_run(mp_index, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     """The reference for the multi-process tests: an uninterrupted in-process Haar extraction."""
     out = tmp_path_factory.mktemp("haar")
-    extract_dataset(small_index, out, HAAR)
-    return out, pd.read_csv(out / "manifest.csv")
+    extract_dataset(mp_index, out, HAAR)
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert set(manifest["video_id"]) == {"a_clip", "b_portrait"}  # a non-trivial reference
+    return out, manifest
 
 
 def _same_manifest(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -218,23 +228,23 @@ def test_rerun_skips_finished_videos(local_run, small_index):
     _same_manifest(pd.read_csv(out / "manifest.csv"), manifest)
 
 
-def test_killed_run_resumes_to_the_same_result(haar_run, small_index, tmp_path):
+def test_killed_run_resumes_to_the_same_result(haar_run, mp_index, tmp_path):
     """Kill the CLI (the worker process) after its first finished video; the resumed run must equal an uninterrupted one."""
     index_csv = tmp_path / "index.csv"
-    small_index.to_csv(index_csv, index=False)
+    mp_index.to_csv(index_csv, index=False)
     out = tmp_path / "crops"
     command = [sys.executable, "-m", "deepfake_detection", "extract", str(index_csv), "--out", str(out),
                "--data-dir", "/", "--frames", str(HAAR.frames), "--detector", HAAR.detector]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
     deadline = time.monotonic() + 120
-    while not (out / "parts" / "a_landscape.json").exists() and process.poll() is None and time.monotonic() < deadline:
+    while not (out / "parts" / "a_clip.json").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)  # now decoding or detecting b_portrait
     process.wait()
-    assert (out / "parts" / "a_landscape.json").exists()
+    assert (out / "parts" / "a_clip.json").exists()
     assert not (out / "parts" / "c_zero.json").exists()  # it was killed mid-run
-    extract_dataset(small_index, out, HAAR, data_dir="/")
+    extract_dataset(mp_index, out, HAAR, data_dir="/")
     reference, manifest = haar_run
     _same_manifest(pd.read_csv(out / "manifest.csv"), manifest)
     assert sorted(p.name for p in (out / "b_portrait").iterdir()) == sorted(
@@ -242,21 +252,21 @@ def test_killed_run_resumes_to_the_same_result(haar_run, small_index, tmp_path):
     assert not any((out / ".tmp").iterdir())  # leftovers of the killed run are cleaned up
 
 
-def test_shards_and_process_pool_give_the_same_manifest(haar_run, small_index, tmp_path):
-    seen = [set(shard_rows(small_index, f"{i}/3")["video_id"]) for i in range(3)]
-    assert set.union(*seen) == set(small_index["video_id"]) and sum(map(len, seen)) == len(small_index)
-    extract_dataset(small_index, tmp_path, HAAR, shard="0/2", workers=2)  # a local process pool
-    extract_dataset(small_index, tmp_path, HAAR, shard="1/2")
+def test_shards_and_process_pool_give_the_same_manifest(haar_run, mp_index, tmp_path):
+    seen = [set(shard_rows(mp_index, f"{i}/3")["video_id"]) for i in range(3)]
+    assert set.union(*seen) == set(mp_index["video_id"]) and sum(map(len, seen)) == len(mp_index)
+    extract_dataset(mp_index, tmp_path, HAAR, shard="0/2", workers=2)  # a local process pool
+    extract_dataset(mp_index, tmp_path, HAAR, shard="1/2")
     _same_manifest(pd.read_csv(tmp_path / "manifest.csv"), haar_run[1])
     with pytest.raises(ValueError):
-        shard_rows(small_index, "2/2")
+        shard_rows(mp_index, "2/2")
 
 
-def test_dask_local_cluster_gives_the_same_manifest(haar_run, small_index, tmp_path):
+def test_dask_local_cluster_gives_the_same_manifest(haar_run, mp_index, tmp_path):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
-        extract_dataset(small_index, tmp_path, HAAR, scheduler=cluster.scheduler_address)
+        extract_dataset(mp_index, tmp_path, HAAR, scheduler=cluster.scheduler_address)
     _same_manifest(pd.read_csv(tmp_path / "manifest.csv"), haar_run[1])
 
 
@@ -266,7 +276,7 @@ def test_fake_cropped_at_its_originals_boxes_is_pixel_aligned(local_run, tmp_pat
     fake = video_faces(require_shared(*LANDSCAPE), CFG, None, boxes_from=original)
     assert fake.frames == original["frame"].tolist()
     np.testing.assert_allclose(fake.boxes, original[["x1", "y1", "x2", "y2"]].to_numpy(), atol=1e-3)
-    index = _index({"orig": require_shared(*LANDSCAPE), "fake": require_shared(*LANDSCAPE)})
+    index = _index({"orig": require_shared(*PORTRAIT_720), "fake": require_shared(*PORTRAIT_720)})
     index.loc[1, "original"] = index.loc[0, "filename"]
     videos = extract_dataset(index, tmp_path, replace(HAAR, use_original_boxes=True))
     merged = pd.read_csv(tmp_path / "manifest.csv")
