@@ -23,17 +23,30 @@
 # kaggle-bundle`, with the internet off.
 
 # %% tags=["parameters"]
-MODELS_DIR = "models"
-VIDEOS_DIR = "work/demo/test_videos"
-SAMPLE_SUBMISSION = "work/demo/sample_submission.csv"
-LABELS = "work/demo/test_labels.csv"
-OUT = "work/submission.csv"
-STACKER_DIR = "models/stacker"
+DATA_DIR = "work/demo"
+WORK_DIR = "work"
+MODELS_DIR = None  # None: WORK_DIR/models
+VIDEOS_DIR = None  # None: DATA_DIR/test_videos
+SAMPLE_SUBMISSION = None  # None: DATA_DIR/sample_submission.csv (used when it exists)
+LABELS = None  # None: DATA_DIR/test_labels.csv (used when it exists)
+OUT = None  # None: WORK_DIR/submission.csv
+STACKER_DIR = None  # None: MODELS_DIR/stacker
 REPORTS_DIR = "reports"
 WHEELS_DIR = None
 BUDGET_HOURS = 9.0
 QUICK = True
 SEED = 0
+
+# %% [markdown]
+# Paths left at None follow from the data and work folders.
+
+# %%
+MODELS_DIR = MODELS_DIR or f"{WORK_DIR}/models"
+VIDEOS_DIR = VIDEOS_DIR or f"{DATA_DIR}/test_videos"
+SAMPLE_SUBMISSION = SAMPLE_SUBMISSION or f"{DATA_DIR}/sample_submission.csv"
+LABELS = LABELS or f"{DATA_DIR}/test_labels.csv"
+OUT = OUT or f"{WORK_DIR}/submission.csv"
+STACKER_DIR = STACKER_DIR or f"{MODELS_DIR}/stacker"
 
 # %% [markdown]
 # On Kaggle the package and `mtcnn` come from the bundle's wheels (no internet); in the repository they are installed.
@@ -74,18 +87,19 @@ ensemble.write_stacking_report(stack, REPORTS_DIR)
 # Predict every test video. Unusable files get the fallback probability; the reason is logged.
 
 # %%
-rows = predict.predict_videos(VIDEOS_DIR, MODELS_DIR, STACKER_DIR, OUT, sample_submission=SAMPLE_SUBMISSION, cfg=cfg)
+sample = SAMPLE_SUBMISSION if Path(SAMPLE_SUBMISSION).exists() else None
+rows = predict.predict_videos(VIDEOS_DIR, MODELS_DIR, STACKER_DIR, OUT, sample_submission=sample, cfg=cfg)
 rows[["video", "status", "reason", "frames", "models", "p"]]
 
 # %% [markdown]
 # Is the submission valid (every test file once, probabilities in [0, 1])?
 
 # %%
-problems = submission.validate_submission(OUT, submission.expected_filenames(VIDEOS_DIR, SAMPLE_SUBMISSION))
+problems = submission.validate_submission(OUT, submission.expected_filenames(VIDEOS_DIR, sample))
 problems or f"{OUT} is valid"
 
 # %% [markdown]
 # How good is it, where test labels exist (the demo data has them, Kaggle's test set does not)?
 
 # %%
-metrics.evaluate_files(OUT, LABELS)[0] if LABELS and Path(LABELS).exists() else "no test labels"
+metrics.evaluate_files(OUT, LABELS)[0] if Path(LABELS).exists() else "no test labels"

@@ -82,6 +82,8 @@ def kaggle_notebook_source(dataset: str, source: Path = NOTEBOOK) -> str:
     """Notebook 08's jupytext text with its parameters pointed at the Kaggle input and working folders."""
     root = f"/kaggle/input/{dataset}"
     values = {
+        "DATA_DIR": COMPETITION_INPUT,
+        "WORK_DIR": KAGGLE_WORKING,
         "MODELS_DIR": f"{root}/models",
         "WHEELS_DIR": f"{root}/wheels",
         "VIDEOS_DIR": f"{COMPETITION_INPUT}/test_videos",
