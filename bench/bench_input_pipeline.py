@@ -5,7 +5,7 @@ Prints, in one run:
 2. the same training step fed by `pipeline.train_dataset` from JPEG crops with the default augmentation,
    balanced batches and on-the-fly self-blending (the full input pipeline);
 3. the pipeline alone (no model), to show its headroom;
-4. CPU inference ms/image of every registry model at 128 px.
+4. CPU inference ms/image of every registry model at 128 px (`bench_models.inference_table`).
 Target: (2) >= 90 % of (1). Crops come from the real DFDC face clips in ../shared (resized to 128 px).
 
     .venv/bin/python bench/bench_input_pipeline.py [--steps 30] [--batch-size 32] [--skip-inference]
@@ -31,6 +31,7 @@ import tensorflow as tf  # noqa: E402
 
 from deepfake_detection import pipeline  # noqa: E402
 from deepfake_detection.config import TrainConfig  # noqa: E402
+from bench_models import inference_table  # noqa: E402  (bench/ is on sys.path when run as a script)
 from deepfake_detection.models import REGISTRY, build_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,20 +85,6 @@ def pipeline_rate(dataset: tf.data.Dataset, steps: int, batch_size: int) -> floa
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def inference_ms(name: str, size: int, batch_size: int, repeats: int = 3) -> float:
-    """CPU milliseconds per image of model.predict_on_batch at `size` px (random init)."""
-    model = build_model(name, size)
-    batch = np.random.default_rng(0).uniform(0, 255, (batch_size, size, size, 3)).astype(np.float32)
-    model.predict_on_batch(batch)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict_on_batch(batch)
-        times.append(time.perf_counter() - start)
-    keras.backend.clear_session()
-    return 1000 * min(times) / batch_size
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="efficientnet_b0")
@@ -106,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per measurement")
     parser.add_argument("--self-blend", type=float, default=0.2)
     parser.add_argument("--skip-inference", action="store_true")
+    parser.add_argument("--skip-training", action="store_true", help="only the inference table")
     args = parser.parse_args(argv)
     if not CLIPS.is_dir():
         print(f"face clips not found at {CLIPS}; set DFD_SHARED", file=sys.stderr)
@@ -113,6 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(0)
     cfg = TrainConfig(model=args.model, size=args.size, batch_size=args.batch_size, self_blend=args.self_blend)
     print(f"devices: {[d.name for d in tf.config.list_logical_devices()]}; CPU cores: {os.cpu_count()}")
+    if not args.skip_training:
+        training_table(args, cfg)
+    if not args.skip_inference:
+        table = inference_table(list(REGISTRY), args.size, args.batch_size, repeats=3)
+        print(f"\nCPU inference at {args.size} px, batch {args.batch_size} (bench_models: random weights, "
+              "median and best of 3 batches)")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def training_table(args: argparse.Namespace, cfg: TrainConfig) -> None:
+    """Print training images/s: model only, full pipeline, cached pipeline, pipeline alone."""
     with tempfile.TemporaryDirectory() as tmp:
         frames = write_crops(Path(tmp), args.size, frames_per_clip=24)
         print(f"{len(frames)} JPEG crops at {args.size} px from {frames['video_id'].nunique()} DFDC face clips; "
@@ -136,12 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     ratio = rows[1][1] / rows[0][1]
     print(f"pipeline / model-only = {ratio:.0%} (target >= 90%): {'met' if ratio >= 0.9 else 'NOT met'}")
-    if not args.skip_inference:
-        timings = [(name, inference_ms(name, args.size, args.batch_size)) for name in REGISTRY]
-        inference = pd.DataFrame(timings, columns=["model", "cpu_ms_per_image"])
-        print(f"\nCPU inference at {args.size} px, batch {args.batch_size} (random weights, best of 3)")
-        print(inference.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    return 0
 
 
 if __name__ == "__main__":
