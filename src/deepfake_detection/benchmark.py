@@ -432,6 +432,7 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
     by a rerun when complete). None arguments take BenchmarkConfig defaults (QUICK_BENCHMARK in quick mode).
     """
     start = total = time.perf_counter()
+    started = time.time()
     overrides = {**(C.QUICK_BENCHMARK if quick else {}),
                  **{key: value for key, value in {"frames": frames, "size": size, "k": k, "epochs": epochs}.items()
                     if value is not None}, "seed": seed}
@@ -523,6 +524,9 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
     rows += [c for c in videos.columns if c.endswith(PRETRAINED) or c.endswith(PRETRAINED + CAL)]
     table = results_table(videos, {r: r for r in rows}, n_boot=bench.n_boot, seed=seed)
     timings["total"] = round(time.perf_counter() - total, 1)
+    runs = [*work.glob("models/*/config.json"), *work.glob("cross_compression/*/*/config.json"),
+            *work.glob("ablation/*/config.json")]
+    reused = sorted(str(p.parent.relative_to(work)) for p in runs if p.stat().st_mtime < started)
     facts = {
         "data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "weights_dir": str(weights_dir) if weights_dir else None,
         "mesonet_dir": str(mesonet_dir) if mesonet_dir else None, "n_videos_available": n_available,
@@ -534,6 +538,7 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
         "stack_models": [m["name"] for m in stack.spec["models"]],
         "stack_aggregations": {m["name"]: m["aggregation"] for m in stack.spec["models"]},
         "trained": trained, "pretrained": pretrained, "timings_s": timings, "cpu_count": os.cpu_count(),
+        "reused_trainings": reused,
     }
     result = {"facts": facts, "table": table, "cross_compression": cross_table, "ablation": ablation, "videos": videos}
     write_results(result, out)
@@ -558,6 +563,11 @@ def verdict(table: pd.DataFrame) -> list[str]:
                  f"(ln 2 = {np.log(2):.3f}): "
                  + ("beaten, the whole interval lies below both." if beats_prior else
                     f"**not** beaten with confidence: the interval reaches {best_constant:.3f}."))
+    auc_best = trained["roc_auc"].idxmax()
+    a = trained.loc[auc_best]
+    lines.append(f"- ranking: the best trained or stacked ROC AUC is {auc_best}, {format_metric(a, 'roc_auc')}"
+                 + ("; its interval contains 0.5, so no trained row shows a detectable signal." if a["roc_auc_low"] <= 0.5
+                    else "."))
     if len(pretrained):
         ref = pretrained["balanced_log_loss"].idxmin()
         r = pretrained.loc[ref]
@@ -636,7 +646,10 @@ def write_results(result: dict, out: Path) -> None:
         f"{', '.join(t['augment'])}; the last epoch kept (no checkpoint chosen on the validation fold); seed {s['seed']}; "
         f"{s['n_boot']} bootstrap resamples of identity groups.",
         f"- **CPU time:** {minutes:.1f} min on {facts['cpu_count']} cores for this run (budget: about 30 min on 2 cores "
-        "for the default run; the machine was shared with other jobs).",
+        "for the default run; the machine was shared with other jobs)"
+        + (f"; {len(facts['reused_trainings'])} finished trainings were reused from an earlier run with the same settings "
+           f"and inputs, their time is not in this total ({', '.join(facts['reused_trainings'])})"
+           if facts["reused_trainings"] else "") + ".",
         f"- **Weights:** {weights}; pretrained reference rows: "
         + (", ".join(f"`{Path(f).name}`" for f in facts["pretrained"]["files"]) + f" from `{facts['mesonet_dir']}`, "
            "no training, 256 px crops scaled to [0, 1]" if facts["pretrained"]["files"] else "none (no MesoNet folder)") + ".",
@@ -676,7 +689,8 @@ def write_results(result: dict, out: Path) -> None:
         interp["roc_auc [95% CI]"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in
                                       zip(interp["roc_auc"], interp["roc_auc_low"], interp["roc_auc_high"])]
         lines += ["## Pretrained MesoNet: resize interpolation of small crops", "",
-                  f"Each 256 px crop shrunk to {s['size']} px and enlarged back to 256 px, as a small face crop reaches MesoNet.", "",
+                  f"Each 256 px crop shrunk to {s['size']} px and enlarged back to 256 px, as a small face crop reaches MesoNet. "
+                  "At an integer enlargement cv2 INTER_AREA repeats pixels exactly like INTER_NEAREST, so those two rows agree.", "",
                   _table_md(interp, ["weights", "crop", "interpolation", "roc_auc [95% CI]", "balanced_log_loss"],
                             {"balanced_log_loss": "{:.3f}"})]
     if len(result["ablation"]):
