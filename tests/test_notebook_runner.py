@@ -33,12 +33,14 @@ def test_notebook_holds_no_pipeline_logic(source: Path):
     notebook = jupytext.read(source)
     assert notebook.cells[0].cell_type == "markdown", "first cell must say what the notebook answers"
     assert "parameters" in notebook.cells[1].metadata.get("tags", []), "second cell must be the parameters cell"
-    for cell in _code_cells(notebook):
-        tree = ast.parse(cell)
-        for node in ast.walk(tree):
+    for position, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
             assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While)), \
-                f"{source.name}: logic belongs in the package, not in a cell:\n{cell}"
-        assert len(cell.splitlines()) <= 12, f"{source.name}: cell too long:\n{cell}"
+                f"{source.name}: logic belongs in the package, not in a cell:\n{cell.source}"
+        if position != 1:  # the parameters cell may list as many settings as it needs
+            assert len(cell.source.strip().splitlines()) <= 12, f"{source.name}: cell too long:\n{cell.source}"
 
 
 def test_notebooks_are_numbered_in_order():

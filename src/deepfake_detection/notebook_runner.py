@@ -7,6 +7,7 @@ a run leaves the repository clean. A failing cell stops the run and names the no
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ def run_notebook(source: Path, parameters: dict, out_dir: Path, timeout_s: int =
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernel inherits it: no TF C++ chatter in outputs
     notebook = jupytext.read(source)
     inject_parameters(notebook, parameters)
     out_dir.mkdir(parents=True, exist_ok=True)
