@@ -26,7 +26,7 @@ from deepfake_detection.config import SEED, ExtractConfig, PredictConfig, TrainC
 
 log = logging.getLogger(__name__)
 
-DEMO_MODELS = ("meso4", "mobilenet_v3_small", "efficientnet_b0")
+DEMO_MODELS = ("meso4", "mesoinception4", "mobilenet_v3_small")
 
 
 @dataclass
@@ -36,9 +36,10 @@ class DemoSettings:
     videos: int = 40
     folds: int = 3
     models: tuple[str, ...] = DEMO_MODELS
-    frames: int = 8  # sampled frames per video for training crops and for prediction
-    size: int = 96
-    epochs: int = 3
+    frames: int = 16  # sampled frames per video for training crops and for prediction
+    size: int = 128
+    epochs: int = 30  # from random weights the small models need many short epochs to pick up blending traces
+    patience: int = 10  # early stopping on the noisy video-level loss of a dozen validation videos
     detector: str = "mtcnn"
     seed: int = SEED
     quick: bool = False  # tiny CI-sized run: 1 epoch, few batches
@@ -101,7 +102,8 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
         extract.extract_dataset(dataset.labelled(index), crops_dir, extract_cfg, data_dir=data_dir)
     for name in settings.models:
         with _step(f"train {name}", timings):
-            cfg = TrainConfig(model=name, size=settings.size, epochs=settings.epochs, seed=settings.seed)
+            cfg = TrainConfig(model=name, size=settings.size, epochs=settings.epochs, patience=settings.patience,
+                              seed=settings.seed)
             if settings.quick:
                 cfg = train.quick_config(cfg)
             train.train_model(crops_dir, run_dir / "folds.csv", cfg, fold="all", out_dir=models_dir / name,
