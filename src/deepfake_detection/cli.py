@@ -508,8 +508,10 @@ def _run_benchmark_ffpp(args) -> int:
 
 
 # --- registry ----------------------------------------------------------------------------------
-PARSERS = [_add_index, _add_folds, _add_evaluate, _add_validate, _add_eda, _add_demo_data, _add_stack, _add_predict, _add_kaggle_bundle, _add_train, _add_score_crops, _add_gradcam, _add_extract,
-           _add_demo, _add_notebooks, _add_report, _add_benchmark_ffpp]
+# In pipeline order, so `--help` reads like the README: data, faces, models, submission, then the wrappers.
+PARSERS = [_add_demo_data, _add_index, _add_folds, _add_eda, _add_extract, _add_train, _add_score_crops, _add_gradcam,
+           _add_stack, _add_predict, _add_validate, _add_evaluate, _add_kaggle_bundle, _add_benchmark_ffpp,
+           _add_demo, _add_notebooks, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
