@@ -135,15 +135,3 @@ def test_cli_lists_the_benchmark_command(capsys):
     assert exit_info.value.code == 0
     assert "--quick" in capsys.readouterr().out
 
-
-def test_vectorised_bootstrap_equals_the_metrics_module():
-    from deepfake_detection.benchmark import group_bootstrap_intervals
-    from deepfake_detection.metrics import bootstrap_intervals
-
-    rng = np.random.default_rng(1)
-    y, p, groups = rng.integers(0, 2, 40), rng.random(40), rng.integers(0, 6, 40)
-    p[:5] = p[5:10]  # ties count half in the AUC
-    expected = bootstrap_intervals(y, p, n_boot=60, seed=3, groups=groups)
-    got = group_bootstrap_intervals(y, p, groups, n_boot=60, seed=3)
-    for metric, interval in expected.items():
-        np.testing.assert_allclose(got[metric], interval, rtol=1e-9)

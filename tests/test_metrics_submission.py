@@ -12,6 +12,7 @@ from sklearn.metrics import log_loss as sk_log_loss
 from deepfake_detection.metrics import (
     balanced_log_loss,
     bootstrap_intervals,
+    bootstrap_samples,
     evaluate,
     evaluate_files,
     log_loss,
@@ -90,3 +91,17 @@ def test_evaluate_files(tmp_path):
     pd.DataFrame({"filename": ["a.mp4", "b.mp4"], "label": ["FAKE", "REAL"]}).to_csv(tmp_path / "t.csv", index=False)
     scores, joined = evaluate_files(tmp_path / "s.csv", tmp_path / "t.csv")
     assert scores["accuracy"] == 1.0 and len(joined) == 2
+
+
+def test_vectorised_bootstrap_equals_evaluate_on_each_resample():
+    rng = np.random.default_rng(1)
+    y, p, groups = rng.integers(0, 2, 40), rng.random(40), rng.integers(0, 6, 40)
+    p[:5] = p[5:10]  # ties count half in the AUC
+    got = bootstrap_samples(y, p, groups, n_boot=60, seed=3)
+    draws = np.random.default_rng(3)  # the same generator calls: len(unique groups) whole groups per resample
+    unique = np.unique(groups)
+    for b in range(60):
+        picked = np.concatenate([np.flatnonzero(groups == g) for g in draws.choice(unique, size=len(unique))])
+        expected = evaluate(y[picked], p[picked])
+        for metric in ("log_loss", "balanced_log_loss", "roc_auc", "accuracy"):
+            np.testing.assert_allclose(got[metric][b], expected[metric], rtol=1e-9, equal_nan=True)

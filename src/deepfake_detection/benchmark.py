@@ -22,11 +22,11 @@ from tqdm.auto import tqdm
 
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames, aggregation_scores, choose_aggregation
-from deepfake_detection.config import KAGGLE_EPS, SEED, BenchmarkConfig, ExtractConfig, PredictConfig, TrainConfig, set_seeds
+from deepfake_detection.config import SEED, BenchmarkConfig, ExtractConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, labelled, make_folds
 from deepfake_detection.ensemble import cross_fit_calibration, fit_stacker, reliability_table, roc_points
 from deepfake_detection.extract import extract_dataset
-from deepfake_detection.metrics import evaluate, prior_baseline
+from deepfake_detection.metrics import bootstrap_intervals, bootstrap_samples, evaluate, prior_baseline
 from deepfake_detection.models import build_model, get_spec
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
 from deepfake_detection.submission import atomic_write_csv
@@ -49,44 +49,6 @@ def evaluation_subsets(videos: pd.DataFrame) -> dict[str, pd.Index]:
     return subsets
 
 
-def bootstrap_samples(y: np.ndarray, p: np.ndarray, groups: np.ndarray, n_boot: int = 1000,
-                      seed: int = 0) -> dict[str, np.ndarray]:
-    """Each metric on n_boot group resamples: arrays (n_boot,), vectorised over resamples.
-
-    Draws the same resamples as `metrics.bootstrap_intervals(..., groups=...)` (same generator calls)
-    and computes the same metrics as `metrics.evaluate` from per-row resample counts, which takes
-    milliseconds instead of the seconds sklearn's per-call validation costs. The same seed gives the
-    same resamples for every prediction column, so differences between columns are paired.
-    """
-    y, p = np.asarray(y, dtype=int), np.clip(np.asarray(p, dtype=float), KAGGLE_EPS, 1 - KAGGLE_EPS)
-    groups = np.asarray(groups)
-    rng = np.random.default_rng(seed)
-    unique, row_group = np.unique(groups, return_inverse=True)
-    counts = np.zeros((n_boot, len(unique)))
-    for b in range(n_boot):
-        np.add.at(counts[b], np.searchsorted(unique, rng.choice(unique, size=len(unique), replace=True)), 1)
-    w = counts[:, row_group]  # (n_boot, n_rows): how often each row was drawn
-    loss = -(y * np.log(p) + (1 - y) * np.log1p(-p))  # (n_rows,)
-    w_fake, w_real = w * (y == 1), w * (y == 0)
-    n_fake, n_real, n_all = w_fake.sum(1), w_real.sum(1), w.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        class_losses = np.stack([w_real @ loss / n_real, w_fake @ loss / n_fake])  # NaN where a class is absent
-        pairs = (p[y == 1][:, None] > p[y == 0][None, :]) + 0.5 * (p[y == 1][:, None] == p[y == 0][None, :])
-        auc = np.einsum("bi,ij,bj->b", w_fake[:, y == 1], pairs, w_real[:, y == 0]) / (n_fake * n_real)
-        return {"log_loss": w @ loss / n_all,
-                "balanced_log_loss": np.nanmean(class_losses, axis=0),
-                "roc_auc": np.where((n_fake > 0) & (n_real > 0), auc, np.nan),
-                "accuracy": w @ ((p >= 0.5) == (y == 1)) / n_all}
-
-
-def group_bootstrap_intervals(y, p, groups, n_boot: int = 1000, seed: int = 0,
-                              level: float = 0.95) -> dict[str, tuple[float, float]]:
-    """Percentile intervals per metric from bootstrap_samples (equal to metrics.bootstrap_intervals with groups)."""
-    alpha = (1 - level) / 2
-    return {name: (float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha)))
-            for name, v in bootstrap_samples(y, p, groups, n_boot, seed).items()}
-
-
 def score_rows(name: str, videos: pd.DataFrame, prob_column: str, n_boot: int = 1000, seed: int = 0) -> list[dict]:
     """One row per subset for one model: metrics, bootstrap intervals and the prior baseline."""
     rows = []
@@ -94,7 +56,7 @@ def score_rows(name: str, videos: pd.DataFrame, prob_column: str, n_boot: int = 
         part = videos.loc[idx]
         y, p = part["label"].astype(int).to_numpy(), part[prob_column].to_numpy(dtype=float)
         scores, prior = evaluate(y, p), prior_baseline(y)
-        intervals = group_bootstrap_intervals(y, p, part["group"].to_numpy(), n_boot=n_boot, seed=seed)
+        intervals = bootstrap_intervals(y, p, n_boot=n_boot, seed=seed, groups=part["group"].to_numpy())
         row = {"model": name, "subset": subset, "n": len(part), "n_fake": int(y.sum()), "n_real": int((y == 0).sum())}
         for metric in METRICS:
             row[metric] = scores[metric]
@@ -316,8 +278,8 @@ def pretrained_rows(videos: pd.DataFrame, frames: pd.DataFrame, mesonet_dir: Pat
                 v = videos[["video_id", "label", "group"]].copy()
                 add_prediction(v, "p", aggregate_frames(frames.assign(p=q), "mean", cfg))
                 y, scores = v["label"].to_numpy(int), evaluate(v["label"].to_numpy(int), v["p"])
-                low, high = group_bootstrap_intervals(y, v["p"].to_numpy(), v["group"].to_numpy(),
-                                                      n_boot=bench.n_boot, seed=bench.seed)["roc_auc"]
+                low, high = bootstrap_intervals(y, v["p"].to_numpy(), n_boot=bench.n_boot, seed=bench.seed,
+                                                groups=v["group"].to_numpy())["roc_auc"]
                 info["interpolation"].append({"weights": stem, "crop": f"{bench.size} px -> {bench.crop_size} px",
                                               "interpolation": interpolation, "roc_auc": scores["roc_auc"],
                                               "roc_auc_low": low, "roc_auc_high": high,
@@ -361,7 +323,7 @@ def ablation_rows(videos: pd.DataFrame, default: str, variants: dict[str, tuple[
     for column, (choice, setting) in {default: ("default", "as in the main run"), **variants}.items():
         p = videos[column].to_numpy(float)
         scores = evaluate(y, p)
-        intervals = group_bootstrap_intervals(y, p, groups, n_boot=n_boot, seed=seed)
+        intervals = bootstrap_intervals(y, p, n_boot=n_boot, seed=seed, groups=groups)
         row = {"choice": choice, "setting": setting, "column": column}
         for metric in ("balanced_log_loss", "roc_auc"):
             row[metric], (row[f"{metric}_low"], row[f"{metric}_high"]) = scores[metric], intervals[metric]
