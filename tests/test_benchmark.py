@@ -134,4 +134,3 @@ def test_cli_lists_the_benchmark_command(capsys):
         main(["benchmark-ffpp", "--help"])
     assert exit_info.value.code == 0
     assert "--quick" in capsys.readouterr().out
-
