@@ -462,13 +462,14 @@ def _add_report(sub) -> None:
     p.add_argument("--run", dest="run_dir", type=Path, default=Path("work/demo-run"),
                    help="run folder written by demo/notebooks")
     p.add_argument("--reports", type=Path, default=Path("reports"))
+    p.add_argument("--data", type=Path, default=None, help="data folder of the run (default: RUN/data)")
     p.set_defaults(run=_run_report)
 
 
 def _run_report(args) -> int:
     from deepfake_detection.report import write_report
 
-    print(f"report: {write_report(args.run_dir, args.reports)}")
+    print(f"report: {write_report(args.run_dir, args.reports, args.data)}")
     return 0
 
 

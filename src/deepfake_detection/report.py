@@ -21,10 +21,10 @@ EDA_FIGURES = ("file_types", "labels", "labels_full_index", "lengths", "lengths_
                "fake_vs_original", "ssim_over_time", "ssim_fake_vs_original", "face_annotations", "imbalance")
 
 
-def data_origin(run_dir: Path) -> str:
-    """'demo (synthetic)', 'FaceForensics++' or 'DFDC', from what the index and the data folder hold."""
+def data_origin(run_dir: Path, data_dir: Path) -> str:
+    """'demo (synthetic)', 'FaceForensics++' or 'DFDC', from what the data folder and the index hold."""
     index_path = run_dir / "index.csv"
-    if (run_dir / "data" / "demo_manifest.json").exists():
+    if (data_dir / "demo_manifest.json").exists():
         return "demo (synthetic; says nothing about DFDC quality)"
     if index_path.exists():
         sources = set(pd.read_csv(index_path, usecols=["source"])["source"])
@@ -99,11 +99,12 @@ def submission_section(run_dir: Path) -> list[str]:
     return lines
 
 
-def write_report(run_dir: str | Path, reports_dir: str | Path = "reports") -> Path:
+def write_report(run_dir: str | Path, reports_dir: str | Path = "reports", data_dir: str | Path | None = None) -> Path:
     """Write reports_dir/report.md from the artifacts of run_dir; sections without files are noted, not faked."""
     run_dir, reports_dir = Path(run_dir), Path(reports_dir)
     figures_dir = reports_dir / "figures"
-    lines = [f"# Progress report — data: {data_origin(run_dir)}", "",
+    data_dir = Path(data_dir) if data_dir is not None else run_dir / "data"  # the demo workflow's layout
+    lines = [f"# Progress report — data: {data_origin(run_dir, data_dir)}", "",
              f"Generated from the files in `{run_dir}` by `python -m deepfake_detection report`.", ""]
     sections = [
         ("index.csv", lambda: data_section(run_dir)),

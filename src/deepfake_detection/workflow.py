@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -46,19 +48,14 @@ class DemoSettings:
     reports_dir: Path = field(default_factory=lambda: Path("reports"))
 
 
-def _step(name: str, timings: dict[str, float]):
-    """Context manager that logs and times one pipeline step."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def timed():
-        log.info("== %s", name)
-        start = time.perf_counter()
-        yield
-        timings[name] = round(time.perf_counter() - start, 1)
-        log.info("== %s done in %.1f s", name, timings[name])
-
-    return timed()
+@contextmanager
+def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Log and time one pipeline step into timings[name] (seconds)."""
+    log.info("== %s", name)
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 1)
+    log.info("== %s done in %.1f s", name, timings[name])
 
 
 def ensure_demo_data(data_dir: str | Path, videos: int = 40, seed: int = SEED) -> bool:
@@ -116,7 +113,7 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
     with _step("predict", timings):
         predict.predict_videos(data_dir / "test_videos", models_dir, out=run_dir / "submission.csv",
                                sample_submission=data_dir / "sample_submission.csv", cfg=predict_cfg,
-                               extract_cfg=replace(extract_cfg))
+                               extract_cfg=extract_cfg)
     with _step("evaluate", timings):
         scores, _ = metrics.evaluate_files(run_dir / "submission.csv", data_dir / "test_labels.csv")
         (run_dir / "evaluation.json").write_text(json.dumps(scores, indent=2) + "\n")
