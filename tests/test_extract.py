@@ -18,7 +18,8 @@ import pytest
 
 from conftest import require_shared
 from deepfake_detection.config import ExtractConfig
-from deepfake_detection.extract import (MANIFEST_COLUMNS, extract_dataset, merge_parts, shard_rows, video_faces)
+from deepfake_detection.extract import (MANIFEST_COLUMNS, SETTINGS_FILE, SettingsChanged, extract_dataset, merge_parts,
+                                        shard_rows, video_faces)
 from deepfake_detection.faces import (DETECTORS, FaceBox, Track, crop_face, fill_track, make_detector, select_tracks,
                                       track_faces)
 from deepfake_detection.video import sample_frames, wanted_indices
@@ -302,4 +303,52 @@ def test_demo_test_videos_with_broken_files(demo_dir, mtcnn, tmp_path):
     assert status["no_face"] == "no_face" and status["portrait"] == "ok"
     assert status["truncated"] in ("unreadable", "ok") and status["one_frame"] in ("ok", "no_face")
     assert set(videos["status"]) <= {"ok", "no_face", "unreadable"}
-    merge_parts(index, tmp_path)  # rebuilding from parts alone works
+    written = {name: pd.read_csv(tmp_path / name) for name in ("manifest.csv", "videos.csv")}
+    assert len(written["manifest.csv"]) > 0
+    for name in written:
+        (tmp_path / name).unlink()
+    manifest, table = merge_parts(index, tmp_path)  # rebuilt from the part files alone
+    for name in written:
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), written[name])
+    assert len(manifest) == len(written["manifest.csv"])
+    pd.testing.assert_frame_equal(table.set_index("video_id"), videos)
+
+
+# --- settings and retries on rerun -------------------------------------------------------------------------
+@pytest.fixture
+def clip_index(broken) -> pd.DataFrame:
+    """One real face clip (Haar finds its face in every frame) and one zero-byte file."""
+    return _index({"a_clip": require_shared(*FACE_CLIP), "c_zero": broken["zero"]})
+
+
+def test_rerun_with_other_settings_is_refused_or_extracts_again(clip_index, tmp_path):
+    extract_dataset(clip_index, tmp_path, HAAR)
+    assert json.loads((tmp_path / SETTINGS_FILE).read_text())["frames"] == HAAR.frames
+    part = tmp_path / "parts" / "a_clip.json"
+    before = part.stat().st_mtime_ns
+    with pytest.raises(SettingsChanged, match=r"frames: 4 -> 6; size: 128 -> 64\).*another output folder"):
+        extract_dataset(clip_index, tmp_path, replace(HAAR, frames=6, size=64))
+    assert part.stat().st_mtime_ns == before  # nothing was touched
+    extract_dataset(clip_index, tmp_path, replace(HAAR, detect_batch=2))  # a speed setting: resumes
+    assert part.stat().st_mtime_ns == before
+
+    videos = extract_dataset(clip_index, tmp_path, replace(HAAR, frames=6, size=64), overwrite=True)
+    manifest = pd.read_csv(tmp_path / "manifest.csv")
+    assert videos.set_index("video_id").loc["a_clip", "faces"] == 6 and len(manifest) == 6
+    assert {cv2.imread(str(tmp_path / p)).shape for p in manifest["crop_path"]} == {(64, 64, 3)}
+    assert sorted(p.name for p in (tmp_path / "a_clip").iterdir()) == sorted(Path(p).name for p in manifest["crop_path"])
+    assert json.loads((tmp_path / SETTINGS_FILE).read_text())["size"] == 64
+
+
+def test_videos_that_failed_are_retried_on_rerun(clip_index, tmp_path):
+    (tmp_path / "a_clip").write_text("a file where the crop folder goes")  # renaming the crops into place fails
+    first = extract_dataset(clip_index, tmp_path, HAAR).set_index("video_id")
+    assert first.loc["a_clip", "status"] == "error" and "a_clip" in first.loc["a_clip", "reason"]
+    assert first.loc["c_zero", "status"] == "unreadable"
+    zero_part = tmp_path / "parts" / "c_zero.json"
+    before = zero_part.stat().st_mtime_ns
+    (tmp_path / "a_clip").unlink()
+    again = extract_dataset(clip_index, tmp_path, HAAR).set_index("video_id")
+    assert again.loc["a_clip", "status"] == "ok" and again.loc["a_clip", "faces"] == HAAR.frames
+    assert len(list((tmp_path / "a_clip").glob("*.jpg"))) == HAAR.frames
+    assert zero_part.stat().st_mtime_ns == before  # a final status is not redone

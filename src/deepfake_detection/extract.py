@@ -3,8 +3,10 @@
 One per-video function does all the work, so the same code runs inline, in a local process pool,
 or on a Dask cluster. Each finished video leaves `parts/<video_id>.json` (written last, by
 rename) and `<video_id>/*.jpg` (renamed into place from a temporary folder): a run killed at any
-moment leaves whole videos or nothing, and a rerun skips what is done. `manifest.csv` and
-`videos.csv` are rebuilt from the part files at the end of every run.
+moment leaves whole videos or nothing, and a rerun skips what is done (videos that ended in
+`error` are tried again). `manifest.csv` and `videos.csv` are rebuilt from the part files at the
+end of every run. `settings.json` records the settings the crops were made with: a rerun with
+other settings is refused (or, with `overwrite`, starts afresh) instead of mixing old and new crops.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ MANIFEST_COLUMNS = ["video_id", "frame", "track", "x1", "y1", "x2", "y2", "confi
 VIDEOS_COLUMNS = ["video_id", "status", "reason", "frames", "faces", "seconds"]
 FINAL_STATUSES = ("ok", "no_face", "unreadable")  # "missing" and "error" are retried by a rerun
 PARTS_DIR, TMP_DIR = "parts", ".tmp"
+SETTINGS_FILE = "settings.json"
+SPEED_ONLY = ("detect_batch", "overlap_decode")  # ExtractConfig fields that change how fast, not which crops
+
+
+class SettingsChanged(ValueError):
+    """The output folder holds crops made with other extraction settings; the message names them."""
 
 
 @dataclass
@@ -366,33 +374,82 @@ def merge_parts(index: pd.DataFrame, out_dir: str | Path) -> tuple[pd.DataFrame,
     return manifest, table
 
 
+def crop_settings(cfg: ExtractConfig) -> dict:
+    """The settings that decide which crops are written (speed-only fields left out), as plain JSON values."""
+    return {k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k not in SPEED_ONLY}
+
+
+def settings_differences(stored: dict, wanted: dict) -> list[str]:
+    """'name: stored -> wanted' per differing setting; a setting absent from an older file counts as its default."""
+    defaults = crop_settings(ExtractConfig())
+    return [f"{name}: {stored.get(name, defaults.get(name))!r} -> {value!r}" for name, value in wanted.items()
+            if stored.get(name, defaults.get(name)) != value]
+
+
+def clear_extraction(out: Path) -> None:
+    """Delete what extract_dataset wrote into out: part files, their crop folders, manifest, videos and settings."""
+    for part in sorted((out / PARTS_DIR).glob("*.json")):
+        shutil.rmtree(out / part.stem, ignore_errors=True)
+    for folder in (PARTS_DIR, TMP_DIR):
+        shutil.rmtree(out / folder, ignore_errors=True)
+    for name in ("manifest.csv", "videos.csv", SETTINGS_FILE):
+        (out / name).unlink(missing_ok=True)
+
+
+def check_settings(out: Path, cfg: ExtractConfig, overwrite: bool = False) -> None:
+    """Record cfg in out/settings.json; raise SettingsChanged when out holds crops made with other settings.
+
+    overwrite: clear the folder's earlier extraction instead of raising.
+    """
+    path, wanted = out / SETTINGS_FILE, crop_settings(cfg)
+    if path.exists():
+        changed = settings_differences(json.loads(path.read_text()), wanted)
+        if not changed:
+            return
+        if not overwrite:
+            raise SettingsChanged(
+                f"{out} holds crops extracted with other settings ({'; '.join(changed)}). To resume, rerun with "
+                f"the settings in {path}; to keep both, extract into another output folder; to replace them, "
+                f"delete {out} or pass overwrite=True to extract_dataset")
+        log.warning("%s: settings changed (%s); deleting the earlier crops", out, "; ".join(changed))
+        clear_extraction(out)
+    elif any((out / PARTS_DIR).glob("*.json")):
+        log.warning("%s holds crops from before settings were recorded; assuming they match %s", out, wanted)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(wanted, path)
+
+
 def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig, workers: int = 1,
                     scheduler=None, shard: str | tuple[int, int] | None = None,
-                    data_dir: str | Path | None = None) -> pd.DataFrame:
+                    data_dir: str | Path | None = None, overwrite: bool = False) -> pd.DataFrame:
     """Crops, manifest.csv and videos.csv for the index's videos; resumable; returns videos.csv.
 
     index paths are relative to data_dir (None: used as given). scheduler: a Dask scheduler
     address (or Client-compatible object) whose workers see out_dir. shard "i/N" runs every N-th
-    video; the manifest always covers every finished video of the whole index.
+    video; the manifest always covers every finished video of the whole index. A folder extracted
+    with other settings raises SettingsChanged, or with overwrite=True is cleared and extracted again.
     """
     out = Path(out_dir)
     data_root = Path(data_dir) if data_dir is not None else None
-    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
-    if shard is None and scheduler is None and (out / TMP_DIR).exists():
-        shutil.rmtree(out / TMP_DIR)  # leftovers of killed runs; sharded runs may share the folder
     if len(index):
         resolved = [(data_root / p) if data_root is not None else Path(p) for p in index["path"]]
         if not any(p.is_file() for p in resolved):
             raise FileNotFoundError(f"none of the {len(index)} indexed videos exist under "
                                     f"{data_root or Path.cwd()}; is the data folder (--data-dir) right?")
+    check_settings(out, cfg, overwrite)
+    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    if shard is None and scheduler is None and (out / TMP_DIR).exists():
+        shutil.rmtree(out / TMP_DIR)  # leftovers of killed runs; sharded runs may share the folder
     rows = shard_rows(index, shard)
-    done = set()
+    done, failed = set(), 0
     for video_id in rows["video_id"]:
         part = _read_part(out, video_id)
         if part is not None and part["video"]["status"] in FINAL_STATUSES:
             done.add(video_id)
+        failed += part is not None and part["video"]["status"] == "error"
     todo = rows[~rows["video_id"].isin(done)]
-    log.info("%d videos in this shard, %d already done, %d to extract", len(rows), len(done), len(todo))
+    log.info("%d videos in this shard, %d already done, %d to extract (%d retried after an error)",
+             len(rows), len(done), len(todo), failed)
     tasks = _tasks(todo, index, data_root)
     if cfg.use_original_boxes:  # originals first, so fakes reuse their boxes instead of detecting again
         first = [t for t in tasks if not t["original_id"]]
@@ -403,5 +460,6 @@ def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig
     return videos[videos["video_id"].isin(set(rows["video_id"]))].reset_index(drop=True)
 
 
-__all__ = ["VideoFaces", "MANIFEST_COLUMNS", "VIDEOS_COLUMNS", "detector_for", "video_faces", "extract_video",
-           "parse_shard", "shard_rows", "merge_parts", "extract_dataset"]
+__all__ = ["VideoFaces", "MANIFEST_COLUMNS", "VIDEOS_COLUMNS", "SETTINGS_FILE", "SettingsChanged", "detector_for",
+           "video_faces", "extract_video", "parse_shard", "shard_rows", "merge_parts", "check_settings",
+           "extract_dataset"]
