@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def frame_table(real_frames, fake_frames, n_videos: int = 60, frames: int = 10, 
         label = int(v % 4 != 0)  # 3 FAKE : 1 REAL, like DFDC
         p = (fake_frames if label else real_frames)(rng, frames)
         rows.append(pd.DataFrame({"video_id": f"v{v:03d}", "frame": np.arange(frames), "track": 0,
-                                  "fold": v % 5, "label": label, "group": f"g{v // 2}", "p": p}))
+                                  "fold": v // 2 % 5, "label": label, "group": f"g{v // 2}", "p": p}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -95,11 +96,11 @@ def test_calibration_lowers_log_loss_of_overconfident_predictions():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # the MLP meta model on 80 videos
 def test_stack_is_group_cross_validated_and_beats_each_base_model(tmp_path):
     names = ("model_a", "model_b", "model_c")
-    write_oof_models(tmp_path, names)
-    result = fit_stacker(tmp_path, PredictConfig(meta_folds=4))
+    write_oof_models(tmp_path, names, n_videos=160)  # nested calibration on 80 videos is too noisy to compare
+    result = fit_stacker(tmp_path, PredictConfig())
     table = result.table
     assert (table.groupby("group")["meta_fold"].nunique() == 1).all(), "a group crosses meta folds"
-    assert table["meta_fold"].nunique() == 4
+    assert table["meta_fold"].nunique() == 5  # the base models' own training folds
     bll = result.scores["balanced_log_loss"]
     assert bll["stack_calibrated"] < min(bll[[f"{n}_calibrated" for n in names]].min(), bll[list(names)].min())
     path = save_stacker(result.spec, tmp_path / "stacker")
@@ -109,7 +110,7 @@ def test_stack_is_group_cross_validated_and_beats_each_base_model(tmp_path):
     assert p.shape == (len(table),)
     assert (p >= spec["calibration"]["clip_low"]).all() and (p <= spec["calibration"]["clip_high"]).all()
     for meta in ("mlp", "mean"):
-        other = fit_stacker(tmp_path, PredictConfig(meta_folds=4), meta=meta)
+        other = fit_stacker(tmp_path, PredictConfig(), meta=meta)
         assert np.isfinite(stacker_predict(other.spec, table[list(names)].to_numpy())).all()
 
 
@@ -206,6 +207,79 @@ def test_killed_run_resumes_to_the_same_submission(full_run, demo_dir, tiny_mode
     np.testing.assert_allclose(resumed["label"], uninterrupted["label"], rtol=1e-5, atol=1e-7)
     assert len(pd.read_csv(log_path)) == total  # videos done before the kill were not redone
     assert rows["status"].tolist() == full_run[1]["status"].tolist()
+
+
+def test_resume_redoes_rows_of_budget_fallbacks_other_frames_and_other_models(tiny_models, demo_dir, tmp_path):
+    from deepfake_detection.models import build_model
+    from deepfake_detection.predict import DEGRADED, run_fingerprint
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    assert run_fingerprint(models, models / "stacker", PredictConfig()) == \
+        run_fingerprint(tiny_models, tiny_models / "stacker", PredictConfig())  # a copy keeps its finished rows
+    specials = set(json.loads((demo_dir / "demo_manifest.json").read_text())["specials"].values())
+    clips = sorted(p.name for p in (demo_dir / "test_videos").glob("*.mp4") if p.name not in specials)[:2]
+    pd.DataFrame({"filename": clips, "label": 0.5}).to_csv(tmp_path / "sample.csv", index=False)
+    out = tmp_path / "submission.csv"
+
+    def predict(**settings) -> pd.DataFrame:
+        from deepfake_detection.predict import predict_videos
+
+        return predict_videos(demo_dir / "test_videos", models, out=out, sample_submission=tmp_path / "sample.csv",
+                              **{"frames": FRAMES, **settings})
+
+    def logged() -> pd.DataFrame:
+        return pd.read_csv(out.with_name("predictions_log.csv"), keep_default_na=False)
+
+    assert set(predict(budget_hours=1e-7)["status"]) == {"budget"}
+    first = predict()
+    assert set(first["status"]) == {"ok"} and len(logged()) == 4  # the budget rows were redone
+    predict()
+    assert len(logged()) == 4  # same setup: nothing redone
+
+    # rows a budget degradation left (fewer frames or models) are redone, yet beat a fallback when time runs out
+    logged().assign(run=lambda f: f["run"] + DEGRADED).to_csv(out.with_name("predictions_log.csv"), index=False)
+    short = predict(budget_hours=1e-7)
+    np.testing.assert_allclose(short["p"], first["p"], rtol=1e-12)  # not the fallback
+    assert set(short["status"]) == {"ok"}
+    assert len(logged()) == 4
+    redone = predict()
+    assert len(logged()) == 6 and redone["run"].tolist() == first["run"].tolist()
+
+    more_frames = predict(frames=FRAMES + 2)
+    assert len(logged()) == 8 and set(more_frames["run"]).isdisjoint(first["run"])
+    build_model("meso4", size=48).save(models / "meso_b" / "model.keras")  # meso_b retrained
+    retrained = predict(frames=FRAMES + 2)
+    assert len(logged()) == 10 and set(retrained["run"]).isdisjoint(more_frames["run"])
+    assert set(retrained["status"]) == {"ok"}
+
+
+def test_run_fingerprint_changes_with_what_decides_a_prediction(tiny_models):
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.predict import run_fingerprint
+
+    stacker = tiny_models / "stacker"
+    base = run_fingerprint(tiny_models, stacker, PredictConfig())
+    assert run_fingerprint(tiny_models, stacker, PredictConfig(budget_hours=1.0, batch_size=8)) == base
+    assert run_fingerprint(tiny_models, stacker, PredictConfig(), ExtractConfig(detect_batch=2)) == base
+    changed = [run_fingerprint(tiny_models, stacker, PredictConfig(confident_fake=0.7)),
+               run_fingerprint(tiny_models, stacker, PredictConfig(detector="haar")),
+               run_fingerprint(tiny_models, stacker, PredictConfig(), ExtractConfig(margin=0.5)),
+               run_fingerprint(tiny_models, None, PredictConfig())]
+    assert base not in changed and len(set(changed)) == len(changed)
+
+
+def test_prediction_log_resumes_only_full_rows_of_the_same_setup(tmp_path):
+    from deepfake_detection.predict import DEGRADED, LOG_COLUMNS, PredictionLog
+
+    path = tmp_path / "predictions_log.csv"
+    rows = [("a.mp4", "ok", "run1"), ("b.mp4", "budget", "run1"), ("c.mp4", "ok", "run0"),
+            ("d.mp4", "ok", "run1" + DEGRADED), ("e.mp4", "no_face", "run1")]
+    pd.DataFrame([{"video": v, "status": s, "reason": "", "seconds": 1.0, "frames": 4, "models": "m", "p": 0.3,
+                   "run": r} for v, s, r in rows], columns=LOG_COLUMNS).to_csv(path, index=False)
+    prediction_log = PredictionLog(path, "run1")
+    assert sorted(prediction_log.done()) == ["a.mp4", "e.mp4"]
+    assert sorted(prediction_log.degraded()) == ["d.mp4"]
 
 
 def test_tiny_budget_still_writes_every_row(tiny_models, demo_dir, tmp_path):

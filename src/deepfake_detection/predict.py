@@ -5,7 +5,8 @@ model scores each face, the faces are aggregated per model with the aggregation 
 out-of-fold data, and the stacker (meta model + calibration + clip) turns the model probabilities
 into one P(FAKE). A video without a usable face gets the fallback probability and its reason in
 `predictions_log.csv`. Rows are appended and flushed as videos finish, so a rerun resumes where a
-killed run stopped. The run measures its own pace and degrades (fewer frames, then without the
+killed run stopped; it redoes rows made by other models or settings, budget fallbacks, and rows
+predicted with the fewer frames or models a budget degradation left. The run measures its own pace and degrades (fewer frames, then without the
 slowest model, then fallback values) so that it always finishes inside the budget.
 """
 
@@ -36,6 +37,10 @@ LOG_COLUMNS = ["video", "status", "reason", "seconds", "frames", "models", "p", 
 LOG_NAME = "predictions_log.csv"
 MODEL_FILE = "model.keras"
 RATE_SMOOTHING = 0.3  # weight of the newest video in the moving averages of the pace
+# PredictConfig fields that change a video's P(FAKE) (budget and batch settings only change how fast)
+RESULT_SETTINGS = ("frames", "detector", "aggregation", "confident_fake", "confident_real", "confident_fake_share",
+                   "confident_real_share", "fallback")
+DEGRADED = "~degraded"  # suffix of the run column: predicted with fewer frames or models than asked for
 
 
 @dataclass
@@ -104,14 +109,29 @@ def _default_aggregation(model_dir: Path, cfg: PredictConfig) -> str:
     return "mean"
 
 
-def run_fingerprint(models_dir: Path, stacker_dir: Path | None, cfg: PredictConfig) -> str:
-    """Short hash of model files, stacker and settings: a resumed run reuses only rows made by the same setup."""
-    digest = hashlib.sha1(f"{cfg.frames}|{cfg.detector}|{cfg.aggregation}".encode())
-    for d in model_dirs(models_dir):
-        stat = (d / MODEL_FILE).stat()
-        digest.update(f"{d.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    if stacker_dir is not None:
-        digest.update(json.dumps(load_stacker(stacker_dir), sort_keys=True).encode())
+def _file_digest(path: Path) -> str:
+    """sha1 of a file's bytes: a copied model keeps its rows, a retrained one does not."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha1").hexdigest()
+
+
+def run_fingerprint(models_dir: Path, stacker_dir: Path | None, cfg: PredictConfig,
+                    extract_cfg: ExtractConfig | None = None) -> str:
+    """Short hash of what decides a video's P(FAKE): the models used (their bytes, and the OOF frames their
+    aggregation is chosen on), the stacker and the settings. A resumed run reuses only rows with the same hash."""
+    from deepfake_detection.extract import crop_settings
+
+    settings = {name: getattr(cfg, name) for name in RESULT_SETTINGS}
+    crops = crop_settings(replace(extract_cfg or ExtractConfig(), frames=cfg.frames, size=0, detector=cfg.detector))
+    digest = hashlib.sha1(json.dumps([settings, crops], sort_keys=True).encode())
+    stacker = load_stacker(stacker_dir) if stacker_dir is not None else None
+    if stacker is not None:
+        digest.update(json.dumps(stacker, sort_keys=True).encode())
+        files = [Path(models_dir) / m["path"] for m in stacker["models"]]
+    else:
+        files = [f for d in model_dirs(models_dir) for f in (d / MODEL_FILE, d / "oof_frames.csv") if f.exists()]
+    for path in files:
+        digest.update(f"{path.parent.name}/{path.name}|{_file_digest(path)}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -264,14 +284,26 @@ class PredictionLog:
         if data and not data.endswith(b"\n"):
             self.path.write_bytes(data[: data.rfind(b"\n") + 1])
 
-    def done(self) -> dict[str, VideoResult]:
-        """Videos finished by earlier runs of the same setup, by file name (budget fallbacks are redone)."""
+    def _rows(self, run: str) -> dict[str, VideoResult]:
+        """The last row per video whose run column is `run`, budget fallbacks left out."""
         if not self.path.exists() or self.path.stat().st_size == 0:
             return {}
         rows = pd.read_csv(self.path, keep_default_na=False, dtype=str)
-        rows = rows[(rows["run"] == self.run) & (rows["status"] != "budget")].drop_duplicates("video", keep="last")
+        rows = rows[(rows["run"] == run) & (rows["status"] != "budget")].drop_duplicates("video", keep="last")
         return {r.video: VideoResult(r.video, r.status, r.reason, float(r.seconds), int(r.frames), r.models,
                                      float(r.p), run=r.run) for r in rows.itertuples(index=False)}
+
+    def done(self) -> dict[str, VideoResult]:
+        """Videos finished by earlier runs of the same setup at full settings, by file name.
+
+        Rows of another setup (models, stacker, frames, ...), budget fallbacks and rows the budget
+        degraded are redone.
+        """
+        return self._rows(self.run)
+
+    def degraded(self) -> dict[str, VideoResult]:
+        """Rows of the same setup predicted with fewer frames or models: kept only if the budget runs out again."""
+        return self._rows(self.run + DEGRADED)
 
     def append(self, result: VideoResult) -> None:
         """Write one row and push it to disk before the next video starts."""
@@ -305,9 +337,9 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
         stacker_dir = Path(models_dir) / STACKER_DIR
     names = expected_filenames(videos_dir, sample_submission)
     out.parent.mkdir(parents=True, exist_ok=True)
-    run = run_fingerprint(Path(models_dir), Path(stacker_dir) if stacker_dir is not None else None, cfg)
+    run = run_fingerprint(Path(models_dir), Path(stacker_dir) if stacker_dir is not None else None, cfg, extract_cfg)
     prediction_log = PredictionLog(Path(log_path) if log_path else out.with_name(LOG_NAME), run)
-    results = prediction_log.done()
+    results, degraded_before = prediction_log.done(), prediction_log.degraded()
     todo = [n for n in names if n not in results]
     log.info("%d test videos, %d already predicted, %d to go", len(names), len(names) - len(todo), len(todo))
 
@@ -332,10 +364,13 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
                     result = VideoResult(name, "error", f"{type(exc).__name__}: {exc}", 0.0, 0, "", ensemble.fallback)
                 if result.model_seconds:
                     planner.record(result, planner.frames)
+                result.run = run + (DEGRADED if planner.degradations else "")
+            elif name in degraded_before:  # an earlier degraded prediction beats the fallback
+                results[name] = degraded_before[name]
+                continue
             else:
                 result = VideoResult(name, "budget", "time budget spent before this video", 0.0, 0, "",
-                                     ensemble.fallback)
-            result.run = run
+                                     ensemble.fallback, run=run)
             prediction_log.append(result)
             results[name] = result
         if planner.degradations:
