@@ -9,7 +9,8 @@ import jupytext
 import nbformat
 import pytest
 
-from deepfake_detection.notebook_runner import NOTEBOOK_DIR, NotebookFailed, inject_parameters, notebook_sources, run_notebook
+from deepfake_detection.notebook_runner import (NOTEBOOK_DIR, NotebookFailed, inject_parameters, notebook_sources,
+                                               run_notebook, run_notebooks)
 
 SOURCES = notebook_sources()
 
@@ -43,10 +44,25 @@ def test_notebook_holds_no_pipeline_logic(source: Path):
             assert len(cell.source.strip().splitlines()) <= 12, f"{source.name}: cell too long:\n{cell.source}"
 
 
-def test_notebooks_are_numbered_in_order():
-    assert NOTEBOOK_DIR.is_dir()
-    stems = [s.stem for s in SOURCES]
-    assert stems == sorted(stems)
+def test_notebooks_are_numbered_01_to_n_and_none_is_skipped():
+    on_disk = sorted(p.name for p in NOTEBOOK_DIR.glob("*.py"))
+    assert sorted(s.name for s in SOURCES) == on_disk, "a notebook the runner does not pick up"
+    assert [int(s.name.split("_")[0]) for s in SOURCES] == list(range(1, len(on_disk) + 1))
+    assert SOURCES[-1].stem == "08_stack_and_submit"  # the submission is made last, from what ran before
+
+
+def test_runner_runs_notebooks_in_numeric_order(tmp_path):
+    folder, ran = tmp_path / "notebooks", tmp_path / "ran.txt"
+    folder.mkdir()
+    for stem in ("03_last", "01_first", "02_middle"):  # created out of order
+        (folder / f"{stem}.py").write_text(
+            '# %% [markdown]\n# Says its name.\n\n# %% tags=["parameters"]\nRAN = ""\n\n'
+            f'# %%\nopen(RAN, "a").write("{stem}\\n")\n')
+    runs = run_notebooks({"RAN": str(ran)}, tmp_path / "build", folder=folder)
+    assert [r.name for r in runs] == ran.read_text().split() == ["01_first", "02_middle", "03_last"]
+    ran.unlink()
+    assert [r.name for r in run_notebooks({"RAN": str(ran)}, tmp_path / "build", only=["02"], folder=folder)] == \
+        ran.read_text().split() == ["02_middle"]
 
 
 def test_runner_injects_parameters_and_reports_failure(tmp_path):
