@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from deepfake_detection import dataset
 from deepfake_detection.dataset import (
     class_weights,
     fold_summary,
@@ -93,11 +95,26 @@ def test_test_folder_and_duplicates(tmp_path):
     assert problems.duplicate_filenames == ["dup.mp4"]
 
 
-def test_probe_missing_and_cache(tmp_path, shared_dfdc):
+def test_probe_missing_and_cache(tmp_path, shared_dfdc, monkeypatch):
     assert probe_video(tmp_path / "nope.mp4")["error"] == "missing"
+    monkeypatch.setenv("DFD_CACHE_DIR", str(tmp_path / "cache"))  # start with an empty cache
+    opened = []
+    monkeypatch.setattr(dataset, "probe_video", lambda path: opened.append(Path(path).name) or probe_video(path))
     first, _ = index_videos(shared_dfdc / "dfdc_train_part_10")
+    assert sorted(opened) == ["widuwuoiur.mp4", "yhffcuhhjy.mp4"]
     second, _ = index_videos(shared_dfdc / "dfdc_train_part_10")
+    assert sorted(opened) == ["widuwuoiur.mp4", "yhffcuhhjy.mp4"]  # the second index opened no video
     pd.testing.assert_frame_equal(first, second)
+    cached = json.loads((tmp_path / "cache" / "probes.json").read_text())
+    assert sorted(Path(key.split("|")[0]).name for key in cached) == ["widuwuoiur.mp4", "yhffcuhhjy.mp4"]
+
+    copy = tmp_path / "videos" / "clip.mp4"  # a changed file is probed again
+    copy.parent.mkdir()
+    copy.write_bytes((shared_dfdc / "dfdc_train_part_10" / "yhffcuhhjy.mp4").read_bytes())
+    index_videos(copy.parent)
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))
+    index_videos(copy.parent)
+    assert opened[2:] == ["clip.mp4", "clip.mp4"]
 
 
 def test_index_roundtrip_csv(tmp_path, shared_ffpp):
