@@ -307,23 +307,43 @@ def test_budget_degrades_frames_then_slowest_model_then_gives_up():
 
 
 # --- Kaggle bundle ---------------------------------------------------------------------------------------
-def test_bundle_refuses_above_the_size_limit_with_sizes(tiny_models, tmp_path):
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory) -> Path:
+    """Offline wheels of the bundle's third-party packages, repacked from this environment's installed copies."""
+    from importlib.metadata import PackageNotFoundError
+
+    from deepfake_detection.bundle import EXTRA_PACKAGES, wheel_from_installed
+
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    for name in EXTRA_PACKAGES:
+        try:
+            wheel_from_installed(name, folder)
+        except PackageNotFoundError:
+            pytest.skip(f"{name} is not installed here, so there is no offline wheel of it")
+    return folder
+
+
+def test_bundle_refuses_above_the_size_limit_and_keeps_the_last_bundle(tiny_models, wheelhouse, tmp_path):
     from deepfake_detection.bundle import BundleTooLarge, build_bundle
 
-    with pytest.raises(BundleTooLarge, match=r"meso_a 0\.1 MB"):
-        build_bundle(tiny_models, tmp_path / "bundle", max_bytes=100_000)
-    assert not (tmp_path / "bundle").exists()
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "from_the_last_build.txt").write_text("kept")
+    with pytest.raises(BundleTooLarge, match=r"meso_a 0\.1 MB"):  # the models alone are too large
+        build_bundle(tiny_models, bundle, wheels_from=wheelhouse, max_bytes=100_000)
+    model_bytes = sum(p.stat().st_size for p in tiny_models.rglob("*") if p.is_file())
+    with pytest.raises(BundleTooLarge, match=r"bundle is [\d.]+ MB > [\s\S]*\n *wheels +[45] "):  # the wheels tip it over
+        build_bundle(tiny_models, bundle, wheels_from=wheelhouse, max_bytes=model_bytes + 100_000)
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no staging folder left behind
+    assert [p.name for p in bundle.iterdir()] == ["from_the_last_build.txt"]
 
 
 @pytest.mark.slow
-def test_bundle_installs_offline_and_its_notebook_runs(tiny_models, demo_dir, tmp_path):
+def test_bundle_installs_offline_and_its_notebook_runs(tiny_models, wheelhouse, demo_dir, tmp_path):
     from deepfake_detection.bundle import build_bundle
 
     bundle = tmp_path / "bundle"
-    try:
-        sizes = build_bundle(tiny_models, bundle, "dfd-test")
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"pip download from PyPI failed (no network?): {exc}")
+    sizes = build_bundle(tiny_models, bundle, "dfd-test", wheels_from=wheelhouse)  # the package's own wheel must build
     wheels = sorted(p.name for p in (bundle / "wheels").glob("*.whl"))
     assert any(w.startswith("mtcnn-") for w in wheels) and any(w.startswith("deepfake_detection-") for w in wheels)
     assert (bundle / "models" / "stacker" / "stacker.json").exists() and sizes["bytes"].sum() < 1e9

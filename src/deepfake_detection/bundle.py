@@ -8,6 +8,8 @@ Kaggle the notebook installs the wheels with `pip install --no-index --find-link
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -15,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -33,6 +36,7 @@ KAGGLE_WORKING = "/kaggle/working"
 MAX_BYTES = 1_000_000_000  # largest bundle accepted (Kaggle datasets allow more; uploads this big get slow)
 EXTRA_PACKAGES = ("mtcnn", "joblib", "lz4")  # not in the Kaggle image (mtcnn) or its dependencies
 MODEL_FILES = (MODEL_FILE, "config.json", "oof_frames.csv", "oof_videos.csv")
+INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")  # written by pip on install, not in wheels
 
 
 class BundleTooLarge(ValueError):
@@ -56,8 +60,38 @@ def build_package_wheel(dest: Path) -> Path:
     return next(dest.glob("deepfake_detection-*.whl"))
 
 
+def wheel_from_installed(name: str, dest: Path) -> Path:
+    """Repack an installed distribution, as installed, into a wheel in dest: the exact version tested here, offline.
+
+    Files outside site-packages (console scripts, which pip regenerates from entry_points.txt), byte code and
+    the installer's own records are left out; RECORD is written anew.
+    """
+    dist = metadata.distribution(name)
+    files = [f for f in dist.files or [] if ".." not in f.parts and "__pycache__" not in f.parts]
+    info = next((f.parts[0] for f in files if f.parts[0].endswith(".dist-info")), None)
+    tags = [line.split(":", 1)[1].strip() for line in (dist.read_text("WHEEL") or "").splitlines()
+            if line.startswith("Tag:")]
+    if info is None or not tags:
+        raise ValueError(f"installed {name} has no dist-info with wheel tags to repack")
+    tag = "-".join(".".join(dict.fromkeys(t.split("-")[i] for t in tags)) for i in range(3))
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / f"{re.sub(r'[-_.]+', '_', dist.metadata['Name'])}-{dist.version}-{tag}.whl"
+    record = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for file in files:
+            if file.parts[0] == info and file.name in INSTALLER_FILES:
+                continue
+            data = Path(dist.locate_file(file)).read_bytes()
+            wheel.writestr(file.as_posix(), data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{file.as_posix()},sha256={digest},{len(data)}")
+        wheel.writestr(f"{info}/RECORD", "\n".join([*record, f"{info}/RECORD,,"]) + "\n")
+    return path
+
+
 def fetch_wheels(dest: Path, wheels_from: Path | None = None) -> list[Path]:
-    """Wheels of EXTRA_PACKAGES: copied from a local folder, else `pip download --no-deps` from PyPI."""
+    """Wheels of EXTRA_PACKAGES: copied from a local folder, else `pip download --no-deps` from PyPI,
+    else (no network) repacked from the installed packages."""
     dest.mkdir(parents=True, exist_ok=True)
     if wheels_from is not None:
         picked = [w for name in EXTRA_PACKAGES for w in sorted(Path(wheels_from).glob(f"{name}-*.whl"))]
@@ -65,8 +99,12 @@ def fetch_wheels(dest: Path, wheels_from: Path | None = None) -> list[Path]:
         if missing:
             raise FileNotFoundError(f"no wheel for {missing} in {wheels_from}")
         return [Path(shutil.copy2(w, dest / w.name)) for w in picked]
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-                    "-d", str(dest), *_installed_pins(EXTRA_PACKAGES)], check=True)
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+                        "-d", str(dest), *_installed_pins(EXTRA_PACKAGES)], check=True)
+    except subprocess.CalledProcessError as exc:
+        log.warning("pip download failed (%s; no network?): repacking the installed %s", exc, ", ".join(EXTRA_PACKAGES))
+        return [wheel_from_installed(name, dest) for name in EXTRA_PACKAGES]
     return sorted(dest.glob("*.whl"))
 
 
