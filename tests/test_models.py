@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import cv2
 import h5py
 import keras
 import numpy as np
@@ -143,14 +144,39 @@ def test_gradcam_cli_draws_real_and_fake_crops_of_a_saved_model(tmp_path):
     out = tmp_path / "figures" / "gradcam_meso4.png"
     assert main(["gradcam", "--model-path", str(tmp_path / "model.keras"), "--crops", str(crops),
                  "--n", "2", "--out", str(out)]) == 0
-    assert out.stat().st_size > 10_000
+    figure = cv2.imread(str(out))
+    height, width, _ = figure.shape
+    assert 300 < height < width < 1200  # 2 REAL + 2 FAKE: two rows of crop | overlay pairs at 120 dpi
+    assert len(np.unique(figure.reshape(-1, 3), axis=0)) > 5000  # photos under colour maps, not a blank canvas
 
 
-def test_gradcam_heatmaps_of_a_nested_backbone_cover_the_input():
-    model = build_model("mobilenet_v3_small", size=64)
-    heatmaps = gradcam_heatmaps(model, _images(64, 3))
-    assert heatmaps.shape == (3, 64, 64)
-    assert heatmaps.min() >= 0 and heatmaps.max() <= 1
+def _red_detector() -> keras.Model:
+    """P(FAKE) grows with the red excess of the pixels, seen by a 1x1 conv inside a nested backbone."""
+    pixels = keras.Input((32, 32, 3))
+    backbone = keras.Model(pixels, keras.layers.Conv2D(1, 1, activation="relu", name="red")(pixels), name="backbone")
+    x = keras.Input((32, 32, 3))
+    y = backbone(keras.layers.Rescaling(1 / 255)(x))  # a layer before the backbone, as registry models have
+    y = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(y))
+    model = keras.Model(x, y)
+    backbone.get_layer("red").set_weights([np.array([1.0, -0.5, -0.5]).reshape(1, 1, 3, 1), np.zeros(1)])
+    model.layers[-1].set_weights([np.ones((1, 1)), np.zeros(1)])
+    return model
+
+
+def test_gradcam_heatmap_lies_on_the_evidence_for_fake():
+    images = np.full((2, 32, 32, 3), 128, np.float32)  # grey: no red excess, no evidence
+    images[0, 2:10, 4:12] = (250, 20, 20)  # a red patch top left ...
+    images[1, 20:30, 18:30] = (250, 20, 20)  # ... and bottom right
+    heatmaps = gradcam_heatmaps(_red_detector(), images)
+    assert heatmaps.shape == (2, 32, 32)
+    for heatmap, (rows, cols) in zip(heatmaps, [(slice(2, 10), slice(4, 12)), (slice(20, 30), slice(18, 30))]):
+        assert heatmap[rows, cols].sum() > 0.95 * heatmap.sum() > 0
+        assert heatmap[rows, cols].min() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_gradcam_heatmaps_of_a_registry_backbone_have_the_input_size():
+    heatmaps = gradcam_heatmaps(build_model("mobilenet_v3_small", size=64), _images(64, 3))
+    assert heatmaps.shape == (3, 64, 64) and np.isfinite(heatmaps).all()
 
 
 def test_read_images_resizes_to_the_model_input():
