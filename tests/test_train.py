@@ -137,6 +137,40 @@ def test_one_epoch_run_writes_every_artifact_with_its_columns(trained, frames):
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "meso4" and config["size"] == 64 and config["folds"] == [TRAINED_FOLD]
     assert config["val_video_bll"][str(TRAINED_FOLD)] == pytest.approx(history["val_video_bll"].min())
+    assert set(history["monitored"]) == {"inner"}  # the epoch was chosen on the inner split, not the reported fold
+
+
+def test_inner_split_holds_out_whole_training_groups_of_both_labels(frames):
+    from deepfake_detection.train import inner_split
+
+    train, _ = pipeline.split_fold(frames, TRAINED_FOLD)
+    fit, inner = inner_split(train, 0.2, seed=0)
+    assert len(fit) + len(inner) == len(train) and len(inner) > 0
+    assert not set(fit["group"]) & set(inner["group"])  # whole groups
+    assert set(inner["fold"]) <= set(train["fold"]) and TRAINED_FOLD not in set(inner["fold"])  # never the reported fold
+    assert set(fit["label"]) == {0, 1}
+    assert inner_split(train[train["group"] == train["group"].iloc[0]], 0.2, seed=0) is None  # one group: no split
+
+
+def test_deployed_model_is_the_average_of_the_fold_models(tiny_crops, tmp_path):
+    from deepfake_detection.models import load_model
+    from deepfake_detection.train import FOLD_ENSEMBLE, train_model
+
+    crops_dir, folds_csv = tiny_crops
+    cfg = TrainConfig(model="meso4", size=64, batch_size=8, epochs=1, steps_per_epoch=1, augment=(), verbose=0,
+                      select_best=False)
+    train_model(crops_dir, folds_csv, cfg, fold="all", out_dir=tmp_path / "m")
+    frames = pipeline.frames_with_folds(pipeline.read_manifest(crops_dir), read_index(folds_csv))
+    ds = pipeline.eval_dataset(frames, 64, 8)
+    deployed = load_model(tmp_path / "m" / "model.keras")
+    assert deployed.name == FOLD_ENSEMBLE
+    folds = sorted(frames["fold"].unique())
+    members = [load_model(tmp_path / "m" / f"fold_{k}" / "model.keras").predict(ds, verbose=0).ravel() for k in folds]
+    assert np.std(members, axis=0).max() > 1e-4  # the folds differ, so the average is not any one of them
+    np.testing.assert_allclose(deployed.predict(ds, verbose=0).ravel(), np.mean(members, axis=0), atol=1e-5)
+    # every OOF row was predicted by the model of its own fold, after training ended
+    oof = pd.read_csv(tmp_path / "m" / "oof_frames.csv")
+    assert set(oof["fold"]) == set(folds) and len(oof) == len(frames)
 
 
 def test_saved_model_reproduces_the_oof_predictions(trained, frames):
@@ -144,7 +178,7 @@ def test_saved_model_reproduces_the_oof_predictions(trained, frames):
 
     _, out = trained
     _, val = pipeline.split_fold(frames, TRAINED_FOLD)
-    model = load_model(out / "model.keras")
+    model = load_model(out / f"fold_{TRAINED_FOLD}" / "model.keras")
     p = model.predict(pipeline.eval_dataset(val, 64, 8), verbose=0).ravel()
     oof = pd.read_csv(out / "oof_frames.csv")
     np.testing.assert_allclose(p, oof["p"].to_numpy(), atol=1e-6)
@@ -179,7 +213,7 @@ def test_train_command_mirrors_over_two_logical_cpus(tiny_crops, tmp_path):
     env.pop("TF_CONFIG", None)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "deployment model (fold 1)" in run.stdout
+    assert "deployment model (average of folds [1])" in run.stdout
     assert json.loads((out / "config.json").read_text())["replicas"] == 2
     assert len(pd.read_csv(out / "oof_frames.csv")) > 0
 

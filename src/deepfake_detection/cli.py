@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.config import SEED
+from deepfake_detection.config import SEED, PredictConfig
 
 log = logging.getLogger("deepfake_detection")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
@@ -182,7 +182,12 @@ def _add_stack(sub) -> None:
     p.add_argument("--models", type=Path, required=True, help="folder of model folders with oof_*.csv")
     p.add_argument("--out", type=Path, required=True, help="stacker folder to write (stacker.json)")
     p.add_argument("--meta", choices=["logreg", "mlp", "mean"], default=None, help="meta model (default logreg)")
-    p.add_argument("--reports", type=Path, default=Path("reports"), help="where stacking.md and figures go")
+    p.add_argument("--calibration", choices=["platt", "temperature", "identity", "auto"], default=None,
+                   help="calibration of the stack and of each model (default platt; auto: chosen by nested cross-fitting)")
+    p.add_argument("--null", type=int, default=0, metavar="N",
+                   help="null check: rerun every reported row on N label permutations (0: off)")
+    p.add_argument("--reports", type=Path, default=None,
+                   help="where stacking.md and its figures go (default: the stacker folder, --out)")
     p.add_argument("--seed", type=int, default=SEED)
     p.set_defaults(run=_run_stack)
 
@@ -190,10 +195,14 @@ def _add_stack(sub) -> None:
 def _run_stack(args) -> int:
     from deepfake_detection.ensemble import fit_stacker, save_stacker, write_stacking_report
 
-    result = fit_stacker(args.models, meta=args.meta, seed=args.seed)
+    cfg = PredictConfig(**({"calibration": args.calibration} if args.calibration else {}))
+    result = fit_stacker(args.models, cfg, meta=args.meta, seed=args.seed, null=args.null)
     path = save_stacker(result.spec, args.out)
-    report = write_stacking_report(result, args.reports)
-    print(result.scores[["log_loss", "balanced_log_loss", "roc_auc"]].to_string(float_format=lambda v: f"{v:.4f}"))
+    report = write_stacking_report(result, args.reports or args.out)
+    table = result.scores[["log_loss", "balanced_log_loss", "roc_auc"]]
+    if result.null is not None:
+        table = table.join(result.null[["null_balanced_log_loss", "null_roc_auc", "passes"]])
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"stacker -> {path}; report -> {report}")
     return 0
 
@@ -287,7 +296,7 @@ def _run_train(args) -> int:
     result = train_model(args.crops, args.folds, cfg, args.fold, args.out, figures_dir=args.figures)
     print(pd.Series(result["oof_video_metrics"]).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result['val_video_bll'].items()})}")
-    print(f"deployment model (fold {result['deployment_fold']}): {result['model_path']} ({result['seconds']:.0f} s)")
+    print(f"deployment model (average of folds {result['folds']}): {result['model_path']} ({result['seconds']:.0f} s)")
     return 0
 
 
@@ -412,6 +421,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--size", type=int, default=d.size)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--quick", action="store_true", help="CI-sized: 1 epoch, a few batches per model")
+    p.add_argument("--null", type=int, default=d.null, metavar="N",
+                   help=f"stacking null check: every reported row rerun on N label permutations (default {d.null})")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--reports", type=Path, default=d.reports_dir)
     p.set_defaults(run=_run_demo)
@@ -422,7 +433,7 @@ def _run_demo(args) -> int:
 
     settings = DemoSettings(videos=args.videos, models=tuple(args.models.split(",")), frames=args.frames,
                             size=args.size, epochs=args.epochs, quick=args.quick, seed=args.seed,
-                            reports_dir=args.reports)
+                            reports_dir=args.reports, null=args.null)
     result = run_demo(args.out, settings)
     print(metrics_table(result).to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"\nsubmission: {result['submission']}\nfigures:    {result['figures']}/\nreport:     {result['report']}")
@@ -491,6 +502,8 @@ def _add_benchmark_ffpp(sub) -> None:
     p.add_argument("--work", type=Path, default=Path("work/ffpp"), help="crops and models (reused when complete)")
     p.add_argument("--no-ablations", action="store_true", help="skip the ablation retrainings")
     p.add_argument("--quick", action="store_true", help="2 folds, 4 frames, 1 epoch, 1 small model: machinery only")
+    p.add_argument("--null", type=int, default=0, metavar="N",
+                   help="null check: rerun every main row's scoring on N label permutations (0: off)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--out", type=Path, default=Path("reports/ffpp"))
     p.set_defaults(run=_run_benchmark_ffpp)
@@ -502,7 +515,7 @@ def _run_benchmark_ffpp(args) -> int:
     result = run_ffpp_benchmark(args.data, models=args.models.split(",") if args.models else None, frames=args.frames, size=args.size, out_dir=args.out,
                                 work_dir=args.work, k=args.k, epochs=args.epochs, quick=args.quick, seed=args.seed,
                                 weights_dir=args.weights_dir, mesonet_dir=args.mesonet_dir,
-                                ablations=not args.no_ablations)
+                                ablations=not args.no_ablations, null=args.null)
     print(markdown_table(result["table"], "all"))
     print(f"results: {result['results_md']}, {result['results_json']}; figures: {len(result['figures'])}")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,13 @@ import pandas as pd
 from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_curve
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.neural_network import MLPClassifier
 
-from deepfake_detection.aggregate import (Calibration, aggregate_frames, aggregation_scores, fit_calibration,
-                                          fit_loss, logit, sample_weights, save_json, sigmoid)
+from deepfake_detection.aggregate import (AGGREGATIONS, Calibration, aggregate_frames, fit_calibration, fit_loss,
+                                          logit, sample_weights, save_json, sigmoid)
 from deepfake_detection.config import SEED, PredictConfig, TrainConfig, from_json
+from deepfake_detection.crossfit import (NULL_AUC_SLACK, NULL_BLL_SLACK, Step, chain_oof, cross_fit, fit_chain,
+                                         null_check)
 from deepfake_detection.metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ STACKER_FILE = "stacker.json"
 STACKER_DIR = "stacker"
 META_MODELS = ("logreg", "mlp", "mean")
 KEYS = ["video_id", "label", "group"]
+CALIBRATIONS = ("identity", "temperature", "platt")
 REPORT_TIE = 1e-3  # balanced log loss differences below this are reported as a tie
 CHANCE_AUC = 0.6  # base models below this AUC are called near chance in the report
 
@@ -54,7 +56,8 @@ class StackResult:
     spec: dict  # what goes into stacker.json
     table: pd.DataFrame  # video_id, label, group, one column of P(FAKE) per base model, stack, stack_calibrated
     scores: pd.DataFrame  # one row per model: log_loss, balanced_log_loss, roc_auc, ...
-    aggregation_scores: dict[str, pd.DataFrame] = field(default_factory=dict)
+    null: pd.DataFrame | None = None  # the null check per reported row (crossfit.null_check), when run
+    inputs: StackInputs | None = None  # what the scores were computed from (for reruns such as the null check)
 
 
 def base_model_dirs(models_dir: str | Path) -> list[Path]:
@@ -70,40 +73,70 @@ def model_size(model_dir: Path) -> int:
     return from_json(TrainConfig, config).size if config.exists() else TrainConfig().size
 
 
-def base_video_predictions(model_dir: Path, cfg: PredictConfig) -> tuple[pd.DataFrame, str, pd.DataFrame | None]:
-    """(video table with p, aggregation name, aggregation scores) for one base model's OOF files."""
+@dataclass
+class StackInputs:
+    """What every reported stacking number is computed from: per labelled video, each base model's P(FAKE)
+    under each frame aggregation, its training fold, and whether any model saw a face in it."""
+
+    table: pd.DataFrame  # video_id, label, group, fold, has_face: one row per labelled video
+    models: list[str]
+    p: np.ndarray  # (n_videos, n_models, len(AGGREGATIONS)) P(FAKE); cfg.fallback where a model has no prediction
+    sizes: list[int]
+
+    @property
+    def has_face(self) -> np.ndarray:
+        return self.table["has_face"].to_numpy(bool)
+
+
+def base_aggregations(model_dir: Path, cfg: PredictConfig) -> pd.DataFrame:
+    """One model's OOF videos: KEYS + fold + one P(FAKE) column per aggregation (the mean only without frames)."""
     frames_csv = model_dir / "oof_frames.csv"
-    if frames_csv.exists():
-        frames = pd.read_csv(frames_csv)
-        scores = aggregation_scores(frames, cfg)
-        name = cfg.aggregation or str(scores["balanced_log_loss"].idxmin())
-        log.info("%s: aggregation %s (balanced log loss %.4f)", model_dir.name, name,
-                 scores.loc[name, "balanced_log_loss"])
-        return aggregate_frames(frames, name, cfg), name, scores
-    # Without frames the training run's own video aggregation is all there is; it averaged frames.
-    return pd.read_csv(model_dir / "oof_videos.csv"), "mean", None
+    if not frames_csv.exists():  # the training run's own video table averaged frames
+        videos = pd.read_csv(model_dir / "oof_videos.csv", dtype={"video_id": str, "group": str})
+        return videos[KEYS + ["fold"]].assign(**{name: videos["p"] for name in AGGREGATIONS})
+    frames = pd.read_csv(frames_csv, dtype={"video_id": str, "group": str})
+    table = None
+    for name in AGGREGATIONS:
+        videos = aggregate_frames(frames, name, cfg)[KEYS + ["fold", "p"]].rename(columns={"p": name})
+        table = videos if table is None else table.merge(videos[["video_id", name]], on="video_id")
+    return table
 
 
-def stack_table(models_dir: str | Path, cfg: PredictConfig) -> tuple[pd.DataFrame, list[BaseModel], dict]:
-    """Base models' OOF video predictions joined on video_id: KEYS + one P(FAKE) column per model."""
-    dirs = base_model_dirs(models_dir)
-    if not dirs:
-        raise FileNotFoundError(f"no model folder with oof_videos.csv or oof_frames.csv under {models_dir}")
-    table, bases, agg_scores = None, [], {}
-    for model_dir in dirs:
-        videos, name, scores = base_video_predictions(model_dir, cfg)
-        if scores is not None:
-            agg_scores[model_dir.name] = scores
-        bases.append(BaseModel(model_dir.name, f"{model_dir.name}/model.keras", model_size(model_dir), name))
-        column = videos[KEYS + ["p"]].rename(columns={"p": model_dir.name})
-        table = column if table is None else table.merge(column[["video_id", model_dir.name]], on="video_id")
-    dropped = {d.name: len(pd.read_csv(d / "oof_videos.csv")) - len(table) for d in dirs
-               if (d / "oof_videos.csv").exists()}
-    if any(dropped.values()):
-        log.warning("videos without a prediction from every model are left out of stacking: %s", dropped)
-    table = table.dropna(subset=["label"]).reset_index(drop=True)
-    table["label"] = table["label"].astype(int)
-    return table, bases, agg_scores
+def labelled_videos(model_dirs: list[Path]) -> pd.DataFrame | None:
+    """Every labelled video of the folds file the models were trained on (videos without faces too), if readable."""
+    for model_dir in model_dirs:
+        config = model_dir / "config.json"
+        folds_csv = json.loads(config.read_text()).get("folds_csv") if config.exists() else None
+        if folds_csv and Path(folds_csv).is_file():
+            folds = pd.read_csv(folds_csv, dtype={"video_id": str, "group": str})
+            folds = folds[folds["label"].notna() & folds["fold"].notna()]
+            return folds[KEYS + ["fold"]].astype({"label": int, "fold": int})
+    return None
+
+
+def stack_inputs(model_dirs: list[Path], cfg: PredictConfig) -> StackInputs:
+    """Base models' OOF predictions for every labelled video; a video without faces keeps its row (at the fallback)."""
+    if not model_dirs:
+        raise FileNotFoundError("no model folder with oof_videos.csv or oof_frames.csv to stack")
+    per_model = {d.name: base_aggregations(d, cfg) for d in model_dirs}
+    keys = pd.concat([t[KEYS + ["fold"]] for t in per_model.values()]).drop_duplicates("video_id")
+    everyone = labelled_videos(model_dirs)
+    if everyone is not None:
+        keys = pd.concat([keys, everyone[~everyone["video_id"].isin(keys["video_id"])]])
+    keys = keys.dropna(subset=["label"]).sort_values("video_id").reset_index(drop=True)
+    keys = keys.astype({"label": int, "fold": int})
+    p = np.full((len(keys), len(per_model), len(AGGREGATIONS)), cfg.fallback)
+    seen = np.zeros(len(keys), dtype=bool)
+    for m, table in enumerate(per_model.values()):
+        row = keys["video_id"].map(dict(zip(table["video_id"], range(len(table)))))
+        present = row.notna().to_numpy()
+        p[present, m] = table[list(AGGREGATIONS)].to_numpy(float)[row[present].astype(int)]
+        seen |= present
+        if (~present).any():
+            log.info("%s: %d labelled videos without a prediction (no face) stay in at the fallback",
+                     model_dirs[m].name, int((~present).sum()))
+    keys["has_face"] = seen
+    return StackInputs(keys, list(per_model), p, [model_size(d) for d in model_dirs])
 
 
 # --- meta models: fitted with sklearn/scipy, stored and applied as plain numbers ---------------------
@@ -152,50 +185,67 @@ def meta_predict(meta: dict, x: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown meta model kind {meta['kind']!r}")
 
 
-def group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
-    """Fold number per row from stratified group folds (k capped by the number of groups)."""
-    k = max(2, min(k, len(np.unique(groups))))
-    folds = np.zeros(len(y), dtype=int)
-    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for fold, (_, val) in enumerate(splitter.split(np.zeros(len(y)), y, groups)):
-        folds[val] = fold
-    return folds
 
+# --- learned steps: aggregation choice, meta model, calibration --------------------------------------
+def aggregation_step(cfg: PredictConfig) -> Step:
+    """Choose each model's frame aggregation by balanced log loss on the rows it is fitted on (or cfg's fixed one).
 
-def cross_validate_meta(x: np.ndarray, y: np.ndarray, folds: np.ndarray, kind: str, cfg: PredictConfig) -> np.ndarray:
-    """Out-of-fold meta predictions: each fold predicted by a meta model fitted on the others."""
-    oof = np.zeros(len(y))
-    for fold in np.unique(folds):
-        train, val = folds != fold, folds == fold
-        oof[val] = meta_predict(fit_meta(x[train], y[train], kind, cfg), x[val])
-    return oof
-
-
-CALIBRATIONS = ("identity", "temperature", "platt")
-
-
-def cross_fit_calibration(y: np.ndarray, p: np.ndarray, folds: np.ndarray, cfg: PredictConfig,
-                          method: str) -> np.ndarray:
-    """Calibrated P(FAKE) where each fold's calibration was fitted on the other folds (honest scores)."""
-    out = np.zeros(len(y))
-    for fold in np.unique(folds):
-        train, val = folds != fold, folds == fold
-        out[val] = fit_calibration(y[train], p[train], cfg, method).apply(p[val])
-    return out
-
-
-def choose_calibration(y: np.ndarray, p: np.ndarray, folds: np.ndarray, cfg: PredictConfig) -> tuple[str, np.ndarray]:
-    """The calibration method (clip-only, temperature, Platt) with the best cross-fitted loss, and its OOF output.
-
-    A logistic meta model is already a Platt scaling of its inputs; a second one on few videos can
-    only add variance, which this comparison catches instead of assuming.
+    Input (n, n_models, n_aggregations) P(FAKE); output (n, n_models): each model under its aggregation.
     """
+    names = list(AGGREGATIONS)
+
+    def fit(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> list[int]:
+        if cfg.aggregation is not None:
+            return [names.index(cfg.aggregation)] * x.shape[1]
+        weights = sample_weights(y, True)
+        return [int(np.argmin([fit_loss(y, x[:, m, a], weights) for a in range(x.shape[2])])) for m in range(x.shape[1])]
+
+    return Step("aggregation", fit, lambda chosen, x: x[:, np.arange(x.shape[1]), chosen])
+
+
+def meta_step(kind: str, cfg: PredictConfig, seed: int = SEED) -> Step:
+    """The meta model on the base models' logits: (n, n_models) P(FAKE) -> (n,) P(FAKE)."""
+    return Step("meta", lambda x, y, folds: fit_meta(logit(x, cfg.logit_eps), y, kind, cfg, seed),
+                lambda meta, x: meta_predict(meta, logit(x, cfg.logit_eps)))
+
+
+def _column(x: np.ndarray) -> np.ndarray:
+    """(n,) or (n, 1) -> (n,)."""
+    return np.asarray(x, dtype=float).reshape(len(x), -1)[:, 0]
+
+
+def calibration_step(cfg: PredictConfig) -> Step:
+    """Logit scaling + clip bounds, cfg.calibration's method; "auto" picks the method by cross-fitting on the fit rows."""
+
+    def fit(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> Calibration:
+        p = _column(x)
+        method = cfg.calibration
+        if method == "auto":
+            method = choose_calibration(y, p, folds, cfg)
+        return fit_calibration(y, p, cfg, method)
+
+    return Step("calibration", fit, lambda calibration, x: calibration.apply(_column(x)))
+
+
+def choose_calibration(y: np.ndarray, p: np.ndarray, folds: np.ndarray, cfg: PredictConfig) -> str:
+    """The calibration method with the lowest cross-fitted loss on these rows (Platt when they hold one fold)."""
+    if len(np.unique(folds)) < 2:
+        return "platt"
     weights = sample_weights(y, cfg.class_balance)
-    fitted = {m: cross_fit_calibration(y, p, folds, cfg, m) for m in CALIBRATIONS}
-    losses = {m: fit_loss(y, out, weights) for m, out in fitted.items()}
-    best = min(losses, key=losses.get)
-    log.info("calibration losses %s -> %s", {m: round(v, 4) for m, v in losses.items()}, best)
-    return best, fitted[best]
+    losses = {m: fit_loss(y, cross_fit(folds, lambda tr, te, m=m: fit_calibration(y[tr], p[tr], cfg, m).apply(p[te])),
+                          weights) for m in CALIBRATIONS}
+    return min(losses, key=losses.get)
+
+
+def fallback_step(cfg: PredictConfig) -> Step:
+    """P(FAKE) of a video without a face: the (class-weighted) FAKE share of the fit rows, inside the clip grid."""
+    low = min(cfg.clip_grid)
+
+    def fit(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float:
+        share = float(np.average(y, weights=sample_weights(y, cfg.class_balance))) if len(y) else cfg.fallback
+        return float(np.clip(share, low, 1 - low))
+
+    return Step("fallback", fit, lambda value, x: np.full(len(x), value))
 
 
 def fallback_probability(y: np.ndarray, calibration: Calibration, cfg: PredictConfig) -> float:
@@ -204,27 +254,63 @@ def fallback_probability(y: np.ndarray, calibration: Calibration, cfg: PredictCo
     return round(float(np.clip(share, calibration.clip_low, calibration.clip_high)), 6)
 
 
-def fit_stacker(models_dir: str | Path, cfg: PredictConfig | None = None, meta: str | None = None,
-                seed: int = SEED) -> StackResult:
-    """Fit and honestly score the stacker on the base models' out-of-fold predictions."""
+def oof_with_fallback(steps: list[Step], inputs: StackInputs, x: np.ndarray, y: np.ndarray,
+                      cfg: PredictConfig) -> np.ndarray:
+    """Nested OOF output of a chain on the videos with faces; the others get the cross-fitted fallback, as at test time."""
+    folds, face = inputs.table["fold"].to_numpy(int), inputs.has_face
+    out = np.empty(len(y))
+    out[face] = _column(chain_oof(steps, x[face], y[face], folds[face]))
+    if (~face).any():
+        out[~face] = chain_oof([fallback_step(cfg)], x, y, folds)[~face]
+    return out
+
+
+def stack_columns(inputs: StackInputs, y: np.ndarray, cfg: PredictConfig, kind: str,
+                  seed: int = SEED) -> dict[str, np.ndarray]:
+    """Every reported stacking row, out-of-fold: the one path that both the scores and the null check run.
+
+    MODEL: the model's plain frame mean (nothing learned); MODEL_calibrated: aggregation choice + calibration,
+    nested; stack: aggregation choice + meta model, nested; stack_calibrated: + calibration, nested.
+    """
+    mean = list(AGGREGATIONS).index("mean")
+    columns = {}
+    for m, name in enumerate(inputs.models):
+        columns[name] = np.where(inputs.has_face, inputs.p[:, m, mean], cfg.fallback)
+        columns[f"{name}_calibrated"] = oof_with_fallback([aggregation_step(cfg), calibration_step(cfg)], inputs,
+                                                          inputs.p[:, [m]], y, cfg)
+    base = [aggregation_step(cfg), meta_step(kind, cfg, seed)]
+    columns["stack"] = oof_with_fallback(base, inputs, inputs.p, y, cfg)
+    columns["stack_calibrated"] = oof_with_fallback(base + [calibration_step(cfg)], inputs, inputs.p, y, cfg)
+    return columns
+
+
+def fit_stacker(models: str | Path | list[Path], cfg: PredictConfig | None = None, meta: str | None = None,
+                seed: int = SEED, null: int = 0) -> StackResult:
+    """Fit the stacker on the base models' OOF predictions and score it with nested cross-fitting.
+
+    models: a folder of model folders, or an explicit list of model folders. null: permutations of the
+    null check (0: none).
+    """
     cfg = cfg or PredictConfig()
     kind = meta or cfg.meta
-    table, bases, agg_scores = stack_table(models_dir, cfg)
-    names = [b.name for b in bases]
-    y = table["label"].to_numpy()
-    x = logit(table[names].to_numpy(), cfg.logit_eps)  # (n_videos, n_models)
-    folds = group_folds(y, table["group"].astype(str).to_numpy(), cfg.meta_folds, seed)
-    table["stack"] = cross_validate_meta(x, y, folds, kind, cfg)
-    method, table["stack_calibrated"] = choose_calibration(y, table["stack"].to_numpy(), folds, cfg)
-    for name in names:
-        table[f"{name}_calibrated"] = choose_calibration(y, table[name].to_numpy(), folds, cfg)[1]
-    table["meta_fold"] = folds
-    columns = [c for name in names for c in (name, f"{name}_calibrated")] + ["stack", "stack_calibrated"]
-    scores = pd.DataFrame({c: evaluate(y, table[c]) for c in columns}).T
+    dirs = base_model_dirs(models) if isinstance(models, str | Path) else [Path(d) for d in models]
+    if not dirs:
+        raise FileNotFoundError(f"no model folder with oof_videos.csv or oof_frames.csv in {models}")
+    inputs = stack_inputs(dirs, cfg)
+    y = inputs.table["label"].to_numpy(int)
+    columns = stack_columns(inputs, y, cfg, kind, seed)
+    table = inputs.table.assign(**columns).rename(columns={"fold": "meta_fold"})
+    names = list(columns)
+    scores = pd.DataFrame({c: evaluate(y, table[c]) for c in names}).T
     scores.index.name = "model"
+    null_table = None
+    if null:
+        null_table = null_check(lambda z: stack_columns(inputs, z, cfg, kind, seed), y, null, seed)
 
-    final_meta = fit_meta(x, y, kind, cfg, seed)
-    calibration = fit_calibration(y, table["stack"].to_numpy(), cfg, method)
+    face = inputs.has_face
+    steps = [aggregation_step(cfg), meta_step(kind, cfg, seed), calibration_step(cfg)]
+    chosen, final_meta, calibration = fit_chain(steps, inputs.p[face], y[face], inputs.table["fold"].to_numpy(int)[face])
+    bases = [BaseModel(n, f"{n}/model.keras", s, list(AGGREGATIONS)[a]) for n, s, a in zip(inputs.models, inputs.sizes, chosen)]
     spec = {
         "models": [vars(b) for b in bases],
         "meta": final_meta,
@@ -233,10 +319,11 @@ def fit_stacker(models_dir: str | Path, cfg: PredictConfig | None = None, meta: 
         "logit_eps": cfg.logit_eps,
         "class_balance": cfg.class_balance,
         "n_videos": int(len(y)),
+        "n_videos_without_face": int((~face).sum()),
         "cv": {c: {k: float(v) for k, v in scores.loc[c, ["log_loss", "balanced_log_loss", "roc_auc"]].items()}
                for c in ("stack", "stack_calibrated")},
     }
-    return StackResult(spec, table, scores, agg_scores)
+    return StackResult(spec, table, scores, null_table, inputs)
 
 
 def save_stacker(spec: dict, out_dir: str | Path) -> Path:
@@ -291,6 +378,22 @@ def reliability_table(y: np.ndarray, series: dict[str, np.ndarray], bins: int = 
     return pd.DataFrame(rows)
 
 
+def null_section(null: pd.DataFrame | None) -> list[str]:
+    """Markdown lines for the null check: each row's mean scores on permuted labels, beside chance."""
+    if null is None or not len(null):
+        return ["_Null check not run (`stack --null N` reruns every row on N label permutations)._", ""]
+    n = int(null["n_permutations"].iloc[0])
+    table = null[["null_balanced_log_loss", "null_balanced_log_loss_se", "null_roc_auc", "null_roc_auc_se", "passes"]]
+    failed = null.index[~null["passes"]].tolist()
+    verdict = ("Every row passes: none scores better than chance on labels without signal." if not failed else
+               f"**Rows that score better than chance on labels without signal (a leak): {', '.join(failed)}.**")
+    return ["## Null check (labels permuted)", "",
+            f"The same reporting path rerun on {n} permutations of the labels. An honest row scores balanced log loss "
+            f">= ln 2 = {np.log(2):.4f} and ROC AUC about 0.5 there; a row passes when its mean loss is at least "
+            f"{np.log(2) - NULL_BLL_SLACK:.4f} and its mean AUC at most {0.5 + NULL_AUC_SLACK:.2f}. {verdict}", "",
+            markdown_table(table), ""]
+
+
 def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
     """reports_dir/stacking.md plus figures: scores table, correlations, ROC curves, reliability."""
     from deepfake_detection import plots
@@ -326,32 +429,34 @@ def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
         verdict += (f" The base models are near chance (best AUC {best_auc:.3f}), so there is no signal for a "
                     "meta model to combine; train them longer before reading anything into this table.")
     cal = result.spec["calibration"]
+    n_folds = table["meta_fold"].nunique()
     lines = [
         "# Stacking",
         "",
-        f"{len(names)} base models, {result.spec['n_videos']} labelled videos with out-of-fold predictions from "
-        f"every model, meta model `{result.spec['meta']['kind']}` on logits. Every score below is out-of-fold: the "
-        f"meta model and each calibration were fitted on the other {table['meta_fold'].nunique() - 1} stratified "
-        "group folds (a fake never leaves its original's fold).",
+        f"{len(names)} base models, {result.spec['n_videos']} labelled videos in {table['group'].nunique()} groups "
+        f"({result.spec.get('n_videos_without_face', 0)} without a face, scored at the fallback P(FAKE) exactly as at "
+        f"test time), meta model `{result.spec['meta']['kind']}` on logits. Every score below is out-of-fold over the "
+        f"{n_folds} training folds (a fake never leaves its original's fold) and nested: for each fold, the frame "
+        "aggregation, the meta model and the calibration were all fitted on the other folds, and the calibration "
+        "learned from the meta model's cross-fitted output on those folds, never from rows it scores.",
         "",
         verdict,
         "",
-        "## Scores (out-of-fold)",
+        "## Scores (out-of-fold, nested)",
         "",
         markdown_table(scores),
         "",
-        "`_calibrated` rows: the same predictions after cross-fitted calibration (clip only, temperature or Platt "
-        "scaling, whichever cross-fits best) and clipping.",
+        "`MODEL` rows: the plain mean of the model's out-of-fold frame predictions (nothing fitted). `_calibrated` rows: "
+        f"frame aggregation chosen and `{cal['method']}` calibration + clip bounds fitted on the other folds (nested).",
         "",
-        "## Aggregation per base model (balanced log loss of frame -> video aggregation)",
+        *null_section(result.null),
+        "## Deployed stacker",
         "",
-        *[f"- {m['name']}: `{m['aggregation']}`" for m in result.spec["models"]],
+        "Fitted on all labelled videos with the same procedure the scores above describe.",
         "",
-        *[f"### {name}\n\n{markdown_table(frame)}\n" for name, frame in result.aggregation_scores.items()],
-        "## Deployed calibration",
-        "",
-        f"{cal['method']}: p -> clip(sigmoid({cal['scale']:.3f} * logit(p) + {cal['shift']:.3f}), "
-        f"{cal['clip_low']:.4g}, {cal['clip_high']:.4g}); fallback P(FAKE) for videos without a prediction: "
+        *[f"- {m['name']}: frame aggregation `{m['aggregation']}`" for m in result.spec["models"]],
+        f"- calibration {cal['method']}: p -> clip(sigmoid({cal['scale']:.3f} * logit(p) + {cal['shift']:.3f}), "
+        f"{cal['clip_low']:.4g}, {cal['clip_high']:.4g}); fallback P(FAKE) for videos without a face: "
         f"{result.spec['fallback']:.4f}.",
         "",
         "## Figures",

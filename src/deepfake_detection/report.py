@@ -1,13 +1,15 @@
 """`reports/report.md` for the course progress report: every number read from files a run wrote, none typed.
 
-It reads a run folder (see `workflow.py` for the layout: index.csv, crops/, models/, submission.csv, ...)
-and whatever figures are in reports/figures, and skips a section whose files are absent, saying so.
+It reads a run folder (see `workflow.py` for the layout: index.csv, crops/, models/, submission.csv, ...) and
+never a markdown file that another run may have left in reports/ (the stacking section comes from the run's own
+models/stacker/stacking.md); it skips a section whose files are absent, saying so.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -73,6 +75,18 @@ def models_section(run_dir: Path, figures_dir: Path, reports_dir: Path) -> list[
     return ["## Models (out-of-fold, video level, mean of frames)", "", _table(table), "", *curves]
 
 
+def stacking_section(run_dir: Path, reports_dir: Path) -> list[str]:
+    """The run's own stacking report (models/stacker/stacking.md), its figures copied beside report.md."""
+    stacker = run_dir / "models" / "stacker"
+    if not (stacker / "stacking.md").exists():
+        return ["## Stacking", f"_(no stacking.md in {stacker}: run `stack --out {stacker}` to write it)_"]
+    (reports_dir / "figures").mkdir(parents=True, exist_ok=True)
+    for figure in sorted((stacker / "figures").glob("*.png")):
+        shutil.copyfile(figure, reports_dir / "figures" / figure.name)
+    body = (stacker / "stacking.md").read_text().replace("# Stacking", "## Stacking", 1).replace("\n## ", "\n### ")
+    return [body]
+
+
 def inference_section(run_dir: Path) -> list[str]:
     """Seconds per test video and the status of each, from predictions_log.csv."""
     log_frame = pd.read_csv(run_dir / "predictions_log.csv")
@@ -114,8 +128,7 @@ def write_report(run_dir: str | Path, reports_dir: str | Path = "reports", data_
         ("crops/videos.csv", lambda: crops_section(run_dir, _figure_links(
             figures_dir, reports_dir, ["crops_samples.png", "demo_pairs.png"]))),
         ("models", lambda: models_section(run_dir, figures_dir, reports_dir)),
-        ("models/stacker/stacker.json", lambda: ["## Stacking", (reports_dir / "stacking.md").read_text()
-                                                 if (reports_dir / "stacking.md").exists() else ""]),
+        ("models/stacker/stacker.json", lambda: stacking_section(run_dir, reports_dir)),
         ("predictions_log.csv", lambda: inference_section(run_dir)),
         ("submission.csv", lambda: submission_section(run_dir)),
     ]

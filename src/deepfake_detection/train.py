@@ -3,10 +3,11 @@
 Per fold: with pretrained weights the head first trains with the backbone frozen (`head_epochs`),
 then everything but the BatchNorm statistics fine-tunes with a cosine learning-rate decay that
 ReduceLROnPlateau can lower further; a randomly initialised network trains whole from the start. After every epoch the validation crops are predicted, averaged per video and scored
-with the balanced log loss (`val_video_bll`); checkpointing, early stopping and the plateau
-schedule all follow that number. The deployment `model.keras` is the checkpoint of the fold with
-the lowest `val_video_bll` (no refit: every saved model has a held-out score); each fold's own
-best model stays in `fold_K/model.keras`.
+with the balanced log loss (`val_video_bll`). With `select_best`, checkpointing, early stopping and
+the plateau schedule follow that number on an *inner* validation split: whole groups held out of the
+training folds, never the fold that is then reported as out-of-fold, which is predicted once at the
+end. The deployment `model.keras` averages the k fold models (`fold_K/model.keras`), the pool that
+the out-of-fold numbers describe.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from sklearn.model_selection import StratifiedGroupKFold
 
 from deepfake_detection import config as C
 from deepfake_detection.config import TrainConfig, set_seeds
@@ -43,6 +45,7 @@ OOF_VIDEO_COLUMNS = ["video_id", "fold", "label", "group", "p", "n_frames"]
 MONITOR = "val_video_bll"
 MIN_LR_FRACTION = 0.05  # cosine decay ends at this share of the fine-tuning learning rate
 CHANNEL_STATS_SAMPLE = 2000  # training crops used for per-channel mean/std ("standardize")
+FOLD_ENSEMBLE = "fold_ensemble"  # name of the deployed model that averages the fold models
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -80,6 +83,37 @@ def channel_stats(frames: pd.DataFrame, size: int, seed: int) -> tuple[list[floa
     sample = frames.sample(min(len(frames), CHANNEL_STATS_SAMPLE), random_state=seed)
     pixels = load_crops(sample, size).reshape(-1, 3).astype(np.float64)
     return pixels.mean(axis=0).tolist(), np.maximum(pixels.std(axis=0), 1e-3).tolist()
+
+
+def inner_split(frames: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(training crops, inner validation crops): about `share` of the training groups held out, label-stratified.
+
+    The epoch, early stop and learning-rate plateau are chosen on these groups, so the reported fold stays
+    unseen. None when the training folds hold too few groups to split.
+    """
+    videos = frames.drop_duplicates("video_id").reset_index(drop=True)
+    n_splits = min(max(2, round(1 / share)), videos["group"].nunique())
+    if n_splits < 2 or videos["label"].nunique() < 2:
+        return None
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # few REAL videos in small runs: sklearn warns, the split is still group-disjoint
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        _, held = next(splitter.split(videos, videos["label"], videos["group"]))
+    inner = frames["video_id"].isin(set(videos["video_id"].iloc[held]))
+    return frames[~inner], frames[inner]
+
+
+def save_fold_ensemble(fold_models: list[Path], path: Path) -> None:
+    """model.keras that averages the fold models' P(FAKE): what the out-of-fold numbers describe is what ships."""
+    members = [keras.saving.load_model(p) for p in fold_models]
+    if len(members) == 1:
+        save_for_inference(members[0], path)
+        return
+    for k, member in enumerate(members):
+        member.name = f"fold_{k}"
+    inputs = keras.Input(members[0].inputs[0].shape[1:])  # (size, size, 3)
+    ensemble = keras.Model(inputs, keras.layers.Average()([m(inputs) for m in members]), name=FOLD_ENSEMBLE)
+    ensemble.save(path)
 
 
 # --- callbacks ---------------------------------------------------------------------------------
@@ -209,8 +243,15 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
     """
     fold_dir.mkdir(parents=True, exist_ok=True)
     train, val = split_fold(frames, fold)
-    log.info("fold %d: %d training crops (%d videos), %d validation crops (%d videos)", fold, len(train),
-             train["video_id"].nunique(), len(val), val["video_id"].nunique())
+    split = inner_split(train, cfg.inner_val_share, cfg.seed + fold) if cfg.select_best else None
+    if cfg.select_best and split is None:
+        log.warning("fold %d: too few training groups for an inner validation split; keeping the last epoch", fold)
+    selecting = split is not None
+    # what each epoch is scored on: the inner split when choosing, else the reported fold (curves only)
+    train, monitored = split if selecting else (train, val)
+    log.info("fold %d: %d training crops (%d videos), %d %s crops (%d videos), %d reported crops (%d videos)", fold,
+             len(train), train["video_id"].nunique(), len(monitored), "inner validation" if selecting else "validation",
+             monitored["video_id"].nunique(), len(val), val["video_id"].nunique())
     if fold_model is None:
         stats = channel_stats(train, cfg.size, cfg.seed) if cfg.normalization == "standardize" else None
         fold_model = build_fold_model(cfg, strategy, stats)
@@ -219,16 +260,16 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         variable.assign(value)
     labels = train["label"].to_numpy(int)
     steps = cfg.steps_per_epoch or max(1, epoch_size(labels, cfg.imbalance) // cfg.batch_size)
-    val_ds = eval_dataset(val, cfg.size, cfg.batch_size, cfg.cache)
+    monitored_ds = eval_dataset(monitored, cfg.size, cfg.batch_size, cfg.cache)
     checkpoint = fold_dir / "best.weights.h5"  # weights only: a .keras file would carry the Adam state too
-    scorer = VideoLogLoss(val, val_ds)
+    scorer = VideoLogLoss(monitored, monitored_ds)
     callbacks = [
         scorer,
-        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=MONITOR, mode="min", save_best_only=cfg.select_best,
+        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=MONITOR, mode="min", save_best_only=selecting,
                                         save_weights_only=True),
         keras.callbacks.CSVLogger(str(fold_dir / "history.csv"), append=True),
     ]
-    if cfg.select_best:  # otherwise the last epoch stands: nothing is chosen on the validation fold
+    if selecting:  # otherwise the last epoch stands: nothing is chosen
         callbacks += [
             keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=cfg.patience),
             keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="min", factor=0.5,
@@ -255,10 +296,12 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         histories.append(pd.DataFrame(fit.history).assign(epoch=fit.epoch, phase=phase))
         if model.stop_training:
             break
-    history = pd.concat(histories, ignore_index=True).assign(fold=fold)
-    if cfg.select_best and scorer.best_weights is not None:
-        model.set_weights(scorer.best_weights)  # the checkpointed epoch
-        score, p = scorer.best, scorer.best_p
+    history = pd.concat(histories, ignore_index=True).assign(fold=fold, monitored="inner" if selecting else "reported")
+    if selecting:
+        if scorer.best_weights is not None:
+            model.set_weights(scorer.best_weights)  # the epoch chosen on the inner split
+        score = scorer.best
+        p = model.predict(eval_dataset(val, cfg.size, cfg.batch_size, cfg.cache), verbose=0).reshape(-1)
     else:
         score, p = float(history[MONITOR].iloc[-1]), scorer.last_p
     if not checkpoint.exists():  # every epoch scored NaN: keep the last weights
@@ -304,22 +347,19 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
     history = pd.concat(histories, ignore_index=True)
     oof_frames = pd.concat(oofs, ignore_index=True)
     oof_videos = video_predictions(oof_frames, oof_frames["p"].to_numpy())
-    finite = {k: v for k, v in scores.items() if np.isfinite(v)}
-    best_fold = min(finite, key=finite.get) if finite else folds[0]
     deployment = out_dir / "model.keras"
     deployment.unlink(missing_ok=True)
-    try:  # a hard link saves a copy of a possibly large file
-        os.link(out_dir / f"fold_{best_fold}" / "model.keras", deployment)
-    except OSError:
-        shutil.copyfile(out_dir / f"fold_{best_fold}" / "model.keras", deployment)
+    save_fold_ensemble([out_dir / f"fold_{k}" / "model.keras" for k in folds], deployment)
 
     atomic_write_csv(history[["fold", "phase", "epoch", *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
                      out_dir / "history.csv")
     atomic_write_csv(oof_frames, out_dir / "oof_frames.csv")
     atomic_write_csv(oof_videos, out_dir / "oof_videos.csv")
     oof_metrics = evaluate(oof_videos["label"], oof_videos["p"])
-    info = {**asdict(cfg), "fold": str(fold), "folds": [int(k) for k in folds], "deployment_fold": int(best_fold),
-            "deployment": "checkpoint of the fold with the lowest val_video_bll",
+    info = {**asdict(cfg), "fold": str(fold), "folds": [int(k) for k in folds],
+            "deployment": f"average of the fold models {[int(k) for k in folds]} (the pool the OOF numbers describe)",
+            "epoch_choice": ("best val_video_bll on an inner split of the training folds" if cfg.select_best
+                             else "last epoch (nothing chosen)"),
             "val_video_bll": {str(k): v for k, v in scores.items()}, "oof_video_metrics": oof_metrics,
             "n_crops": int(len(frames)), "n_videos": int(frames["video_id"].nunique()),
             "crops_dir": str(crops_dir), "folds_csv": str(folds_csv), "mixed_precision": gpu,
@@ -334,5 +374,5 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
         figure = figures_dir / f"training_{out_dir.name}.png"
         plot_training_curves(history, title=f"{cfg.model} ({out_dir.name})").savefig(figure, dpi=110)
     return {"out_dir": str(out_dir), "model_path": str(out_dir / "model.keras"), "val_video_bll": scores,
-            "deployment_fold": int(best_fold), "oof_video_metrics": oof_metrics, "figure": str(figure) if figure else None,
+            "folds": [int(k) for k in folds], "oof_video_metrics": oof_metrics, "figure": str(figure) if figure else None,
             "seconds": info["seconds"]}

@@ -6,7 +6,7 @@ Layout of a run folder (`work/demo-run` by default):
     folds.csv           stratified group folds of the labelled videos
     crops/              face crops, manifest.csv, videos.csv
     models/<name>/      one trained backbone each (model.keras, config.json, history.csv, oof_*.csv)
-    models/stacker/     stacker.json
+    models/stacker/     stacker.json, stacking.md and its figures
     submission.csv      predictions for data/test_videos, with predictions_log.csv beside it
     evaluation.json     submission scored against data/test_labels.csv
 Figures and markdown go to `reports/` (figures in reports/figures/).
@@ -45,6 +45,7 @@ class DemoSettings:
     detector: str = "mtcnn"
     seed: int = SEED
     quick: bool = False  # tiny CI-sized run: 1 epoch, few batches
+    null: int = 100  # label permutations of the stacking null check (0: none)
     reports_dir: Path = field(default_factory=lambda: Path("reports"))
 
 
@@ -107,9 +108,9 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
                               figures_dir=figures_dir)
     predict_cfg = PredictConfig(frames=settings.frames, detector=settings.detector)
     with _step("stack", timings):
-        stacked = ensemble.fit_stacker(models_dir, predict_cfg, seed=settings.seed)
+        stacked = ensemble.fit_stacker(models_dir, predict_cfg, seed=settings.seed, null=settings.null)
         ensemble.save_stacker(stacked.spec, models_dir / ensemble.STACKER_DIR)
-        ensemble.write_stacking_report(stacked, settings.reports_dir)
+        ensemble.write_stacking_report(stacked, models_dir / ensemble.STACKER_DIR)
     with _step("predict", timings):
         predict.predict_videos(data_dir / "test_videos", models_dir, out=run_dir / "submission.csv",
                                sample_submission=data_dir / "sample_submission.csv", cfg=predict_cfg,
@@ -120,14 +121,17 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
     (run_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     with _step("report", timings):
         report_path = report.write_report(run_dir, settings.reports_dir)
-    return {"run_dir": run_dir, "scores": scores, "stack_scores": stacked.scores, "timings": timings,
+    return {"run_dir": run_dir, "scores": scores, "stack_scores": stacked.scores, "stack_null": stacked.null,
+            "timings": timings,
             "report": report_path, "submission": run_dir / "submission.csv", "figures": figures_dir}
 
 
 def metrics_table(result: dict) -> pd.DataFrame:
-    """OOF scores of each model and the stack, plus the test-set score of the submission, as one table."""
+    """OOF scores of each model and the stack (with their null check), plus the submission's test score, as one table."""
     oof = result["stack_scores"][["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]].copy()
     oof.insert(0, "data", "out-of-fold (train)")
+    if result.get("stack_null") is not None:  # the same rows on permuted labels: what chance looks like here
+        oof = oof.join(result["stack_null"][["null_balanced_log_loss", "null_roc_auc"]])
     test = pd.DataFrame([result["scores"]], index=["submission"])[["log_loss", "balanced_log_loss", "roc_auc",
                                                                      "accuracy", "n"]]
     test.insert(0, "data", "test_videos")
