@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,10 +36,24 @@ def pair_result(ffpp_index, shared_ffpp) -> eda.SsimResult:
     return eda.ssim_analysis(ffpp_index, shared_ffpp, pairs[pairs["fake_id"] == PAIR_183], SMALL)
 
 
-def _rendered(figure: Figure) -> bytes:
+def _rendered(figure: Figure) -> np.ndarray:
+    """The figure as a BGR uint8 image at 40 dpi."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=40)
-    return buffer.getvalue()
+    return cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def _inked(image: np.ndarray) -> float:
+    """Share of pixels that are not (near) white."""
+    return float((image.min(axis=2) < 245).mean())
+
+
+def _empty_axes_like(figure: Figure) -> Figure:
+    """A figure of the same size with the same axes boxes and nothing plotted in them."""
+    empty = Figure(figsize=figure.get_size_inches())
+    for ax in figure.axes:
+        empty.add_axes(ax.get_position())
+    return empty
 
 
 def _titles(figure: Figure) -> list[str]:
@@ -137,7 +152,9 @@ def test_every_figure_draws_with_its_titles(ffpp_index, full_index, pair_result)
     for title, figure in figures.items():
         assert isinstance(figure, Figure) and figure.axes
         assert any(title in t for t in _titles(figure)), f"{title!r} not in {_titles(figure)}"
-        assert len(_rendered(figure)) > 2000
+        image = _rendered(figure)
+        assert image.shape[:2] == tuple(np.round(figure.get_size_inches()[::-1] * 40).astype(int))
+        assert _inked(image) > 1.5 * _inked(_rendered(_empty_axes_like(figure))), f"{title!r} draws next to nothing"
 
 
 def test_run_eda_writes_figures_and_summary(demo_dir, tmp_path):
@@ -148,6 +165,10 @@ def test_run_eda_writes_figures_and_summary(demo_dir, tmp_path):
     assert {p.name for p in out.glob("*.png")} == {f"eda_{name}.png" for name in (
         "file_types", "labels", "labels_full_index", "lengths", "lengths_full_index", "train_vs_test", "imbalance",
         "fake_vs_original", "ssim_over_time", "ssim_fake_vs_original", "face_annotations")}
+    for png in out.glob("*.png"):
+        image = cv2.imread(str(png))
+        assert min(image.shape[:2]) > 100 and _inked(image) > 0.05, png.name
+        assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50, png.name  # more than text on a blank canvas
     text = summary.read_text()
     assert "| all | 19,154 | 99,992 | 0 | 119,146 | 0.839 |" in text
     assert result["train_test_verdict"] in text and result["ks"]["test_n"].iloc[0] > 0

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,7 +126,8 @@ def test_stack_command_writes_stacker_and_report(tmp_path, capsys):
     report = (tmp_path / "reports" / "stacking.md").read_text()
     assert "| stack_calibrated |" in report and "balanced log loss" in report
     for figure in ("correlation", "roc", "reliability"):
-        assert (tmp_path / "reports" / "figures" / f"stacking_{figure}.png").stat().st_size > 0
+        image = cv2.imread(str(tmp_path / "reports" / "figures" / f"stacking_{figure}.png"))
+        assert min(image.shape[:2]) > 100 and len(np.unique(image.reshape(-1, 3), axis=0)) > 50, figure
 
 
 # --- prediction on real video files --------------------------------------------------------------------
