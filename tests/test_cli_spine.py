@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
+from conftest import require_shared
 from deepfake_detection.cli import build_parser, main
 
 
@@ -16,13 +18,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "deepfake_detection", *args], capture_output=True, text=True)
 
 
-def test_every_command_has_help():
+def test_every_command_has_help(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public API for this
     for name in commands:
         with pytest.raises(SystemExit) as exit_info:
             main([name, "--help"])
         assert exit_info.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: {parser.prog} {name}")
 
 
 def test_index_folds_evaluate_validate(tmp_path, shared_ffpp, shared_dfdc, capsys):
@@ -56,3 +59,24 @@ def test_index_cli_subprocess_reports_missing(tmp_path, shared_dfdc):
     assert result.returncode == 0
     assert "1 missing" in result.stdout
     assert "missing on disk" in result.stderr
+
+
+def test_extract_command_writes_crops_and_refuses_a_rerun_with_other_settings(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for clip in sorted(require_shared("data", "face-clips", "FAKE").glob("*.mp4"))[:2]:
+        shutil.copy(clip, videos / clip.name)
+    index_csv, out = tmp_path / "index.csv", tmp_path / "crops"
+    assert run_cli("index", str(videos), "--out", str(index_csv)).returncode == 0
+    extract = ["extract", str(index_csv), "--out", str(out), "--data-dir", str(videos), "--detector", "haar"]
+    first = run_cli(*extract, "--frames", "3")
+    assert first.returncode == 0, first.stderr
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert manifest.groupby("video_id").size().tolist() == [3, 3]  # one face in each of 3 frames per clip
+    assert f"2 videos, 6 crops -> {out}/manifest.csv" in first.stdout
+    assert run_cli(*extract, "--frames", "3").returncode == 0  # same settings: resumes
+
+    rerun = run_cli(*extract, "--frames", "5")
+    assert rerun.returncode != 0
+    assert "SettingsChanged" in rerun.stderr and "frames: 3 -> 5" in rerun.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(out / "manifest.csv"), manifest)  # the old crops are kept as they were
