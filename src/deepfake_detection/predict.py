@@ -6,8 +6,9 @@ out-of-fold data, and the stacker (meta model + calibration + clip) turns the mo
 into one P(FAKE). A video without a usable face gets the fallback probability and its reason in
 `predictions_log.csv`. Rows are appended and flushed as videos finish, so a rerun resumes where a
 killed run stopped; it redoes rows made by other models or settings, budget fallbacks, and rows
-predicted with the fewer frames or models a budget degradation left. The run measures its own pace and degrades (fewer frames, then without the
-slowest model, then fallback values) so that it always finishes inside the budget.
+predicted with the fewer frames or models a budget degradation left. The run measures its own pace
+and degrades (fewer frames, then without the slowest model, then fallback values) so that it always
+finishes inside the budget.
 """
 
 from __future__ import annotations
