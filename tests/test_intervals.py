@@ -28,8 +28,8 @@ def test_group_bootstrap_covers_95_percent_on_a_dfdc_like_layout():
     truth = evaluate(y, p)
     replicates, hits = 300, {"roc_auc": 0, "balanced_log_loss": 0}
     for r in range(replicates):
-        y, p, group = paired_layout(rng, 60, 15)  # 75 groups, 135 crops
-        intervals = bootstrap_intervals(y, p, n_boot=300, seed=r, groups=group)
+        y, p, group = paired_layout(rng, 3 * MIN_RELIABLE_GROUPS, MIN_RELIABLE_GROUPS // 2)  # 350 groups, 650 crops
+        intervals = bootstrap_intervals(y, p, n_boot=250, seed=r, groups=group)
         for metric in hits:
             low, high = intervals[metric]
             hits[metric] += low <= truth[metric] <= high

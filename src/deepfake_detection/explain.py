@@ -41,11 +41,22 @@ def _split_at_backbone(model: keras.Model, layer_name: str | None):
     return [], keras.Model(model.input, [target.output, model.output]), []
 
 
+def fold_members(model: keras.Model) -> list[keras.Model]:
+    """The fold models inside an averaging ensemble (a model ending in an Average of sub-models), else []."""
+    if not isinstance(model.layers[-1], keras.layers.Average):
+        return []
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
 def gradcam_heatmaps(model: keras.Model, images: np.ndarray, layer_name: str | None = None) -> np.ndarray:
     """Grad-CAM of P(FAKE): float32 (N, H, W) in [0, 1] at the input size, for 0–255 RGB images (N, H, W, 3).
 
-    layer_name: a conv layer (inside the backbone for registry backbones); default the last 4-D one.
+    layer_name: a conv layer (inside the backbone for registry backbones); default the last 4-D one. A deployed
+    fold ensemble (train.save_fold_ensemble) is explained by the mean heat map of its fold models.
     """
+    members = fold_members(model)
+    if members:
+        return np.mean([gradcam_heatmaps(m, images, layer_name) for m in members], axis=0).astype(np.float32)
     before, features, after = _split_at_backbone(model, layer_name)
     x = tf.convert_to_tensor(images, tf.float32)
     for layer in before:
