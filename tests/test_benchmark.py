@@ -25,7 +25,7 @@ def quick_run(tmp_path_factory) -> dict:
     mesonet = require_shared("weights", "mesonet")
     root = tmp_path_factory.mktemp("ffpp_bench")
     result = run_ffpp_benchmark(data, quick=True, out_dir=root / "out", work_dir=root / "work", seed=0,
-                                mesonet_dir=mesonet, ablations=False, cross_compression_models=())
+                                mesonet_dir=mesonet, ablations=False, cross_compression_models=(), null=300)
     result["root"] = root
     result["json"] = json.loads((root / "out" / "results.json").read_text())
     return result
@@ -47,6 +47,19 @@ def test_quick_run_writes_report_with_honest_first_lines(quick_run):
     for row in ("| meso4 |", "| meso4 +cal |", "| stack +cal |", "| Meso4_DF (pretrained) |", "| constant prior |"):
         assert row in text
     assert "## method=Deepfakes" in text and "## compression=c40" in text
+
+
+def test_every_main_row_passes_the_null_check(quick_run):
+    """The quick run's own scoring path on permuted labels: no row does better than chance without signal."""
+    null = pd.DataFrame(quick_run["json"]["null"]).set_index("row")
+    table = pd.DataFrame(quick_run["json"]["table"])
+    main_rows = set(table["model"])
+    assert main_rows <= set(null.index), main_rows - set(null.index)
+    assert null["passes"].all(), null
+    assert (null["null_balanced_log_loss"] >= np.log(2) - 0.005).all()
+    md = (quick_run["root"] / "out" / "results.md").read_text()
+    assert "## Null check (labels permuted)" in md and "Every row passes." in md
+    assert " †" in md and "groups" in md  # 2-fold quick run on few groups: intervals marked unreliable
 
 
 def test_every_model_scored_on_every_subset_with_prior(quick_run):

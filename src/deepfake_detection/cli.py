@@ -387,6 +387,8 @@ def _add_extract(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="local processes")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (workers must see --out)")
     p.add_argument("--shard", default=None, help="i/N: extract every N-th video starting at i (0-based)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace crops that --out holds from other settings (default: refuse and name the changes)")
     p.set_defaults(run=_run_extract)
 
 
@@ -402,7 +404,7 @@ def _run_extract(args) -> int:
                   all_faces=args.all_faces, use_original_boxes=args.original_boxes, jpeg_quality=args.jpeg_quality)
     data_dir = args.data_dir if args.data_dir is not None else args.index.resolve().parent
     videos = extract_dataset(read_index(args.index), args.out, cfg, workers=args.workers, scheduler=args.scheduler,
-                             shard=args.shard, data_dir=data_dir)
+                             shard=args.shard, data_dir=data_dir, overwrite=args.overwrite)
     print(videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum")).to_string())
     print(f"{len(videos)} videos, {int(videos['faces'].sum())} crops -> {args.out}/manifest.csv, {args.out}/videos.csv")
     return 0

@@ -410,7 +410,7 @@ def check_settings(out: Path, cfg: ExtractConfig, overwrite: bool = False) -> No
             raise SettingsChanged(
                 f"{out} holds crops extracted with other settings ({'; '.join(changed)}). To resume, rerun with "
                 f"the settings in {path}; to keep both, extract into another output folder; to replace them, "
-                f"delete {out} or pass overwrite=True to extract_dataset")
+                f"pass --overwrite (overwrite=True to extract_dataset) or delete {out}")
         log.warning("%s: settings changed (%s); deleting the earlier crops", out, "; ".join(changed))
         clear_extraction(out)
     elif any((out / PARTS_DIR).glob("*.json")):
