@@ -17,6 +17,8 @@ LABEL_NAMES = {"FAKE": FAKE, "REAL": REAL}
 # Kaggle clipped predictions to [eps, 1 - eps] before scoring log loss.
 KAGGLE_EPS = 1e-15
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+CROP_LABELS_FILE = "labels.csv"  # a face-crop dataset: file,label[,group,original,...] (the shared dfdc-faces layout)
 
 
 @dataclass
@@ -231,6 +233,8 @@ __all__ = [
     "LABEL_NAMES",
     "KAGGLE_EPS",
     "VIDEO_EXTENSIONS",
+    "IMAGE_EXTENSIONS",
+    "CROP_LABELS_FILE",
     "ExtractConfig",
     "TrainConfig",
     "PredictConfig",

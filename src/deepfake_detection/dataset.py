@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from deepfake_detection.config import LABEL_NAMES, SEED, VIDEO_EXTENSIONS
+from deepfake_detection.config import CROP_LABELS_FILE, IMAGE_EXTENSIONS, LABEL_NAMES, SEED, VIDEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +250,86 @@ def find_layouts(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
     return metadata, ffpp, plain
 
 
+# --- face-crop datasets: one image per "video", no extraction step ------------------------------
+def is_crop_dataset(root: str | Path) -> bool:
+    """A folder of face crops: a labels.csv with a `file` column, or REAL/ and FAKE/ subfolders of images."""
+    root = Path(root)
+    labels = root / CROP_LABELS_FILE
+    if labels.is_file():
+        return "file" in pd.read_csv(labels, nrows=0).columns
+    return all((root / name).is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in (root / name).iterdir())
+               for name in LABEL_NAMES)
+
+
+def crop_labels(root: Path) -> pd.DataFrame:
+    """file, label (1 FAKE / 0 REAL), group, original per crop: from labels.csv, else from the REAL/FAKE folders.
+
+    Without a `group` column every crop is its own group (nothing says which crops share a source video).
+    """
+    labels_csv = root / CROP_LABELS_FILE
+    if labels_csv.is_file():
+        table = pd.read_csv(labels_csv, dtype=str, keep_default_na=False)
+        missing = {"file", "label"} - set(table.columns)
+        if missing:
+            raise ValueError(f"{labels_csv} lacks columns {sorted(missing)}")
+        bad = ~table["label"].str.upper().isin(LABEL_NAMES)
+        if bad.any():
+            raise ValueError(f"{labels_csv}: {int(bad.sum())} rows with a label other than FAKE/REAL, "
+                             f"e.g. {table.loc[bad, 'label'].iloc[0]!r}")
+        for path in table["file"]:
+            check_entry_name(path.replace("/", "_"), labels_csv)  # no absolute paths or `..`
+        table["label"] = table["label"].str.upper().map(LABEL_NAMES)
+    else:
+        rows = [{"file": f"{name}/{p.name}", "label": value} for name, value in LABEL_NAMES.items()
+                for p in sorted((root / name).iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS]
+        table = pd.DataFrame(rows)
+    if "group" not in table.columns or (table["group"] == "").any():
+        own = table["file"].map(video_id_for)
+        table["group"] = table["group"].where(table["group"] != "", own) if "group" in table.columns else own
+    table["original"] = table["original"] if "original" in table.columns else ""
+    return table
+
+
+def index_crops(root: str | Path) -> pd.DataFrame:
+    """Index rows (INDEX_COLUMNS) of a face-crop dataset: each crop stands for one video of one frame."""
+    root = Path(root).resolve()
+    table = crop_labels(root)
+    paths = [root / f for f in table["file"]]
+    exists = np.array([p.is_file() for p in paths], dtype=int)
+    if (exists == 0).any():
+        log.warning("%d crops listed in %s are missing on disk (kept with exists=0)", int((exists == 0).sum()), root)
+    index = pd.DataFrame({
+        "video_id": table["file"].map(video_id_for), "filename": [Path(f).name for f in table["file"]],
+        "path": table["file"], "label": table["label"].astype("Int64"), "split": "train",
+        "original": table["original"], "group": table["group"], "source": "crops", "method": "",
+        "compression": "", "part": [str(PurePosixPath(f).parent) for f in table["file"]], "exists": exists,
+        "frames": 1, "fps": 0.0, "width": np.nan, "height": np.nan, "duration_s": 0.0, "readable": exists,
+        "error": np.where(exists == 1, "", "missing"), "size_bytes": [p.stat().st_size if p.is_file() else 0 for p in paths],
+    })
+    return index[INDEX_COLUMNS]
+
+
+def crops_manifest(root: str | Path) -> pd.DataFrame:
+    """The extraction manifest (pipeline.MANIFEST_COLUMNS) of a face-crop dataset: its crops are the manifest."""
+    index = labelled(index_crops(root))
+    return pd.DataFrame({"video_id": index["video_id"], "frame": 0, "track": 0, "x1": 0, "y1": 0, "x2": 0, "y2": 0,
+                         "confidence": 1.0, "detected": 1, "crop_path": index["path"],
+                         "label": index["label"].astype(int), "group": index["group"]})
+
+
 def index_videos(data_dir: str | Path, probe: bool = True) -> tuple[pd.DataFrame, IndexProblems]:
-    """One row per video found or listed under data_dir, with labels, groups and probe results."""
+    """One row per video found or listed under data_dir, with labels, groups and probe results.
+
+    A face-crop dataset (`is_crop_dataset`) is indexed as one row per crop, with no probing.
+    """
     root = Path(data_dir).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {data_dir}")
     problems = IndexProblems([], [], 0, [])
+    if is_crop_dataset(root):
+        index = index_crops(root)
+        problems.missing_videos = int((index["exists"] == 0).sum())
+        return index, problems
     metadata_files, ffpp_dirs, plain_dirs = find_layouts(root)
     rows: list[dict] = []
     for metadata_path in metadata_files:

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from deepfake_detection import config as C
 from deepfake_detection.config import FAKE, REAL, TrainConfig
-from deepfake_detection.dataset import class_weights
+from deepfake_detection.dataset import class_weights, crops_manifest, is_crop_dataset
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,15 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 # --- reading -----------------------------------------------------------------------------------
 def read_manifest(crops_dir: str | Path) -> pd.DataFrame:
-    """The extraction manifest with `path` (crops_dir / crop_path) added; checks the contract columns."""
+    """The extraction manifest with `path` (crops_dir / crop_path) added; checks the contract columns.
+
+    A face-crop dataset without manifest.csv (labels.csv or REAL/FAKE folders) is its own manifest.
+    """
     crops_dir = Path(crops_dir)
+    if not (crops_dir / "manifest.csv").exists() and is_crop_dataset(crops_dir):
+        manifest = crops_manifest(crops_dir)
+        manifest["path"] = [str(crops_dir / p) for p in manifest["crop_path"]]
+        return manifest
     manifest = pd.read_csv(crops_dir / "manifest.csv", dtype={"video_id": str, "group": str, "crop_path": str},
                            keep_default_na=False, na_values={"label": [""]})
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
