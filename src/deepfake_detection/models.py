@@ -33,6 +33,11 @@ NORMALIZATIONS = ("app", "unit", "standardize")
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)  # of [0, 1] pixels
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # of 0–255 pixels
+# BatchNorm moving-statistics momentum for randomly initialised models (PyTorch's default, 0.1 there).
+# Keras builds BatchNormalization with 0.99 (MobileNetV3: 0.999), so after the few hundred steps of a
+# scratch run the moving variance still holds most of its initial 1 while the true variance is far
+# smaller; inference-mode activations then shrink layer by layer and every output reads about 0.5.
+SCRATCH_BN_MOMENTUM = 0.9
 WEIGHTS_HINT = (
     "Keras does not download weights here. Put the standard Keras file in that folder, e.g. from the "
     "Kaggle dataset 'Keras Pretrained models' (kaggle.com/datasets/gaborfodor/keras-pretrained-models) "
@@ -255,6 +260,23 @@ def _backbone(spec: ModelSpec, size: int, weights_path: Path | None) -> keras.Mo
     return keras.Model(backbone.input, backbone.output, name="backbone")
 
 
+def batchnorm_layers(model: keras.Model) -> list[layers.BatchNormalization]:
+    """Every BatchNormalization layer of a model, nested sub-models (the backbone) included."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found += batchnorm_layers(layer)
+    return found
+
+
+def set_batchnorm_momentum(model: keras.Model, momentum: float) -> None:
+    """Set the moving-statistics momentum of every BatchNorm layer; it is layer config, so it is saved."""
+    for layer in batchnorm_layers(model):
+        layer.momentum = momentum
+
+
 def build_model(name: str, size: int | None = None, weights: str | Path | None = None,
                 weights_dir: str | Path | None = None, normalization: str = "app", dropout: float = 0.3,
                 channel_stats: tuple[Sequence[float], Sequence[float]] | None = None) -> keras.Model:
@@ -268,6 +290,8 @@ def build_model(name: str, size: int | None = None, weights: str | Path | None =
     (per-channel (x - mean) / std with `channel_stats=(mean, std)` in 0–255 units, from the training crops).
     size: input side in px; None: the entry's default (128 for backbones, 256 for MesoNet).
     MesoNet's two dropout layers use `dropout` too (the paper used 0.5; it only matters for training).
+    With random weights every BatchNorm layer gets SCRATCH_BN_MOMENTUM, so its moving statistics (the
+    inference-mode ones) catch up within tens of steps; loaded weights keep the architecture's momentum.
     """
     spec = get_spec(name)
     size = spec.default_size if size is None else size
@@ -294,6 +318,8 @@ def build_model(name: str, size: int | None = None, weights: str | Path | None =
         x = layers.Dropout(dropout, name="dropout")(x)
         outputs = layers.Dense(1, activation="sigmoid", name="p_fake", dtype="float32")(x)
         model = keras.Model(inputs, outputs, name=name)
+    if weights_path is None:
+        set_batchnorm_momentum(model, SCRATCH_BN_MOMENTUM)
     if whole_model_file:
         model.load_weights(str(weights_path))
         log.info("loaded model weights %s into %s", weights_path, name)
