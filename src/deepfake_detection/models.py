@@ -25,6 +25,8 @@ from tqdm import tqdm
 from keras import layers, ops
 
 from deepfake_detection.config import TrainConfig
+from deepfake_detection.features import spectral_head
+from deepfake_detection.faces import resize_crop
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ class ModelSpec:
 
     name: str
     constructor: Callable[..., keras.Model]  # keras.applications.* or a MesoNet builder
-    preprocessing: str  # what "app" normalisation means: "tf" [-1, 1], "torch", "caffe" or "unit" [0, 1]
+    # what "app" normalisation means: "tf" [-1, 1], "torch", "caffe", "unit" [0, 1] or "pixels" (0–255 as they are:
+    # no InputNormalization, the only choice for models of hand-made pixel statistics)
+    preprocessing: str
     weights_file: str | None  # standard Keras ImageNet notop file name; None: no ImageNet weights
     default_size: int = TrainConfig.size
     min_size: int = 32
@@ -59,7 +63,7 @@ class ModelSpec:
     # first layer after the application's own input scaling; the layers before it are cut off
     # so that the model's InputNormalization is the only preprocessing
     features_from: str | None = None
-    own_head: bool = False  # MesoNet: the constructor already ends in Dense(1, sigmoid)
+    own_head: bool = False  # MesoNet, spectral: the constructor already ends in Dense(1, sigmoid)
 
 
 # --- input normalisation ------------------------------------------------------------------------
@@ -162,6 +166,8 @@ def load_mesonet_weights(model: keras.Model, path: str | Path, name: str) -> Non
     kernel and bias are negated so the loaded model outputs P(FAKE) exactly.
     """
     path = Path(path)
+    if name not in _MESO_FILE_ORDER:
+        raise ValueError(f"{name} has no original weights format; pass a *.weights.h5 or *.keras file of the whole model")
     targets = [model.get_layer(n) for n in _MESO_FILE_ORDER[name]]
     with h5py.File(path, "r") as f:
         if "layer_names" not in f.attrs:
@@ -216,6 +222,8 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec("vgg19", _apps.VGG19, "caffe", _keras_file("vgg19")),
         ModelSpec("meso4", meso4, "unit", None, default_size=256, own_head=True),
         ModelSpec("mesoinception4", mesoinception4, "unit", None, default_size=256, own_head=True),
+        # spectrum, SRM residual and LBP statistics (features.py) under a small dense head
+        ModelSpec("spectral", spectral_head, "pixels", None, own_head=True),
     ]
 }
 
@@ -305,7 +313,13 @@ def build_model(name: str, size: int | None = None, weights: str | Path | None =
     mode = spec.preprocessing if normalization == "app" else normalization
     mean, std = channel_stats if normalization == "standardize" and channel_stats is not None else (None, None)
     inputs = keras.Input((size, size, 3), name="rgb_0_255")
-    x = InputNormalization(mode, mean, std, name="input_normalization")(inputs)
+    if spec.preprocessing == "pixels":
+        if normalization != "app":
+            raise ValueError(f"{name} computes its features from 0–255 pixels and standardises them itself; "
+                             f"normalization must be 'app', got {normalization!r}")
+        x = inputs
+    else:
+        x = InputNormalization(mode, mean, std, name="input_normalization")(inputs)
     if spec.own_head:
         outputs = spec.constructor(x, dropout=dropout)
         model = keras.Model(inputs, outputs, name=name)
@@ -345,17 +359,13 @@ def input_size(model: keras.Model) -> int:
 
 # --- scoring image files ------------------------------------------------------------------------
 def read_images(paths: Sequence[str | Path], size: int) -> np.ndarray:
-    """Image files -> float32 (N, size, size, 3) 0–255 RGB, resized with INTER_AREA.
-
-    INTER_AREA averages pixels when shrinking and repeats them when enlarging; on small face crops
-    that keeps the high-frequency texture MesoNet relies on better than bilinear interpolation.
-    """
+    """Image files -> float32 (N, size, size, 3) 0–255 RGB, resized by faces.resize_crop (as in training)."""
     out = np.empty((len(paths), size, size, 3), np.float32)
     for i, path in enumerate(paths):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ValueError(f"cannot read image {path}")
-        out[i] = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA)
+        out[i] = resize_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
     return out
 
 

@@ -21,6 +21,7 @@ import tensorflow as tf
 from deepfake_detection import config as C
 from deepfake_detection.config import FAKE, REAL, TrainConfig
 from deepfake_detection.dataset import class_weights, crops_manifest, is_crop_dataset
+from deepfake_detection.faces import resize_crop
 
 log = logging.getLogger(__name__)
 
@@ -210,12 +211,9 @@ def _shard_by_data() -> tf.data.Options:
 
 
 def decode_crop(path: tf.Tensor, size: int) -> tf.Tensor:
-    """JPEG file -> uint8 (size, size, 3), resized only when the crop has another size."""
+    """JPEG file -> uint8 (size, size, 3), resized by faces.resize_crop (the same resize as at inference)."""
     image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
-    shape = tf.shape(image)
-    image = tf.cond(tf.logical_and(tf.equal(shape[0], size), tf.equal(shape[1], size)),
-                    lambda: image,
-                    lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(image, (size, size), antialias=True)), 0, 255), tf.uint8))
+    image = tf.numpy_function(lambda crop: resize_crop(crop, size), [image], tf.uint8, stateful=False)
     return tf.ensure_shape(image, (size, size, 3))
 
 

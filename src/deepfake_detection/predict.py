@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -30,6 +29,7 @@ from tqdm import tqdm
 from deepfake_detection.aggregate import aggregate, logit, sigmoid
 from deepfake_detection.config import ExtractConfig, PredictConfig
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
+from deepfake_detection.faces import resize_crop
 from deepfake_detection.submission import expected_filenames, validate_submission, write_submission
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def load_ensemble(models_dir: str | Path, stacker_dir: str | Path | None = None,
 def face_probabilities(model: LoadedModel, crops: np.ndarray, batch_size: int) -> np.ndarray:
     """P(FAKE) per face crop; crops uint8 (N, S, S, 3) are resized to the model's side when S differs."""
     if crops.shape[1] != model.size:
-        crops = np.stack([cv2.resize(c, (model.size, model.size), interpolation=cv2.INTER_AREA) for c in crops])
+        crops = np.stack([resize_crop(c, model.size) for c in crops])
     out = []
     for start in range(0, len(crops), batch_size):
         batch = crops[start:start + batch_size].astype(np.float32)  # 0-255 RGB, as the models expect
