@@ -167,7 +167,8 @@ def load_mesonet_weights(model: keras.Model, path: str | Path, name: str) -> Non
     """
     path = Path(path)
     if name not in _MESO_FILE_ORDER:
-        raise ValueError(f"{name} has no original weights format; pass a *.weights.h5 or *.keras file of the whole model")
+        raise ValueError(f"{name} has no original weights format; "
+                         "pass a *.weights.h5 or *.keras file of the whole model")
     targets = [model.get_layer(n) for n in _MESO_FILE_ORDER[name]]
     with h5py.File(path, "r") as f:
         if "layer_names" not in f.attrs:
