@@ -10,7 +10,7 @@ SHELL  := /bin/bash
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install demo test notebooks report bench clean
+.PHONY: help install demo test models notebooks report bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ demo: $(STAMP)  ## run the whole pipeline on the embedded demo data
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
+
+models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFDC crop benchmark + models/zoo + card)
+	$(PY) -m deepfake_detection benchmark --suite dfdc-crops --data ../shared/data/dfdc-faces \
+		--out reports/dfdc-crops --work work/dfdc-crops
+	$(PY) -m deepfake_detection zoo --work work/dfdc-crops --bench reports/dfdc-crops --out models/zoo
 
 notebooks: $(STAMP)  ## execute notebooks/0*.py in order (DATA=..., QUICK=0 for real data)
 	$(PY) -m deepfake_detection notebooks --data $(DATA) --quick $(QUICK)

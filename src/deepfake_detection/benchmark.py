@@ -40,12 +40,13 @@ METRICS = ("log_loss", "balanced_log_loss", "roc_auc", "accuracy")
 
 
 def evaluation_subsets(videos: pd.DataFrame) -> dict[str, pd.Index]:
-    """Row subsets to score: all, each method's fakes against all REAL, and each compression level."""
+    """Row subsets to score: all, each method's fakes against all REAL, and each compression level (where known)."""
     subsets = {"all": videos.index}
     real = videos["label"] == 0
-    for method in sorted(videos.loc[videos["label"] == 1, "method"].dropna().unique()):
+    methods = videos.loc[videos["label"] == 1, "method"] if "method" in videos else pd.Series(dtype=str)
+    for method in sorted(methods.dropna().unique()):
         subsets[f"method={method}"] = videos.index[real | (videos["method"] == method)]
-    for compression in sorted(videos["compression"].dropna().unique()):
+    for compression in sorted(videos["compression"].dropna().unique() if "compression" in videos else []):
         if compression:
             subsets[f"compression={compression}"] = videos.index[videos["compression"] == compression]
     return subsets

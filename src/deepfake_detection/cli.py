@@ -211,7 +211,8 @@ def _run_stack(args) -> int:
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="test videos -> submission.csv (resumable, inside a time budget)")
     p.add_argument("videos_dir", type=Path)
-    p.add_argument("--models", type=Path, required=True, help="folder of model folders (model.keras)")
+    p.add_argument("--models", type=Path, default=Path("models/zoo"),
+                   help="folder of model folders (model.keras); default: the shipped zoo, models/zoo")
     p.add_argument("--stacker", type=Path, default=None, help="stacker folder (default: MODELS/stacker if present)")
     p.add_argument("--out", type=Path, default=Path("submission.csv"))
     p.add_argument("--budget-hours", type=float, default=None, help="default 9")
@@ -301,9 +302,9 @@ def _run_train(args) -> int:
 
 
 # --- score-crops / gradcam ---------------------------------------------------------------------
-def _add_model_source(p, weights_help: str) -> None:
+def _add_model_source(p, weights_help: str, required: bool = True) -> None:
     """Arguments that pick a model: a registry name with weights, or a saved model.keras."""
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group(required=required)
     source.add_argument("--model", help="registry name (meso4, xception, efficientnet_b0, ...)")
     source.add_argument("--model-path", type=Path, help="a trained model.keras")
     p.add_argument("--weights", default=None, help=weights_help)
@@ -324,7 +325,9 @@ def _open_model(args):
 def _add_score_crops(sub) -> None:
     p = sub.add_parser("score-crops", help="P(FAKE) per face-crop image with a registry or trained model")
     p.add_argument("images", nargs="+", type=Path)
-    _add_model_source(p, "'imagenet' (with --weights-dir), an original MesoNet .h5, a notop .h5 or a *.weights.h5")
+    _add_model_source(p, "'imagenet' (with --weights-dir), an original MesoNet .h5, a notop .h5 or a *.weights.h5",
+                      required=False)
+    p.add_argument("--zoo", type=Path, default=None, help="zoo folder used when no model is named (default models/zoo)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--out", type=Path, default=None, help="CSV to write (path, p_fake)")
     p.set_defaults(run=_run_score_crops)
@@ -334,7 +337,12 @@ def _run_score_crops(args) -> int:
     from deepfake_detection.models import score_images
     from deepfake_detection.submission import atomic_write_csv
 
-    scores = score_images(_open_model(args), args.images, args.batch_size)
+    if args.model is None and args.model_path is None:  # the shipped detector
+        from deepfake_detection.zoo import ZOO_DIR, score_crops_with_zoo
+
+        scores = score_crops_with_zoo(args.images, args.zoo or ZOO_DIR, args.batch_size)
+    else:
+        scores = score_images(_open_model(args), args.images, args.batch_size)
     print(scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out is not None:
         atomic_write_csv(scores, args.out)
@@ -523,10 +531,68 @@ def _run_benchmark_ffpp(args) -> int:
     return 0
 
 
+def _add_benchmark(sub) -> None:
+    from deepfake_detection.config import CROP_RECIPES, MESONET_DIR, CropsBenchmarkConfig
+
+    d = CropsBenchmarkConfig()
+    p = sub.add_parser("benchmark", help="quality benchmark suites on real data: dfdc-crops (group CV on face crops) "
+                                         "or ffpp (as benchmark-ffpp)")
+    p.add_argument("--suite", choices=["dfdc-crops", "ffpp"], default="dfdc-crops")
+    p.add_argument("--data", type=Path, required=True, help="face-crop folder (dfdc-crops) or FF++ folder (ffpp)")
+    p.add_argument("--recipes", default=None, help=f"comma-separated, of {', '.join(CROP_RECIPES)} (default "
+                   f"{','.join(d.recipes)})")
+    p.add_argument("--k", type=int, default=None, help=f"group folds (default {d.k})")
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs per fold (default {d.epochs})")
+    p.add_argument("--samples-per-epoch", type=int, default=None, help=f"default {d.samples_per_epoch}")
+    p.add_argument("--max-groups", type=int, default=None, help="subsample whole groups (default: all crops)")
+    p.add_argument("--null", type=int, default=None, metavar="N", help=f"null check permutations (default {d.null})")
+    p.add_argument("--mesonet-dir", type=Path, default=Path(MESONET_DIR), help="original MesoNet .h5 files")
+    p.add_argument("--work", type=Path, default=None, help="models (reused when complete); default work/SUITE")
+    p.add_argument("--quick", action="store_true", help="2 folds, a few groups and steps: machinery only")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--out", type=Path, default=None, help="default reports/SUITE")
+    p.set_defaults(run=_run_benchmark)
+
+
+def _run_benchmark(args) -> int:
+    from deepfake_detection.benchmark import markdown_table, run_ffpp_benchmark
+    from deepfake_detection.benchmark_crops import run_crops_benchmark
+
+    out, work = args.out or Path("reports") / args.suite, args.work or Path("work") / args.suite
+    if args.suite == "ffpp":
+        result = run_ffpp_benchmark(args.data, out_dir=out, work_dir=work, k=args.k, epochs=args.epochs, quick=args.quick,
+                                    seed=args.seed, mesonet_dir=args.mesonet_dir, null=args.null or 0)
+        print(markdown_table(result["table"], "all"))
+    else:
+        overrides = {k: v for k, v in {"k": args.k, "epochs": args.epochs, "samples_per_epoch": args.samples_per_epoch,
+                                       "max_groups": args.max_groups, "null": args.null}.items() if v is not None}
+        result = run_crops_benchmark(args.data, args.recipes.split(",") if args.recipes else None, out, work,
+                                     args.mesonet_dir, args.quick, args.seed, **overrides)
+        print(Path(result["results_md"]).read_text().split("## Scores (out-of-fold)")[1].split("## ")[0])
+    print(f"results: {result['results_md']}, {result['results_json']}")
+    return 0
+
+
+def _add_zoo(sub) -> None:
+    p = sub.add_parser("zoo", help="ship a crop benchmark's deployed models + stacker as models/zoo with MODEL_CARD.md")
+    p.add_argument("--work", type=Path, default=Path("work/dfdc-crops"), help="the benchmark's work folder (models/)")
+    p.add_argument("--bench", type=Path, default=Path("reports/dfdc-crops"), help="its out folder (results.json, stacker/)")
+    p.add_argument("--out", type=Path, default=Path("models/zoo"))
+    p.set_defaults(run=_run_zoo)
+
+
+def _run_zoo(args) -> int:
+    from deepfake_detection.zoo import CARD, build_zoo
+
+    out = build_zoo(args.work, args.bench, args.out)
+    print(f"zoo -> {out}; card -> {out / CARD}")
+    return 0
+
+
 # --- registry ----------------------------------------------------------------------------------
 # In pipeline order, so `--help` reads like the README: data, faces, models, submission, then the wrappers.
 PARSERS = [_add_demo_data, _add_index, _add_folds, _add_eda, _add_extract, _add_train, _add_score_crops, _add_gradcam,
-           _add_stack, _add_predict, _add_validate, _add_evaluate, _add_kaggle_bundle, _add_benchmark_ffpp,
+           _add_stack, _add_predict, _add_validate, _add_evaluate, _add_kaggle_bundle, _add_benchmark, _add_benchmark_ffpp, _add_zoo,
            _add_demo, _add_notebooks, _add_report]
 
 

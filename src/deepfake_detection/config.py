@@ -178,6 +178,37 @@ class BenchmarkConfig:
     seed: int = SEED
 
 
+@dataclass
+class CropsBenchmarkConfig:
+    """DFDC face-crop benchmark (benchmark_crops.py): k-fold group CV at crop level on ../shared/data/dfdc-faces."""
+
+    recipes: tuple[str, ...] = ("meso4", "spectral")  # names of CROP_RECIPES
+    k: int = 5
+    epochs: int = 2
+    samples_per_epoch: int = 4096  # training crops drawn per epoch and fold (bounds CPU time)
+    batch_size: int = 32
+    max_groups: int | None = None  # subsample whole groups (quick runs); None: every crop
+    n_boot: int = 500  # bootstrap resamples of groups for 95 % intervals
+    permutations: int = 1000  # label permutations of the AUC p-value
+    null: int = 30  # label permutations of the null check over every reported row (0: none)
+    mesonet_weights: tuple[str, ...] = ("Meso4_DF", "Meso4_F2F", "MesoInception_DF", "MesoInception_F2F")
+    seed: int = SEED
+
+
+# Training recipes of the crop benchmark and the zoo: TrainConfig changes per recipe. "mesonet:NAME" weights are
+# the original MesoNet file NAME.h5 from the MesoNet folder (256 px input, its own [0, 1] scaling).
+CROP_RECIPES: dict[str, dict[str, Any]] = {
+    "meso4": {"model": "meso4", "size": 128, "learning_rate": 1e-3},
+    "meso4_ft": {"model": "meso4", "size": 256, "weights": "mesonet:Meso4_DF", "fine_tune_learning_rate": 1e-4},
+    "meso4_ft_sbi": {"model": "meso4", "size": 256, "weights": "mesonet:Meso4_DF", "fine_tune_learning_rate": 1e-4,
+                     "self_blend": 0.25},
+    "meso4_scratch": {"model": "meso4", "size": 256, "learning_rate": 1e-3},
+    "spectral": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
+    "mobilenet_v3_small": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3},
+}
+QUICK_CROPS_BENCHMARK = {"recipes": ("meso4",), "k": 2, "epochs": 1, "samples_per_epoch": 64, "max_groups": 60, "n_boot": 100,
+                         "permutations": 200, "null": 20, "mesonet_weights": ("Meso4_DF",)}
+
 # Group-bootstrap intervals from fewer groups than this cover less than 93 % at a nominal 95 % (simulated: about
 # 78 % for AUC and 83 % for balanced log loss on FF++'s 7 groups of 1-20 videos, 86-93 % at 13-75 groups, 91-95 % at
 # 100), so reports mark them as unreliable (tests/test_intervals.py checks the coverage above it).

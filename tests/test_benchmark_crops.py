@@ -1,0 +1,57 @@
+"""DFDC face-crop benchmark: the quick suite end to end on the real crops, honest rows, null check, stacker."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from conftest import require_shared
+
+
+def test_quick_crop_suite_scores_every_row_honestly(tmp_path, capsys, demo_dir):
+    from deepfake_detection.cli import main
+    from deepfake_detection.ensemble import load_stacker
+
+    data = require_shared("data", "dfdc-faces")
+    mesonet = require_shared("weights", "mesonet")
+    out = tmp_path / "out"
+    assert main(["benchmark", "--suite", "dfdc-crops", "--data", str(data), "--quick", "--mesonet-dir", str(mesonet),
+                 "--out", str(out), "--work", str(tmp_path / "work")]) == 0
+    assert "| stack +cal |" in capsys.readouterr().out
+    result = json.loads((out / "results.json").read_text())
+    facts, table = result["facts"], pd.DataFrame(result["table"])
+    assert facts["n_groups"] == 60 and facts["settings"]["k"] == 2
+    assert set(table["model"]) == {"meso4", "meso4 +cal", "stack", "stack +cal", "Meso4_DF (pretrained)",
+                                   "Meso4_DF (pretrained) +cal"}
+    assert table["roc_auc_p"].between(0, 1).all() and (table["n_groups"] == 60).all()
+    assert (table["roc_auc_low"] <= table["roc_auc"] + 1e-9).all() and (table["roc_auc"] <= table["roc_auc_high"] + 1e-9).all()
+    null = pd.DataFrame(result["null"]).set_index("row")
+    assert set(table["model"]) <= set(null.index) and null["passes"].all()
+    videos = pd.DataFrame(result["videos"])
+    folds = videos.groupby("group")["fold"].nunique()
+    assert (folds == 1).all()  # group CV: a fake never leaves its original's fold
+    md = (out / "results.md").read_text()
+    assert md.startswith("# DFDC face-crop benchmark (QUICK MODE") and "60 groups" in md and " †" in md
+    spec = load_stacker(out / "stacker")
+    assert [m["name"] for m in spec["models"]] == ["meso4"] and np.isfinite(spec["calibration"]["scale"])
+    assert (out / "stacker" / "stacking.md").is_file() and (out / "figures" / "roc.png").is_file()
+
+    # the zoo: the run's deployed models + stacker + a card with the run's own numbers, used when no model is named
+    zoo = tmp_path / "zoo"
+    assert main(["zoo", "--work", str(tmp_path / "work"), "--bench", str(out), "--out", str(zoo)]) == 0
+    card = (zoo / "MODEL_CARD.md").read_text()
+    stack_row = table.set_index("model").loc["stack +cal"]
+    assert f"| stack +cal | {stack_row['roc_auc']:.3f} [{stack_row['roc_auc_low']:.3f}" in card
+    assert "Apache-2.0" in card and "research" in card and "Keras" in card
+    crops = sorted((data / "FAKE").glob("*.jpg"))[:2] + sorted((data / "REAL").glob("*.jpg"))[:2]
+    scores_csv = tmp_path / "scores.csv"
+    assert main(["score-crops", *map(str, crops), "--zoo", str(zoo), "--out", str(scores_csv)]) == 0
+    scores = pd.read_csv(scores_csv)
+    assert list(scores.columns[:2]) == ["path", "p_fake"] and len(scores) == 4
+    assert scores["p_fake"].between(spec["calibration"]["clip_low"], spec["calibration"]["clip_high"]).all()
+    submission = tmp_path / "submission.csv"
+    assert main(["predict", str(demo_dir / "test_videos"), "--models", str(zoo), "--out", str(submission),
+                 "--frames", "4", "--sample-submission", str(demo_dir / "sample_submission.csv")]) == 0
+    assert pd.read_csv(submission)["label"].between(0, 1).all()
