@@ -388,11 +388,15 @@ def run_ablations(videos: pd.DataFrame, frames_dir: Path, crops_dir: Path, folds
 
 
 def null_table(videos: pd.DataFrame, stack: StackResult, pretrained: list[str], cfg: PredictConfig, n: int,
-               seed: int) -> pd.DataFrame:
-    """The null check of every main row: the trained, stacked and pretrained rows rerun on n label permutations."""
+               seed: int, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The null check of every main row: the trained, stacked and pretrained rows rerun on n label permutations.
+
+    names: model folder -> row name (default: the folder names); pretrained: columns of `videos` scored outside
+    the stacker (raw and calibrated).
+    """
     inputs = stack.inputs
     frame = videos.set_index("video_id").loc[inputs.table["video_id"]]
-    names = {m: m for m in inputs.models}
+    names = names or {m: m for m in inputs.models}
 
     def path(labels: np.ndarray) -> dict[str, np.ndarray]:
         columns = {reported_name(c, names): v for c, v in stack_columns(inputs, labels, cfg, cfg.meta, seed).items()}

@@ -20,17 +20,17 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection import config as C
-from deepfake_detection.aggregate import aggregate_frames
-from deepfake_detection.benchmark import (CAL, PRETRAINED, MESONET_ARCHITECTURES, UNRELIABLE, _json_default, _stage,
-                                          _table_md, add_prediction, add_trained, calibrated, format_metric,
-                                          null_markdown, null_table, predict_crops, results_table, train_or_reuse,
-                                          write_if_changed)
+from deepfake_detection.benchmark import (CAL, MESONET_ARCHITECTURES, PRETRAINED, UNRELIABLE, _json_default, _stage,
+                                          _table_md, add_trained, calibrated, format_metric, null_markdown, null_table,
+                                          predict_crops, results_table, train_or_reuse, write_if_changed)
 from deepfake_detection.config import SEED, CropsBenchmarkConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, is_crop_dataset, labelled, make_folds
 from deepfake_detection.ensemble import roc_points, save_stacker, write_stacking_report
 from deepfake_detection.metrics import auc_permutation_p
 from deepfake_detection.models import build_model
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
+from deepfake_detection.submission import atomic_write_csv
+from deepfake_detection.train import OOF_FRAME_COLUMNS, video_predictions
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +64,30 @@ def crop_folds(data_dir: Path, bench: CropsBenchmarkConfig) -> pd.DataFrame:
     return make_folds(index, k=bench.k, seed=bench.seed)
 
 
-def pretrained_columns(videos: pd.DataFrame, frames: pd.DataFrame, mesonet_dir: Path, bench: CropsBenchmarkConfig,
-                       cfg: PredictConfig) -> list[str]:
-    """Original MesoNet weights (no training) at their 256 px input, raw and calibrated (cross-fitted) columns."""
-    names = []
-    for stem in bench.mesonet_weights:
-        path = mesonet_dir / f"{stem}.h5"
-        if not path.is_file():
-            log.warning("MesoNet weights %s not found; row skipped", path)
-            continue
-        model = build_model(MESONET_ARCHITECTURES[stem.split("_")[0]], size=256, weights=path)
-        name = stem + PRETRAINED
-        p = predict_crops(model, frames["path"].tolist(), 256)
-        add_prediction(videos, name, aggregate_frames(frames.assign(p=p), "mean", cfg))
-        videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), cfg)
-        names.append(name)
-    return names
+def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, work: Path) -> Path | None:
+    """An original MesoNet file (no training) as a model folder like a trained one: model.keras, config.json and
+    OOF files (its predictions on every crop, each tagged with the crop's fold); a rerun reuses the predictions.
+
+    It learned nothing from these labels, so its predictions are out-of-fold everywhere. Reused when present.
+    """
+    path = mesonet_dir / f"{stem}.h5"
+    if not path.is_file():
+        log.warning("MesoNet weights %s not found; row skipped", path)
+        return None
+    out = work / "models" / (stem + "_pretrained")
+    if (out / "oof_frames.csv").is_file() and len(pd.read_csv(out / "oof_frames.csv")) == len(frames):
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    architecture = MESONET_ARCHITECTURES[stem.split("_")[0]]
+    model = build_model(architecture, size=256, weights=path)
+    oof = frames.assign(p=predict_crops(model, frames["path"].tolist(), 256))[OOF_FRAME_COLUMNS]
+    atomic_write_csv(oof, out / "oof_frames.csv")
+    atomic_write_csv(video_predictions(oof, oof["p"].to_numpy()), out / "oof_videos.csv")
+    model.save(out / "model.keras")
+    info = {**asdict(TrainConfig(model=architecture, size=256, weights=str(path), epochs=0)),
+            "pretrained": stem, "folds_csv": str(work / "folds.csv")}
+    (out / "config.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return out
 
 
 def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path = "reports/dfdc-crops",
@@ -112,18 +120,27 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
                          "train_config": asdict(cfg)}
         start = _stage(timings, f"train_{name}", start)
 
+    pretrained: dict[str, Path] = {}
+    if mesonet_dir is not None:
+        frames = frames_with_folds(read_manifest(data_dir), folds)
+        for stem in bench.mesonet_weights:
+            model_dir = pretrained_model_dir(stem, mesonet_dir, frames, work)
+            if model_dir is not None:
+                pretrained[stem + PRETRAINED] = model_dir
+    start = _stage(timings, "pretrained_mesonet", start)
+
+    # the trained recipes are scored and stacked (nested); the third-party MesoNet files are reference rows only,
+    # calibrated by cross-fitting, never stack inputs, so the stacker the zoo ships holds the project's own weights
     videos = folds[["video_id", "label", "group", "fold"]].copy()
     videos["label"] = videos["label"].astype(int)
     stack = add_trained(videos, [work / "models" / n for n in bench.recipes], predict_cfg, seed)
     save_stacker(stack.spec, out / "stacker")
     write_stacking_report(stack, out / "stacker")
+    for name, model_dir in pretrained.items():
+        oof = pd.read_csv(model_dir / "oof_videos.csv", dtype={"video_id": str})
+        videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"]))).astype(float)
+        videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
     start = _stage(timings, "aggregation_calibration_stacking", start)
-
-    pretrained = []
-    if mesonet_dir is not None:
-        frames = frames_with_folds(read_manifest(data_dir), folds)
-        pretrained = pretrained_columns(videos, frames, mesonet_dir, bench, predict_cfg)
-    start = _stage(timings, "pretrained_mesonet", start)
 
     rows = [c for n in bench.recipes for c in (n, n + CAL)] + ["stack", "stack" + CAL]
     rows += [c for n in pretrained for c in (n, n + CAL)]
@@ -132,13 +149,13 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     y = videos["label"].to_numpy(int)
     table["roc_auc_p"] = [auc_permutation_p(y, videos[r].to_numpy(float), bench.permutations, seed) for r in table["model"]]
     start = _stage(timings, "scores", start)
-    null = null_table(videos, stack, pretrained, predict_cfg, bench.null, seed).reset_index() if bench.null else pd.DataFrame()
+    null = null_table(videos, stack, list(pretrained), predict_cfg, bench.null, seed).reset_index() if bench.null else pd.DataFrame()
     start = _stage(timings, "null_check", start)
     timings["total"] = round(time.perf_counter() - total, 1)
 
     facts = {"data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "n_crops": len(videos),
              "n_real": int((y == 0).sum()), "n_fake": int(y.sum()), "n_groups": int(videos["group"].nunique()),
-             "trained": trained, "pretrained": pretrained, "timings_s": timings, "cpu_count": os.cpu_count(),
+             "trained": trained, "pretrained": {n: str(d) for n, d in pretrained.items()}, "timings_s": timings, "cpu_count": os.cpu_count(),
              "stack_models": [m["name"] for m in stack.spec["models"]],
              "reused_trainings": [n for n, t in trained.items() if t.get("reused")]}
     result = {"facts": facts, "table": table, "videos": videos, "null": null}
