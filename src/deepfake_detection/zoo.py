@@ -107,7 +107,8 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
         "",
         f"{s['k']}-fold stratified group cross-validation at crop level: each crop scored by models that never saw "
         "its group; calibration and stacking nested inside the folds. 95 % group-bootstrap intervals; AUC p-value "
-        f"from {s['permutations']} label permutations. Null check ({s['null']} permutations): {null_line}.",
+        f"from {s['permutations']} label permutations. Null check ({s['null']} permutations): {null_line}. "
+        f"The run took {facts['timings_s']['total'] / 60:.0f} min on {facts['cpu_count']} CPU cores.",
         "",
         "| row | ROC AUC [95% CI] | balanced log loss [95% CI] | AUC p |",
         "|---|---|---|---|",
@@ -122,7 +123,9 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
         "methods, newer diffusion face swaps) are not in the data.",
         "- Many crops were upscaled from 80-200 px faces; very sharp, high-resolution faces are out of distribution.",
         "- Small CPU-trained models, no ImageNet initialisation: the scores above are the whole claim; nothing "
-        "was tuned on a test set.",
+        "was tuned on a test set. They fall short of the project's target (AUC >= 0.80 on DFDC crops): the models "
+        "were still improving when their fixed CPU budget ended.",
+        "- Not yet measured on FaceForensics++ videos (cross-dataset) or on whole DFDC videos.",
         "- A video whose face the detector misses gets the fallback P(FAKE), not a detection.",
         "",
     ])
