@@ -77,3 +77,14 @@ def test_the_null_check_catches_calibration_fitted_on_meta_predictions_that_saw_
 def test_null_check_needs_permutations():
     with pytest.raises(ValueError, match="at least one permutation"):
         null_check(lambda z: {}, np.array([0, 1]), n=0)
+
+
+def test_auto_calibration_is_chosen_inside_the_fit_rows_and_passes_the_null_check():
+    inputs = stored_predictions(seed=2)
+    cfg = PredictConfig(calibration="auto")
+    y = inputs.table["label"].to_numpy(int)
+    columns = stack_columns(inputs, y, cfg, "logreg")
+    assert all(np.isfinite(v).all() and ((v > 0) & (v < 1)).all() for v in columns.values())
+    null = null_check(lambda z: {"stack_calibrated": stack_columns(inputs, z, cfg, "logreg")["stack_calibrated"]},
+                      y, n=60, seed=3)
+    assert null.loc["stack_calibrated", "null_balanced_log_loss"] >= np.log(2) - NULL_BLL_SLACK, null
