@@ -237,21 +237,24 @@ def choose_calibration(y: np.ndarray, p: np.ndarray, folds: np.ndarray, cfg: Pre
     return min(losses, key=losses.get)
 
 
+def fake_share(y: np.ndarray, cfg: PredictConfig) -> float:
+    """The FAKE share of labels y, each class weighing half under cfg.class_balance (cfg.fallback without labels)."""
+    return float(np.average(y, weights=sample_weights(y, cfg.class_balance))) if len(y) else cfg.fallback
+
+
 def fallback_step(cfg: PredictConfig) -> Step:
     """P(FAKE) of a video without a face: the (class-weighted) FAKE share of the fit rows, inside the clip grid."""
     low = min(cfg.clip_grid)
 
     def fit(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float:
-        share = float(np.average(y, weights=sample_weights(y, cfg.class_balance))) if len(y) else cfg.fallback
-        return float(np.clip(share, low, 1 - low))
+        return float(np.clip(fake_share(y, cfg), low, 1 - low))
 
     return Step("fallback", fit, lambda value, x: np.full(len(x), value))
 
 
 def fallback_probability(y: np.ndarray, calibration: Calibration, cfg: PredictConfig) -> float:
     """Constant P(FAKE) for a video without a prediction: the (class-weighted) FAKE share, clipped."""
-    share = float(np.average(y, weights=sample_weights(y, cfg.class_balance))) if len(y) else cfg.fallback
-    return round(float(np.clip(share, calibration.clip_low, calibration.clip_high)), 6)
+    return round(float(np.clip(fake_share(y, cfg), calibration.clip_low, calibration.clip_high)), 6)
 
 
 def oof_with_fallback(steps: list[Step], inputs: StackInputs, x: np.ndarray, y: np.ndarray,

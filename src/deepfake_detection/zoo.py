@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection import __version__
+from deepfake_detection.benchmark import format_metric
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.models import load_model, read_images
 
@@ -51,10 +52,9 @@ def build_zoo(work_dir: str | Path, bench_dir: str | Path, out_dir: str | Path =
 
 
 def _row(table: pd.DataFrame, model: str) -> str:
+    """One markdown row of the card: AUC and balanced log loss with their intervals (benchmark.format_metric)."""
     r = table.set_index("model").loc[model]
-    return (f"| {model} | {r['roc_auc']:.3f} [{r['roc_auc_low']:.3f}, {r['roc_auc_high']:.3f}] | "
-            f"{r['balanced_log_loss']:.3f} [{r['balanced_log_loss_low']:.3f}, {r['balanced_log_loss_high']:.3f}] | "
-            f"{r['roc_auc_p']:.4f} |")
+    return f"| {model} | {format_metric(r, 'roc_auc')} | {format_metric(r, 'balanced_log_loss')} | {r['roc_auc_p']:.4f} |"
 
 
 def model_card(results: dict, stacker: dict, size_mb: float) -> str:
