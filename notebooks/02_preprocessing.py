@@ -34,7 +34,7 @@ from pathlib import Path
 import matplotlib_inline.backend_inline  # noqa: F401  (package figures display inline)
 from deepfake_detection import dataset, extract, pipeline, plots
 from deepfake_detection.config import ExtractConfig, TrainConfig, set_seeds
-from deepfake_detection.submission import atomic_write_csv
+from deepfake_detection.io import atomic_write_csv
 
 set_seeds(SEED)
 work = Path(WORK_DIR)

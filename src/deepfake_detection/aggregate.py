@@ -7,7 +7,6 @@ out-of-fold video predictions to minimise Kaggle's log loss. Both are plain numb
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 
 from deepfake_detection.config import KAGGLE_EPS, PredictConfig
+from deepfake_detection.io import atomic_write_json
 from deepfake_detection.metrics import balanced_log_loss, log_loss
 
 Aggregator = Callable[[np.ndarray, PredictConfig], float]
@@ -211,5 +211,4 @@ def fit_calibration(y: np.ndarray, p: np.ndarray, cfg: PredictConfig | None = No
 
 def save_json(data: dict, path: str | Path) -> None:
     """Write a dict as indented JSON (calibration, stacker): plain numbers, no pickle."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    atomic_write_json(data, path)

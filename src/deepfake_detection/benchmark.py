@@ -30,7 +30,7 @@ from deepfake_detection.extract import extract_dataset
 from deepfake_detection.metrics import bootstrap_intervals, bootstrap_samples, evaluate, prior_baseline
 from deepfake_detection.models import build_model, get_spec
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
-from deepfake_detection.submission import atomic_write_csv
+from deepfake_detection.io import atomic_write_csv
 from deepfake_detection.train import quick_config, train_model
 
 log = logging.getLogger(__name__)

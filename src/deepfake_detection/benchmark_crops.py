@@ -29,7 +29,7 @@ from deepfake_detection.ensemble import roc_points, save_stacker, write_stacking
 from deepfake_detection.metrics import auc_permutation_p
 from deepfake_detection.models import build_model
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
-from deepfake_detection.submission import atomic_write_csv
+from deepfake_detection.io import atomic_write_csv
 from deepfake_detection.train import OOF_FRAME_COLUMNS, video_predictions
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ def _add_index(sub) -> None:
 
 def _run_index(args) -> int:
     from deepfake_detection.dataset import index_videos
-    from deepfake_detection.submission import atomic_write_csv
+    from deepfake_detection.io import atomic_write_csv
 
     index, problems = index_videos(args.data_dir, probe=not args.no_probe)
     atomic_write_csv(index, args.out)
@@ -60,7 +60,7 @@ def _add_folds(sub) -> None:
 
 def _run_folds(args) -> int:
     from deepfake_detection.dataset import fold_summary, holdout_split, make_folds, read_index
-    from deepfake_detection.submission import atomic_write_csv
+    from deepfake_detection.io import atomic_write_csv
 
     index = read_index(args.index)
     if args.holdout is not None:
@@ -233,6 +233,38 @@ def _run_predict(args) -> int:
     return 0
 
 
+# --- detect ------------------------------------------------------------------------------------
+def _add_detect(sub) -> None:
+    p = sub.add_parser("detect", help="is this video fake? a verdict with its evidence: result.json + report.html "
+                                      "per input (videos, face images, or folders of either)")
+    p.add_argument("paths", type=Path, nargs="+")
+    p.add_argument("--models", type=Path, default=Path("models/zoo"),
+                   help="folder of model folders (+ stacker/); default: the shipped zoo, models/zoo")
+    p.add_argument("--out", type=Path, default=Path("detect"), help="one folder per input, plus index.html")
+    p.add_argument("--frames", type=int, default=None, help="frames sampled per video (default 32, as predict)")
+    p.add_argument("--detector", choices=["mtcnn", "haar"], default=None)
+    p.add_argument("--no-gradcam", action="store_true", help="skip the Grad-CAM figure (faster)")
+    p.add_argument("--seed", type=int, default=SEED, help="seed of the bootstrap over frames")
+    p.set_defaults(run=_run_detect)
+
+
+def _run_detect(args) -> int:
+    from dataclasses import replace
+
+    from deepfake_detection.detect import INDEX_FILE, REPORT_FILE, DetectConfig, detect_paths
+
+    cfg = PredictConfig()
+    cfg = replace(cfg, frames=args.frames or cfg.frames, detector=args.detector or cfg.detector)
+    detections = detect_paths(args.paths, args.models, args.out, cfg,
+                              DetectConfig(gradcam=not args.no_gradcam, seed=args.seed))
+    for det in detections:
+        print(f"{det.input}: {det.verdict} - {det.summary}")
+        print(f"  report: {args.out / det.name / REPORT_FILE}")
+    if len(detections) > 1:
+        print(f"index: {args.out / INDEX_FILE}")
+    return 0
+
+
 # --- kaggle-bundle -----------------------------------------------------------------------------
 def _add_kaggle_bundle(sub) -> None:
     p = sub.add_parser("kaggle-bundle", help="folder to upload as a Kaggle dataset for an offline submission")
@@ -335,7 +367,7 @@ def _add_score_crops(sub) -> None:
 
 def _run_score_crops(args) -> int:
     from deepfake_detection.models import score_images
-    from deepfake_detection.submission import atomic_write_csv
+    from deepfake_detection.io import atomic_write_csv
 
     if args.model is None and args.model_path is None:  # the shipped detector
         from deepfake_detection.zoo import ZOO_DIR, score_crops_with_zoo
@@ -592,7 +624,7 @@ def _run_zoo(args) -> int:
 # --- registry ----------------------------------------------------------------------------------
 # In pipeline order, so `--help` reads like the README: data, faces, models, submission, then the wrappers.
 PARSERS = [_add_demo_data, _add_index, _add_folds, _add_eda, _add_extract, _add_train, _add_score_crops, _add_gradcam,
-           _add_stack, _add_predict, _add_validate, _add_evaluate, _add_kaggle_bundle, _add_benchmark, _add_benchmark_ffpp, _add_zoo,
+           _add_stack, _add_predict, _add_detect, _add_validate, _add_evaluate, _add_kaggle_bundle, _add_benchmark, _add_benchmark_ffpp, _add_zoo,
            _add_demo, _add_notebooks, _add_report]
 
 

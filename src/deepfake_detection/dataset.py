@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from deepfake_detection.io import atomic_write_json
 from deepfake_detection.config import CROP_LABELS_FILE, IMAGE_EXTENSIONS, LABEL_NAMES, SEED, VIDEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -227,10 +228,7 @@ def probe_videos(paths: list[Path], use_cache: bool = True) -> list[dict]:
             changed = True
         results.append(cache[key])
     if use_cache and changed:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, cache_file)
+        atomic_write_json(cache, cache_file, indent=None)
     return results
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from deepfake_detection.config import ExtractConfig, from_dict
 from deepfake_detection.faces import FaceBox, crop_face, fill_track, make_detector, select_tracks, track_faces
-from deepfake_detection.submission import atomic_write_csv
+from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.video import iter_frames
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,21 @@ def video_faces(path: str | Path, cfg: ExtractConfig, detector, boxes_from: pd.D
     return result
 
 
+def image_faces(path: str | Path, cfg: ExtractConfig, detector) -> VideoFaces:
+    """The faces of one still image, as a one-frame video (frame 0, one track per face); never raises on bad input."""
+    start = time.perf_counter()
+    path = Path(path)
+    if not path.is_file():
+        return _empty(cfg.size, "missing", f"{path} is not a file")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        return _empty(cfg.size, "unreadable", f"{path.name} is not a readable image")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    result = _faces_from_detections([0], [rgb], detector.detect([rgb]), cfg)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
 def _faces_from_detections(indices: list[int], frames: list[np.ndarray], per_frame: list,
                            cfg: ExtractConfig) -> VideoFaces:
     """Track, select, interpolate and crop."""
@@ -195,12 +210,6 @@ def _read_part(out_dir: Path, video_id: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _write_json_atomic(data: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def extract_video(task: dict, cfg_dict: dict, out_dir: str) -> dict:
     """Extract one video to `out_dir/<video_id>/` and its part file; returns its videos.csv row.
 
@@ -219,7 +228,7 @@ def extract_video(task: dict, cfg_dict: dict, out_dir: str) -> dict:
         log.exception("extracting %s failed", video_id)
         rows, video = [], {"video_id": video_id, "status": "error", "reason": f"{type(exc).__name__}: {exc}",
                            "frames": 0, "faces": 0, "seconds": 0.0}
-    _write_json_atomic({"video": video, "faces": rows}, out / PARTS_DIR / f"{video_id}.json")
+    atomic_write_json({"video": video, "faces": rows}, out / PARTS_DIR / f"{video_id}.json")
     return video
 
 
@@ -416,7 +425,7 @@ def check_settings(out: Path, cfg: ExtractConfig, overwrite: bool = False) -> No
     elif any((out / PARTS_DIR).glob("*.json")):
         log.warning("%s holds crops from before settings were recorded; assuming they match %s", out, wanted)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(wanted, path)
+    atomic_write_json(wanted, path)
 
 
 def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig, workers: int = 1,

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from deepfake_detection.io import atomic_write_csv
 from deepfake_detection.config import VIDEO_EXTENSIONS
 
 HEADER = ["filename", "label"]
-
-
-def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a CSV under a temporary name, then rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def expected_filenames(videos_dir: str | Path | None = None, sample_submission: str | Path | None = None) -> list[str]:

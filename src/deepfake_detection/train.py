@@ -36,7 +36,7 @@ from deepfake_detection.pipeline import (
     epoch_size, eval_dataset, fit_class_weight, frames_with_folds, load_crops, read_manifest, split_fold,
     train_dataset,
 )
-from deepfake_detection.submission import atomic_write_csv
+from deepfake_detection.io import atomic_write_csv
 
 log = logging.getLogger(__name__)
 

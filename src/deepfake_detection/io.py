@@ -1,0 +1,44 @@
+"""Atomic file writes: every artifact is written under a temporary name in its folder, then renamed.
+
+A reader (or a resumed run) therefore sees the old file or the new one, never half a file, even when
+the writer is killed. The temporary name is unique per writer, so parallel workers do not collide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+
+def _temporary(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def atomic_write_bytes(data: bytes, path: str | Path) -> Path:
+    """Write bytes to path atomically; returns path."""
+    path = Path(path)
+    tmp = _temporary(path)
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def atomic_write_text(text: str, path: str | Path) -> Path:
+    """Write UTF-8 text to path atomically; returns path."""
+    return atomic_write_bytes(text.encode("utf-8"), path)
+
+
+def atomic_write_json(data, path: str | Path, indent: int | None = 2) -> Path:
+    """Write JSON (sorted keys when indented: stable diffs) atomically; returns path."""
+    text = json.dumps(data, indent=indent, sort_keys=indent is not None, ensure_ascii=False)
+    return atomic_write_text(text + ("\n" if indent is not None else ""), path)
+
+
+def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a DataFrame as CSV (no index) atomically; returns path."""
+    return atomic_write_text(frame.to_csv(index=False), path)
