@@ -80,6 +80,8 @@ AUGMENT_SATURATION = (0.35, 0.65)  # Keras RandomSaturation: 0.5 is no change
 AUGMENT_NOISE_STD = 4.0  # Gaussian noise, 0-255 levels
 AUGMENT_ERASE_PROBABILITY = 0.25
 AUGMENT_BLUR_PROBABILITY = 0.2
+AUGMENT_RESCALE_PROBABILITY = 0.5
+AUGMENT_RESCALE_RANGE = (0.4, 1.0)  # shrunk side / crop side: a 128 px crop passes through 51-128 px
 JPEG_QUALITY_RANGE = (60, 100)  # re-compression quality drawn uniformly per crop
 # Quick mode (CI, notebooks on demo data): tiny images, one epoch, a few batches.
 QUICK_SIZE = 96
@@ -96,6 +98,9 @@ class PredictConfig:
     aggregation: str | None = None  # None: use the one chosen on out-of-fold data
     batch_size: int = 64
     detector: str = "mtcnn"
+    # score every face track, not only the most prominent person: a DFDC fake may swap one of two faces,
+    # and the video is as fake as its most fake track (Ensemble.video_probability)
+    all_faces: bool = True
     # confident-frame mean (1st-place DFDC idea): frames beyond these P(FAKE) bounds count as confident
     confident_fake: float = 0.8
     confident_real: float = 0.2
@@ -203,6 +208,8 @@ CROP_RECIPES: dict[str, dict[str, Any]] = {
     "meso4_ft_sbi": {"model": "meso4", "size": 256, "weights": "mesonet:Meso4_DF", "fine_tune_learning_rate": 1e-4,
                      "self_blend": 0.25},
     "meso4_scratch": {"model": "meso4", "size": 256, "learning_rate": 1e-3},
+    "meso4_flip": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
+    "meso4_dfdc": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip", "rescale", "jpeg", "blur")},
     "spectral": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
     "mobilenet_v3_small": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3},
 }

@@ -148,7 +148,7 @@ def _keras_augmentations(seed: int) -> dict[str, keras.layers.Layer]:
 
 
 BATCH_AUGMENTATIONS = ("flip", "rotate", "zoom", "brightness", "contrast", "saturation", "blur", "erase", "noise")
-PER_CROP_AUGMENTATIONS = ("jpeg",)  # run on single crops before batching (JPEG coding is per image)
+PER_CROP_AUGMENTATIONS = ("rescale", "jpeg")  # run on single crops before batching (per-image coding and size)
 AUGMENTATIONS = (*BATCH_AUGMENTATIONS, *PER_CROP_AUGMENTATIONS)
 
 
@@ -180,6 +180,30 @@ def jpeg_recompress(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Re-encode one uint8 crop at a random JPEG quality in JPEG_QUALITY_RANGE (stateless, seeded)."""
     low, high = C.JPEG_QUALITY_RANGE
     return tf.ensure_shape(tf.image.stateless_random_jpeg_quality(image, low, high, seed), image.shape)
+
+
+def rescale_crop(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """With probability AUGMENT_RESCALE_PROBABILITY, shrink one uint8 crop (S, S, 3) to a random side in
+    AUGMENT_RESCALE_RANGE x S and enlarge it back: the blur of DFDC crops upscaled from 80-200 px faces."""
+    size = image.shape[0]
+    low, high = C.AUGMENT_RESCALE_RANGE
+    draws = tf.random.stateless_uniform([2], seed=seed)
+    side = tf.cast(tf.round(size * (low + (high - low) * draws[1])), tf.int32)
+    small = tf.image.resize(tf.cast(image, tf.float32), tf.stack([side, side]), method="area")
+    back = tf.image.resize(small, (size, size), method="bilinear")
+    out = tf.cast(tf.clip_by_value(tf.round(back), 0.0, 255.0), tf.uint8)
+    return tf.ensure_shape(tf.where(draws[0] < C.AUGMENT_RESCALE_PROBABILITY, out, image), image.shape)
+
+
+def per_crop_augment(image: tf.Tensor, label: tf.Tensor, seed: tf.Tensor, cfg: TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """The per-crop steps before batching, in order: self-blend (may turn REAL into FAKE), rescale, JPEG."""
+    if cfg.self_blend > 0:
+        image, label = maybe_self_blend(image, label, float(cfg.self_blend), seed)
+    if "rescale" in cfg.augment:
+        image = rescale_crop(image, seed + 2)
+    if "jpeg" in cfg.augment:
+        image = jpeg_recompress(image, seed + 1)
+    return image, label
 
 
 def _self_blend_numpy(image: np.ndarray, seed: np.ndarray) -> np.ndarray:
@@ -243,17 +267,11 @@ def train_dataset(frames: pd.DataFrame, cfg: TrainConfig, epochs: int, start_epo
                            for e in range(start_epoch, epochs)])
     image_of = _image_source(frames, cfg.size, cfg.cache)
     label_table = tf.constant(labels, tf.int32)
-    jpeg = "jpeg" in cfg.augment
-    blend_p = float(cfg.self_blend)
     offset = start_epoch * steps * cfg.batch_size  # sample seeds do not depend on how epochs are split
 
     def sample(position: tf.Tensor, row: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         seed = tf.stack([tf.constant(cfg.seed, tf.int64), position + offset])
-        image, label = image_of(row), tf.gather(label_table, row)
-        if blend_p > 0:
-            image, label = maybe_self_blend(image, label, blend_p, seed)
-        if jpeg:
-            image = jpeg_recompress(image, seed + 1)
+        image, label = per_crop_augment(image_of(row), tf.gather(label_table, row), seed, cfg)
         return tf.cast(image, tf.float32), tf.cast(label, tf.float32)[None]
 
     augment = batch_augmenter(tuple(n for n in cfg.augment if n not in PER_CROP_AUGMENTATIONS), cfg.seed)
@@ -283,10 +301,7 @@ def augment_examples(crops: np.ndarray, cfg: TrainConfig, variants: int = 4) -> 
         for i, crop in enumerate(crops):
             image = tf.convert_to_tensor(crop)
             seed = tf.constant([cfg.seed, v * len(crops) + i], tf.int64)
-            if cfg.self_blend > 0:
-                image, _ = maybe_self_blend(image, tf.constant(REAL, tf.int32), cfg.self_blend, seed)
-            if "jpeg" in cfg.augment:
-                image = jpeg_recompress(image, seed + 1)
+            image, _ = per_crop_augment(image, tf.constant(REAL, tf.int32), seed, cfg)
             batch.append(tf.cast(image, tf.float32))
         out.append(augment(tf.stack(batch)).numpy().round().astype(np.uint8))
     return np.stack(out)
