@@ -10,7 +10,7 @@ SHELL  := /bin/bash
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install demo test models notebooks report bench clean
+.PHONY: help install demo test models detect-example notebooks report bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,13 @@ models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFD
 	$(PY) -m deepfake_detection benchmark --suite dfdc-crops --data ../shared/data/dfdc-faces \
 		--out reports/dfdc-crops --work work/dfdc-crops
 	$(PY) -m deepfake_detection zoo --work work/dfdc-crops --bench reports/dfdc-crops --out models/zoo
+
+DETECT_EXAMPLE ?= ../shared/data/dfdc/dfdc_train_part_0/brtujopkby.mp4
+detect-example: $(STAMP)  ## detect on one real DFDC video -> reports/real/detect/ and a screenshot (needs chromium)
+	rm -rf reports/real/detect
+	$(PY) -m deepfake_detection detect $(DETECT_EXAMPLE) --out reports/real/detect
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 \
+		--screenshot=reports/real/detect/report.png file://$(CURDIR)/reports/real/detect/$(notdir $(DETECT_EXAMPLE))/report.html
 
 notebooks: $(STAMP)  ## execute notebooks/0*.py in order (DATA=..., QUICK=0 for real data)
 	$(PY) -m deepfake_detection notebooks --data $(DATA) --quick $(QUICK)

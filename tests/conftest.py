@@ -131,3 +131,60 @@ def tiny_models(tiny_crops, tmp_path_factory) -> dict[str, Path]:
                           verbose=0)
         train_model(crops_dir, folds_csv, cfg, fold="all", out_dir=models_dir / name)
     return {name: models_dir / name for name in TINY_MODELS}
+
+
+# --- real headless browser (reports) -------------------------------------------------------------
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+# Injected first into a copy of the page: records script errors, console.error calls and images that did not
+# load, optionally clicks the sortable headers, then writes the findings into the title for --dump-dom.
+PROBE = """<script>
+window.__problems = [];
+window.addEventListener('error', function(e){
+  if (e.target && e.target.tagName === 'IMG') { window.__problems.push('image failed: ' + (e.target.alt || e.target.src.slice(0, 60))); }
+  else { window.__problems.push('script error: ' + e.message); }
+}, true);
+var __error = console.error;
+console.error = function(){ window.__problems.push('console.error: ' + Array.from(arguments).join(' ')); __error.apply(console, arguments); };
+window.addEventListener('load', function(){
+  document.querySelectorAll('img').forEach(function(img){
+    if (!img.complete || img.naturalWidth === 0) { window.__problems.push('image not loaded: ' + (img.alt || img.src.slice(0, 60))); }
+  });
+  document.querySelectorAll('th.sortable').forEach(function(th){ th.click(); th.click(); });
+  document.title = 'PROBE:' + JSON.stringify({problems: window.__problems, images: document.images.length});
+});
+</script>"""
+
+
+def browser_path() -> str | None:
+    import shutil
+
+    return next((p for p in map(shutil.which, BROWSERS) if p), None)
+
+
+def check_in_browser(page: Path, screenshot: Path) -> dict:
+    """Open an HTML file in headless Chromium: {'problems': [...], 'images': n}; also saves a screenshot.
+
+    Skips (with the reason) when no browser is installed; `.ci/run` installs Debian's chromium.
+    """
+    import html as html_lib
+    import json
+    import re
+    import subprocess
+
+    browser = browser_path()
+    if browser is None:
+        pytest.skip(f"no headless browser ({', '.join(BROWSERS)}) on PATH; .ci/run installs Debian's chromium")
+    text = page.read_text(encoding="utf-8")
+    probed = page.with_name(f".probe-{page.name}")
+    probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+             "--virtual-time-budget=10000", f"--user-data-dir={page.parent / '.chromium-profile'}"]
+    try:
+        dom = subprocess.run([*flags, "--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=120)
+        subprocess.run([*flags, "--window-size=1100,2400", f"--screenshot={screenshot}", page.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    finally:
+        probed.unlink(missing_ok=True)
+    match = re.search(r"<title>PROBE:(.*?)</title>", dom.stdout, re.S)
+    assert match, f"the page never finished loading in {browser}: {dom.stderr[-2000:]}"
+    return json.loads(html_lib.unescape(match.group(1)))

@@ -15,7 +15,7 @@ def test_all_notebooks_run_in_order(demo_dir, tmp_path):
     parameters = {"DATA_DIR": str(demo_dir), "WORK_DIR": str(work), "QUICK": True, "SEED": 0}
     runs = run_notebooks(parameters, tmp_path / "build")
     assert [r.name for r in runs] == [s.stem for s in notebook_sources()]
-    assert len(runs) == 8
+    assert len(runs) == 9
     for run in runs:
         assert run.output.exists()
     assert (work / "crops" / "manifest.csv").exists()

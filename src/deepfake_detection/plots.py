@@ -438,6 +438,31 @@ def plot_gradcam(images: np.ndarray, heatmaps: np.ndarray, titles: list[str], al
     return fig
 
 
+def plot_detection_timeline(frames, p_video: float, interval: tuple[float, float] | None,
+                            threshold: float = 0.5) -> Figure:
+    """P(FAKE) of each face over the video (one line per face track), with the threshold and the video score.
+
+    frames: table with columns frame, track, p (the stack's P(FAKE) of that face) and detected (False where
+    the box was interpolated between detections, drawn hollow).
+    """
+    fig = Figure(figsize=(7.2, 2.8), layout="constrained")
+    ax = fig.subplots()
+    for track, rows in frames.groupby("track", sort=True):
+        rows = rows.sort_values("frame")
+        line, = ax.plot(rows["frame"], rows["p"], "-", lw=1.2, label=f"face {track}")
+        seen = rows["detected"].astype(bool)
+        ax.plot(rows["frame"][seen], rows["p"][seen], "o", ms=4, color=line.get_color())
+        ax.plot(rows["frame"][~seen], rows["p"][~seen], "o", ms=4, mfc="white", color=line.get_color())
+    ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
+    ax.axhline(p_video, color="crimson", lw=1.5, label=f"video P(FAKE) {p_video:.2f}")
+    if interval is not None:
+        ax.axhspan(interval[0], interval[1], color="crimson", alpha=0.12, label="95 % interval")
+    ax.set_ylim(0, 1)
+    _style(ax, "P(FAKE) per frame", "frame", "P(FAKE)")
+    ax.legend(fontsize=LABEL_SIZE - 3, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
 # --- FF++ benchmark (benchmark helper) --------------------------------------------------------------
 def plot_metric_by_subset(table, metric: str = "balanced_log_loss") -> Figure:
     """Grouped bars of one metric per evaluation subset (all, each method, each compression) and model.

@@ -39,7 +39,7 @@ LOG_NAME = "predictions_log.csv"
 MODEL_FILE = "model.keras"
 RATE_SMOOTHING = 0.3  # weight of the newest video in the moving averages of the pace
 # PredictConfig fields that change a video's P(FAKE) (budget and batch settings only change how fast)
-RESULT_SETTINGS = ("frames", "detector", "aggregation", "confident_fake", "confident_real", "confident_fake_share",
+RESULT_SETTINGS = ("frames", "detector", "all_faces", "aggregation", "confident_fake", "confident_real", "confident_fake_share",
                    "confident_real_share", "fallback")
 DEGRADED = "~degraded"  # suffix of the run column: predicted with fewer frames or models than asked for
 
@@ -62,19 +62,44 @@ class Ensemble:
     stacker: dict | None
     fallback: float
 
-    def combine(self, probs: dict[str, float]) -> float:
-        """One P(FAKE) from per-model video probabilities (models dropped by the budget may be absent).
+    def combine_rows(self, probs: dict[str, np.ndarray]) -> np.ndarray:
+        """P(FAKE) per row from per-model probabilities (each (N,)); models dropped by the budget may be absent.
 
         With a stacker, a missing model's logit is imputed as the mean logit of the present ones;
         without one, the present probabilities are averaged.
         """
+        present = np.stack([np.asarray(v, float).reshape(-1) for v in probs.values()], axis=1)  # (N, present)
         if self.stacker is None:
-            return float(np.mean(list(probs.values())))
+            return present.mean(axis=1)
         eps = self.stacker["logit_eps"]
-        names = [m["name"] for m in self.stacker["models"]]
-        mean_logit = float(np.mean(logit(np.array(list(probs.values())), eps)))
-        row = [probs[n] if n in probs else float(sigmoid(mean_logit)) for n in names]
-        return float(stacker_predict(self.stacker, np.array([row]))[0])
+        imputed = sigmoid(logit(present, eps).mean(axis=1))  # (N,)
+        columns = [np.asarray(probs[m["name"]], float).reshape(-1) if m["name"] in probs else imputed
+                   for m in self.stacker["models"]]
+        return np.asarray(stacker_predict(self.stacker, np.stack(columns, axis=1)), float)
+
+    def combine(self, probs: dict[str, float]) -> float:
+        """One P(FAKE) from per-model video probabilities (see combine_rows)."""
+        return float(self.combine_rows({name: np.array([p]) for name, p in probs.items()})[0])
+
+    def track_probabilities(self, face_probs: dict[str, np.ndarray], tracks: np.ndarray,
+                            cfg: PredictConfig) -> dict[int, float]:
+        """P(FAKE) per face track: each model's face probabilities aggregated over the track, then combined."""
+        aggregation = {m.name: m.aggregation for m in self.models}
+        tracks = np.asarray(tracks)
+        return {int(t): self.combine({name: aggregate(p[tracks == t], aggregation[name], cfg)
+                                      for name, p in face_probs.items()})
+                for t in np.unique(tracks)}
+
+    def video_probability(self, face_probs: dict[str, np.ndarray], tracks: np.ndarray | None,
+                          cfg: PredictConfig) -> tuple[float, dict[int, float]]:
+        """(P(FAKE) of the video, P(FAKE) per track): a video is as fake as its most fake person.
+
+        face_probs: per model, P(FAKE) of each face crop (N,); tracks: (N,) track id per crop (None: one track).
+        `predict` and `detect` both call this, so they give one video the same number.
+        """
+        n = len(next(iter(face_probs.values())))
+        per_track = self.track_probabilities(face_probs, np.zeros(n, int) if tracks is None else tracks, cfg)
+        return max(per_track.values()), per_track
 
 
 @dataclass
@@ -177,6 +202,24 @@ def face_probabilities(model: LoadedModel, crops: np.ndarray, batch_size: int) -
     return np.concatenate(out)
 
 
+def score_faces(ensemble: Ensemble, active: list[str], crops: np.ndarray,
+                cfg: PredictConfig) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """(P(FAKE) per face crop (N,) for each active model, seconds per model) for uint8 crops (N, S, S, 3)."""
+    probs, seconds = {}, {}
+    for model in ensemble.models:
+        if model.name in active:
+            start = time.perf_counter()
+            probs[model.name] = face_probabilities(model, crops, cfg.batch_size)
+            seconds[model.name] = time.perf_counter() - start
+    return probs, seconds
+
+
+def inference_extract_config(extract_cfg: ExtractConfig | None, ensemble: Ensemble, cfg: PredictConfig) -> ExtractConfig:
+    """The extraction settings of inference: crops at the largest model side, every face track when asked."""
+    return replace(extract_cfg or ExtractConfig(), size=max(m.size for m in ensemble.models), detector=cfg.detector,
+                   frames=cfg.frames, all_faces=cfg.all_faces)
+
+
 def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg: ExtractConfig,
                   detector, cfg: PredictConfig) -> VideoResult:
     """P(FAKE) of one video with the active models; fallback with the reason when no face is usable."""
@@ -194,20 +237,13 @@ def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg
         return VideoResult(path.name, status, reason, time.perf_counter() - start, 0, "", ensemble.fallback,
                            extract_seconds=extract_seconds)
     tracks = np.asarray(faces.tracks) if faces.tracks is not None and len(faces.tracks) == len(crops) else None
-    probs, model_seconds = {}, {}
-    for model in ensemble.models:
-        if model.name not in active:
-            continue
-        t0 = time.perf_counter()
-        p = face_probabilities(model, crops, cfg.batch_size)
-        probs[model.name] = aggregate(p, model.aggregation, cfg, tracks)
-        model_seconds[model.name] = time.perf_counter() - t0
+    probs, model_seconds = score_faces(ensemble, active, crops, cfg)
     used = len(set(faces.frames))
     notes = [faces.reason] if faces.reason else []
     if used < extract_cfg.frames:
         notes.append(f"faces in {used} of {extract_cfg.frames} requested frames")
     return VideoResult(path.name, faces.status, "; ".join(notes), time.perf_counter() - start,
-                       used, ";".join(probs), ensemble.combine(probs),
+                       used, ";".join(probs), ensemble.video_probability(probs, tracks, cfg)[0],
                        model_seconds, extract_seconds)
 
 
@@ -350,8 +386,7 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
         ensemble = load_ensemble(models_dir, stacker_dir, cfg)
         planner = BudgetPlanner(budget_seconds - (time.monotonic() - started), cfg.frames,
                                 [m.name for m in ensemble.models], cfg.min_frames)
-        size = max(m.size for m in ensemble.models)
-        base_extract = replace(extract_cfg or ExtractConfig(), size=size, detector=cfg.detector)
+        base_extract = inference_extract_config(extract_cfg, ensemble, cfg)
         face_detector = detector_for(base_extract)
         for i, name in enumerate(tqdm(todo, desc="predict", unit="video")):
             if planner.plan(len(todo) - i):
