@@ -51,7 +51,7 @@ cfg
 work = Path(WORK_DIR)
 models_dir = Path(MODELS_DIR) if MODELS_DIR else work / "models"
 result = train.train_model(work / "crops", work / "folds.csv", cfg, FOLD, models_dir / "mobilenet_v3_large",
-                           figures_dir="reports/figures")
+                           figures_dir=f"{WORK_DIR}/figures")
 pd.Series(result["val_video_bll"], name="best val_video_bll").rename_axis("fold").to_frame()
 
 # %% [markdown]

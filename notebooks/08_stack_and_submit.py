@@ -31,7 +31,7 @@ SAMPLE_SUBMISSION = None  # None: DATA_DIR/sample_submission.csv (used when it e
 LABELS = None  # None: DATA_DIR/test_labels.csv (used when it exists)
 OUT = None  # None: WORK_DIR/submission.csv
 STACKER_DIR = None  # None: MODELS_DIR/stacker
-REPORTS_DIR = "reports"
+REPORTS_DIR = None  # None: STACKER_DIR (stacking.md beside the stacker it describes)
 WHEELS_DIR = None
 BUDGET_HOURS = 9.0
 QUICK = True
@@ -47,6 +47,7 @@ SAMPLE_SUBMISSION = SAMPLE_SUBMISSION or f"{DATA_DIR}/sample_submission.csv"
 LABELS = LABELS or f"{DATA_DIR}/test_labels.csv"
 OUT = OUT or f"{WORK_DIR}/submission.csv"
 STACKER_DIR = STACKER_DIR or f"{MODELS_DIR}/stacker"
+REPORTS_DIR = REPORTS_DIR or STACKER_DIR
 
 # %% [markdown]
 # On Kaggle the package and `mtcnn` come from the bundle's wheels (no internet); in the repository they are installed.
@@ -78,7 +79,7 @@ ensemble.save_stacker(stack.spec, STACKER_DIR)
 stack.scores[["log_loss", "balanced_log_loss", "roc_auc", "accuracy"]]
 
 # %% [markdown]
-# Write `reports/stacking.md` with the correlation matrix, ROC curves and the reliability plot.
+# Write `stacking.md` (beside the stacker) with the correlation matrix, ROC curves and the reliability plot.
 
 # %%
 ensemble.write_stacking_report(stack, REPORTS_DIR)

@@ -25,3 +25,19 @@ def test_report_names_ffpp_and_dfdc(shared_ffpp, shared_dfdc, tmp_path):
         index_videos(data)[0].to_csv(run / "index.csv", index=False)
         first = write_report(run, run / "reports", data_dir=data).read_text().splitlines()[0]
         assert first == f"# Progress report — data: {origin}"
+
+
+def test_report_shows_only_the_figures_of_its_own_run(demo_dir, tmp_path):
+    run, reports = tmp_path / "run", tmp_path / "reports"
+    (run / "figures").mkdir(parents=True)
+    index_videos(demo_dir)[0].to_csv(run / "index.csv", index=False)
+    from matplotlib.figure import Figure
+
+    Figure(figsize=(2, 2)).savefig(run / "figures" / "eda_labels.png")  # as `eda` draws it into the run
+    (reports / "figures").mkdir(parents=True)
+    (reports / "figures" / "stacking_roc.png").write_bytes(b"left by another run")
+    report = write_report(run, reports, data_dir=demo_dir).read_text()
+    assert sorted(p.name for p in (reports / "figures").iterdir()) == ["eda_labels.png"]
+    assert "![eda_labels.png](figures/eda_labels.png)" in report
+    assert f"*eda_labels.png: run `{run}`, data: demo (synthetic" in report
+    assert "stacking_roc" not in report

@@ -30,7 +30,16 @@ def test_quick_demo_writes_the_run_layout_its_evaluation_and_a_full_report(tmp_p
                     "### Null check (labels permuted)", "## Inference time", "## Submission"):
         assert heading in report, heading
     assert f"{scores['log_loss']:.4f}" in report  # the test score comes from this run's evaluation.json
-    for link in [line.split("](")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")]:
+    lines = report.splitlines()
+    links = [(i, line.split("](")[1].rstrip(")")) for i, line in enumerate(lines) if line.startswith("![")]
+    assert links
+    for i, link in links:
         assert (reports / link).is_file(), link  # every figure the report shows exists beside it
+        name = link.split("/")[-1]
+        # ... and was drawn by this run: its own copy is in the run folder, and the caption names the run
+        assert (run / "figures" / name).is_file() or (run / "models" / "stacker" / "figures" / name).is_file()
+        caption = next(line for line in lines[i + 1:] if line.startswith("*"))
+        assert str(run) in caption, (link, caption)
+    assert sorted(p.name for p in (reports / "figures").iterdir()) == sorted({link.split("/")[-1] for _, link in links})
     stacking = (run / "models" / "stacker" / "stacking.md").read_text()
     assert "nested" in stacking and "meso4_calibrated" in stacking

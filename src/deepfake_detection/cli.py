@@ -118,13 +118,13 @@ def _run_validate(args) -> int:
 
 # --- eda ---------------------------------------------------------------------------------------
 def _add_eda(sub) -> None:
-    p = sub.add_parser("eda", help="EDA figures (PNG) and reports/eda_summary.md: labels, lengths, train vs test, SSIM")
+    p = sub.add_parser("eda", help="EDA figures (PNG) and eda_summary.md: labels, lengths, train vs test, SSIM")
     p.add_argument("data_dir", type=Path)
     p.add_argument("--index", type=Path, default=None, help="index CSV (default: index data_dir now)")
     p.add_argument("--full-index", type=Path, default=None, help="full DFDC table (name,is_fake,n_frame,set_name)")
     p.add_argument("--crops", type=Path, default=None, help="extraction output with manifest.csv (face crops)")
-    p.add_argument("--out", type=Path, default=Path("reports/figures"), help="folder for the PNG figures")
-    p.add_argument("--summary", type=Path, default=Path("reports/eda_summary.md"))
+    p.add_argument("--out", type=Path, default=Path("work/eda/figures"), help="folder for the PNG figures")
+    p.add_argument("--summary", type=Path, default=None, help="default: beside the figures folder")
     p.set_defaults(run=_run_eda)
 
 
@@ -132,7 +132,7 @@ def _run_eda(args) -> int:
     from deepfake_detection.eda import run_eda
 
     result = run_eda(args.data_dir, index=args.index, full_index=args.full_index, out_dir=args.out,
-                     crops_dir=args.crops, summary_path=args.summary)
+                     crops_dir=args.crops, summary_path=args.summary or args.out.parent / "eda_summary.md")
     print(result["train_test_verdict"])
     print(result["ssim_verdict"])
     for path in result["figures"].values():
@@ -150,8 +150,8 @@ def _add_demo_data(sub) -> None:
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--workers", type=int, default=None, help="render processes (default: DemoConfig.workers)")
     p.add_argument("--overwrite", action="store_true", help="replace demo data already in OUT_DIR")
-    p.add_argument("--figure", default="reports/figures/demo_pairs.png",
-                   help="REAL | FAKE | difference figure to write ('' to skip)")
+    p.add_argument("--figure", default=None,
+                   help="REAL | FAKE | difference figure to write (default OUT_DIR/demo_pairs.png; '' to skip)")
     p.set_defaults(run=_run_demo_data)
 
 
@@ -166,12 +166,13 @@ def _run_demo_data(args) -> int:
     print(f"test:  {summary['test_files']} files, {summary['test_labelled']} labelled ({summary['test_fake']} FAKE) "
           f"-> {args.out_dir / 'test_videos'}")
     print("  special files: " + ", ".join(f"{k}={v}" for k, v in summary["specials"].items()))
-    if args.figure:
+    figure = args.out_dir / "demo_pairs.png" if args.figure is None else args.figure
+    if figure:
         from deepfake_detection.plots import plot_fake_vs_original
 
-        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
-        plot_fake_vs_original(demo_pairs(args.out_dir)).savefig(args.figure, dpi=110)
-        print(f"figure: {args.figure}")
+        Path(figure).parent.mkdir(parents=True, exist_ok=True)
+        plot_fake_vs_original(demo_pairs(args.out_dir)).savefig(figure, dpi=110)
+        print(f"figure: {figure}")
     print(f"{summary['seconds']:.1f} s")
     return 0
 
@@ -311,7 +312,7 @@ def _add_train(sub) -> None:
     p.add_argument("--quick", action="store_true", help="tiny images, 1 epoch, a few batches (CI, demo data)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/efficientnet_b0")
-    p.add_argument("--figures", type=Path, default=Path("reports/figures"), help="where the training curves go")
+    p.add_argument("--figures", type=Path, default=None, help="where the training curve goes (default OUT/figures)")
     p.set_defaults(run=_run_train)
 
 
@@ -326,7 +327,7 @@ def _run_train(args) -> int:
                       steps_per_epoch=args.steps_per_epoch, cache=args.cache, seed=args.seed)
     if args.quick:
         cfg = quick_config(cfg)
-    result = train_model(args.crops, args.folds, cfg, args.fold, args.out, figures_dir=args.figures)
+    result = train_model(args.crops, args.folds, cfg, args.fold, args.out, figures_dir=args.figures or args.out / "figures")
     print(pd.Series(result["oof_video_metrics"]).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result['val_video_bll'].items()})}")
     print(f"deployment model (average of folds {result['folds']}): {result['model_path']} ({result['seconds']:.0f} s)")

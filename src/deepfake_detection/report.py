@@ -1,8 +1,10 @@
 """`reports/report.md` for the course progress report: every number read from files a run wrote, none typed.
 
-It reads a run folder (see `workflow.py` for the layout: index.csv, crops/, models/, submission.csv, ...) and
-never a markdown file that another run may have left in reports/ (the stacking section comes from the run's own
-models/stacker/stacking.md); it skips a section whose files are absent, saying so.
+It reads a run folder (see `workflow.py` for the layout: index.csv, crops/, figures/, models/, submission.csv,
+...) and never a file that another run may have left in reports/: the figures folder is emptied and refilled
+with the run's own figures (RUN/figures/, the stacker's figures), each captioned with the run and its data, and
+the stacking section is the run's own models/stacker/stacking.md. A section whose files are absent is skipped,
+saying so.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -35,9 +38,28 @@ def data_origin(run_dir: Path, data_dir: Path) -> str:
     return "DFDC"
 
 
-def _figure_links(figures_dir: Path, reports_dir: Path, names: list[str]) -> list[str]:
-    return [f"![{name}]({(figures_dir / name).relative_to(reports_dir).as_posix()})"
-            for name in names if (figures_dir / name).exists()]
+@dataclass
+class Figures:
+    """Copies a run's figures into the report's figures folder and links each with a caption naming its run."""
+
+    run_dir: Path
+    reports_dir: Path
+    origin: str
+
+    @property
+    def folder(self) -> Path:
+        return self.reports_dir / "figures"
+
+    def links(self, names: list[str]) -> list[str]:
+        """Markdown image + caption for each named figure the run drew (RUN/figures/NAME); absent ones are left out."""
+        out = []
+        for name in names:
+            source = self.run_dir / "figures" / name
+            if source.is_file():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, self.folder / name)
+                out += [f"![{name}](figures/{name})", f"*{name}: run `{self.run_dir}`, data: {self.origin}.*", ""]
+        return out
 
 
 def data_section(run_dir: Path) -> list[str]:
@@ -64,27 +86,27 @@ def crops_section(run_dir: Path, figures: list[str]) -> list[str]:
             f"{videos['seconds'].sum():.1f} s in total.", "", _table(status, ".2f"), "", *figures]
 
 
-def models_section(run_dir: Path, figures_dir: Path, reports_dir: Path) -> list[str]:
+def models_section(run_dir: Path, figures: Figures) -> list[str]:
     """Per-model training curves and out-of-fold video metrics, from models/*/oof_videos.csv."""
     rows, curves = {}, []
     for oof in sorted((run_dir / "models").glob("*/oof_videos.csv")):
         videos = pd.read_csv(oof)
         rows[oof.parent.name] = evaluate(videos["label"], videos["p"])
-        curves += _figure_links(figures_dir, reports_dir, [f"training_{oof.parent.name}.png"])
+        curves += figures.links([f"training_{oof.parent.name}.png"])
     table = pd.DataFrame(rows).T[["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]]
     return ["## Models (out-of-fold, video level, mean of frames)", "", _table(table), "", *curves]
 
 
-def stacking_section(run_dir: Path, reports_dir: Path) -> list[str]:
+def stacking_section(run_dir: Path, figures: Figures) -> list[str]:
     """The run's own stacking report (models/stacker/stacking.md), its figures copied beside report.md."""
     stacker = run_dir / "models" / "stacker"
     if not (stacker / "stacking.md").exists():
         return ["## Stacking", f"_(no stacking.md in {stacker}: run `stack --out {stacker}` to write it)_"]
-    (reports_dir / "figures").mkdir(parents=True, exist_ok=True)
+    figures.folder.mkdir(parents=True, exist_ok=True)
     for figure in sorted((stacker / "figures").glob("*.png")):
-        shutil.copyfile(figure, reports_dir / "figures" / figure.name)
+        shutil.copyfile(figure, figures.folder / figure.name)
     body = (stacker / "stacking.md").read_text().replace("# Stacking", "## Stacking", 1).replace("\n## ", "\n### ")
-    return [body]
+    return [body, "", f"*Stacking figures: run `{run_dir}`, data: {figures.origin}.*"]
 
 
 def inference_section(run_dir: Path) -> list[str]:
@@ -116,19 +138,21 @@ def submission_section(run_dir: Path) -> list[str]:
 def write_report(run_dir: str | Path, reports_dir: str | Path = "reports", data_dir: str | Path | None = None) -> Path:
     """Write reports_dir/report.md from the artifacts of run_dir; sections without files are noted, not faked."""
     run_dir, reports_dir = Path(run_dir), Path(reports_dir)
-    figures_dir = reports_dir / "figures"
     data_dir = Path(data_dir) if data_dir is not None else run_dir / "data"  # the demo workflow's layout
-    lines = [f"# Progress report — data: {data_origin(run_dir, data_dir)}", "",
+    origin = data_origin(run_dir, data_dir)
+    figures = Figures(run_dir, reports_dir, origin)
+    if figures.folder.exists():  # a figure of an earlier run must not survive into this report
+        shutil.rmtree(figures.folder)
+    summary = run_dir / "eda_summary.md"
+    lines = [f"# Progress report — data: {origin}", "",
              f"Generated from the files in `{run_dir}` by `python -m deepfake_detection report`.", ""]
     sections = [
         ("index.csv", lambda: data_section(run_dir)),
-        ("index.csv", lambda: ["## Exploratory analysis", *_figure_links(
-            figures_dir, reports_dir, [f"eda_{n}.png" for n in EDA_FIGURES]),
-            *(["", (reports_dir / "eda_summary.md").read_text()] if (reports_dir / "eda_summary.md").exists() else [])]),
-        ("crops/videos.csv", lambda: crops_section(run_dir, _figure_links(
-            figures_dir, reports_dir, ["crops_samples.png", "demo_pairs.png"]))),
-        ("models", lambda: models_section(run_dir, figures_dir, reports_dir)),
-        ("models/stacker/stacker.json", lambda: stacking_section(run_dir, reports_dir)),
+        ("index.csv", lambda: ["## Exploratory analysis", *figures.links([f"eda_{n}.png" for n in EDA_FIGURES]),
+                               *(["", summary.read_text()] if summary.exists() else [])]),
+        ("crops/videos.csv", lambda: crops_section(run_dir, figures.links(["crops_samples.png", "demo_pairs.png"]))),
+        ("models", lambda: models_section(run_dir, figures)),
+        ("models/stacker/stacker.json", lambda: stacking_section(run_dir, figures)),
         ("predictions_log.csv", lambda: inference_section(run_dir)),
         ("submission.csv", lambda: submission_section(run_dir)),
     ]

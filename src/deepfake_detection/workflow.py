@@ -9,7 +9,8 @@ Layout of a run folder (`work/demo-run` by default):
     models/stacker/     stacker.json, stacking.md and its figures
     submission.csv      predictions for data/test_videos, with predictions_log.csv beside it
     evaluation.json     submission scored against data/test_labels.csv
-Figures and markdown go to `reports/` (figures in reports/figures/).
+The run owns its figures (`RUN/figures/`, `RUN/eda_summary.md`, the stacker's `models/stacker/figures/`);
+only the last step, `report`, writes into `reports/`, copying in the figures it shows.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
     settings = settings or DemoSettings()
     run_dir = Path(run_dir)
     data_dir, crops_dir, models_dir = run_dir / "data", run_dir / "crops", run_dir / "models"
-    figures_dir = settings.reports_dir / "figures"
+    figures_dir = run_dir / "figures"
     timings: dict[str, float] = {}
 
     with _step("demo data", timings):
@@ -94,7 +95,7 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
         atomic_write_csv(folds, run_dir / "folds.csv")
     with _step("eda", timings):
         eda.run_eda(data_dir, index=run_dir / "index.csv", out_dir=figures_dir,
-                    summary_path=settings.reports_dir / "eda_summary.md")
+                    summary_path=run_dir / "eda_summary.md")
     extract_cfg = ExtractConfig(frames=settings.frames, size=settings.size, detector=settings.detector)
     with _step("extract", timings):
         extract.extract_dataset(dataset.labelled(index), crops_dir, extract_cfg, data_dir=data_dir)
