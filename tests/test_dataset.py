@@ -184,3 +184,21 @@ def test_class_weights_and_imbalance_table():
 def test_video_id_is_path_based():
     assert video_id_for("manipulated_sequences/Deepfakes/c23/videos/183_253.mp4") == \
         "manipulated_sequences__Deepfakes__c23__videos__183_253"
+
+
+def test_class_balance_is_one_rule_for_the_table_and_the_epoch_plan_on_odd_counts():
+    """imbalance_table, epoch_size and epoch_plan agree per class, also for an odd number of crops."""
+    import numpy as np
+
+    from deepfake_detection.dataset import epoch_class_counts, imbalance_table
+    from deepfake_detection.pipeline import epoch_plan, epoch_size
+
+    labels = np.array([0, 0, 1, 1, 1, 1, 1])  # 2 REAL, 5 FAKE: 7 crops, odd
+    table = imbalance_table(labels).set_index("strategy")
+    for strategy in ("none", "class_weights", "oversample", "undersample", "balanced"):
+        real, fake = epoch_class_counts(labels, strategy)
+        assert (table.loc[strategy, "real_per_epoch"], table.loc[strategy, "fake_per_epoch"]) == (real, fake)
+        assert epoch_size(labels, strategy) == real + fake
+        plan = epoch_plan(labels, strategy, real + fake, seed=0, epoch=0)
+        assert (int((labels[plan] == 0).sum()), int((labels[plan] == 1).sum())) == (real, fake), strategy
+    assert epoch_class_counts(labels, "balanced") == (4, 3)  # the odd sample goes to REAL, in table and plan alike

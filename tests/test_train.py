@@ -245,3 +245,20 @@ def test_a_fold_trains_alike_alone_or_after_other_folds(trained, tiny_crops, tmp
     assert len(oof_all) == len(pd.read_csv(crops_dir / "manifest.csv"))  # every crop scored out of fold
     in_all = oof_all.loc[oof_all["fold"] == TRAINED_FOLD, "p"].to_numpy()
     np.testing.assert_array_equal(in_all, oof_alone["p"].to_numpy())
+
+
+def test_training_video_scores_use_the_inference_aggregation_per_track():
+    """OOF video P(FAKE) = mean per face track, max over tracks: what predict does with the same frames."""
+    import numpy as np
+    import pandas as pd
+
+    from deepfake_detection.aggregate import aggregate
+    from deepfake_detection.train import video_predictions
+
+    frames = pd.DataFrame({"video_id": ["a"] * 5 + ["b"] * 2, "track": [0, 0, 0, 1, 1, 0, 0],
+                           "fold": 0, "label": [1] * 5 + [0] * 2, "group": ["g"] * 5 + ["h"] * 2})
+    p = np.array([0.1, 0.2, 0.3, 0.9, 0.7, 0.4, 0.6])
+    videos = video_predictions(frames, p).set_index("video_id")
+    assert videos.loc["a", "p"] == pytest.approx(0.8)  # the second person's mean, not the mean of all 5 faces
+    assert videos.loc["a", "p"] == pytest.approx(aggregate(p[:5], "mean", tracks=frames["track"][:5].to_numpy()))
+    assert videos.loc["b", "p"] == pytest.approx(0.5) and videos.loc["a", "n_frames"] == 5

@@ -412,18 +412,36 @@ def class_weights(labels: np.ndarray | pd.Series) -> dict[int, float]:
     return {c: float(len(labels) / (2 * n)) if n else 0.0 for c, n in enumerate(counts)}
 
 
+IMBALANCE_STRATEGIES = ("balanced", "class_weights", "oversample", "undersample", "none")
+
+
+def epoch_class_counts(labels: np.ndarray | pd.Series, strategy: str, n_samples: int | None = None) -> tuple[int, int]:
+    """(REAL, FAKE) samples in one epoch of an imbalance strategy: the one class-balance rule.
+
+    `imbalance_table`, `pipeline.epoch_size` and `pipeline.epoch_plan` all use it. n_samples sets the epoch
+    length of `balanced` (default: every crop once); with an odd length REAL gets the extra sample.
+    """
+    labels = np.asarray(labels, dtype=int)
+    real, fake = int((labels == 0).sum()), int((labels == 1).sum())
+    if strategy in ("none", "class_weights"):
+        return real, fake
+    if strategy == "balanced":
+        n = real + fake if n_samples is None else int(n_samples)
+        return n - n // 2, n // 2
+    if strategy == "oversample":
+        return max(real, fake), max(real, fake)
+    if strategy == "undersample":
+        return min(real, fake), min(real, fake)
+    raise ValueError(f"unknown imbalance strategy {strategy!r}; choose from {IMBALANCE_STRATEGIES}")
+
+
 def imbalance_table(labels: np.ndarray | pd.Series) -> pd.DataFrame:
     """What each imbalance strategy gives per epoch: REAL/FAKE samples, FAKE share, loss weights."""
     labels = np.asarray(labels, dtype=int)
-    real, fake = int((labels == 0).sum()), int((labels == 1).sum())
     weights = class_weights(labels)
-    rows = [
-        ("none", real, fake, 1.0, 1.0),
-        ("class_weights", real, fake, weights[0], weights[1]),
-        ("oversample", max(real, fake), max(real, fake), 1.0, 1.0),
-        ("undersample", min(real, fake), min(real, fake), 1.0, 1.0),
-        ("balanced", (real + fake) // 2, (real + fake) - (real + fake) // 2, 1.0, 1.0),
-    ]
+    rows = [(strategy, *epoch_class_counts(labels, strategy),
+             *((weights[0], weights[1]) if strategy == "class_weights" else (1.0, 1.0)))
+            for strategy in ("none", "class_weights", "oversample", "undersample", "balanced")]
     table = pd.DataFrame(rows, columns=["strategy", "real_per_epoch", "fake_per_epoch", "real_weight", "fake_weight"])
     eff_real = table["real_per_epoch"] * table["real_weight"]
     eff_fake = table["fake_per_epoch"] * table["fake_weight"]

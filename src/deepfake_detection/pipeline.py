@@ -20,13 +20,13 @@ import tensorflow as tf
 
 from deepfake_detection import config as C
 from deepfake_detection.config import FAKE, REAL, TrainConfig
-from deepfake_detection.dataset import class_weights, crops_manifest, is_crop_dataset
+from deepfake_detection.dataset import (IMBALANCE_STRATEGIES, class_weights, crops_manifest, epoch_class_counts,
+                                       is_crop_dataset)
 from deepfake_detection.faces import resize_crop
 
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["video_id", "frame", "track", "x1", "y1", "x2", "y2", "confidence", "crop_path", "label", "group"]
-IMBALANCE_STRATEGIES = ("balanced", "class_weights", "oversample", "undersample", "none")
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -76,14 +76,8 @@ def split_fold(frames: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFr
 
 # --- imbalance ---------------------------------------------------------------------------------
 def epoch_size(labels: np.ndarray, strategy: str) -> int:
-    """Samples per epoch under a strategy; the same numbers as `dataset.imbalance_table`."""
-    labels = np.asarray(labels, dtype=int)
-    real, fake = int((labels == REAL).sum()), int((labels == FAKE).sum())
-    sizes = {"none": real + fake, "class_weights": real + fake, "balanced": real + fake,
-             "oversample": 2 * max(real, fake), "undersample": 2 * min(real, fake)}
-    if strategy not in sizes:
-        raise ValueError(f"unknown imbalance strategy {strategy!r}; choose from {IMBALANCE_STRATEGIES}")
-    return sizes[strategy]
+    """Samples per epoch under a strategy (dataset.epoch_class_counts, as in `dataset.imbalance_table`)."""
+    return sum(epoch_class_counts(labels, strategy))
 
 
 def _cycle(indices: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -109,14 +103,14 @@ def epoch_plan(labels: np.ndarray, strategy: str, n_samples: int, seed: int, epo
     rng = np.random.default_rng([seed, epoch])
     real, fake = np.flatnonzero(labels == REAL), np.flatnonzero(labels == FAKE)
     if strategy == "balanced":
-        half = n_samples // 2
-        reals, fakes = _cycle(real, n_samples - half, rng), _cycle(fake, half, rng)
+        n_real, n_fake = epoch_class_counts(labels, strategy, n_samples)
+        reals, fakes = _cycle(real, n_real, rng), _cycle(fake, n_fake, rng)
         plan = np.empty(n_samples, dtype=np.int64)
         plan[0::2], plan[1::2] = reals, fakes  # alternating: any even-sized batch is exactly half/half
         return plan
     if strategy in ("oversample", "undersample"):
-        per_class = max(len(real), len(fake)) if strategy == "oversample" else min(len(real), len(fake))
-        one_epoch = np.concatenate([_cycle(real, per_class, rng), _cycle(fake, per_class, rng)])
+        n_real, n_fake = epoch_class_counts(labels, strategy)
+        one_epoch = np.concatenate([_cycle(real, n_real, rng), _cycle(fake, n_fake, rng)])
     elif strategy in ("none", "class_weights"):
         one_epoch = np.arange(len(labels))
     else:

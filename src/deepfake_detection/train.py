@@ -28,6 +28,7 @@ import tensorflow as tf
 from sklearn.model_selection import StratifiedGroupKFold
 
 from deepfake_detection import config as C
+from deepfake_detection.aggregate import aggregate_frames
 from deepfake_detection.config import TrainConfig, set_seeds
 from deepfake_detection.dataset import read_index
 from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
@@ -57,12 +58,9 @@ def quick_config(cfg: TrainConfig) -> TrainConfig:
 
 
 def video_predictions(frames: pd.DataFrame, p: np.ndarray) -> pd.DataFrame:
-    """Mean frame P(FAKE) per video, with fold, label, group and the number of frames averaged."""
-    scored = frames.assign(p=np.asarray(p, dtype=float).reshape(-1))
-    videos = scored.groupby("video_id", sort=True).agg(
-        fold=("fold", "first"), label=("label", "first"), group=("group", "first"),
-        p=("p", "mean"), n_frames=("p", "size")).reset_index()
-    return videos[OOF_VIDEO_COLUMNS]
+    """P(FAKE) per video by the mean aggregation (per face track, then the max over tracks, as at inference:
+    aggregate.aggregate_frames), with fold, label, group and the number of frames."""
+    return aggregate_frames(frames.assign(p=np.asarray(p, dtype=float).reshape(-1)), "mean")[OOF_VIDEO_COLUMNS]
 
 
 def choose_strategy() -> tf.distribute.Strategy:
