@@ -46,8 +46,10 @@ def recipe_config(name: str, bench: CropsBenchmarkConfig, mesonet_dir: Path | No
             raise FileNotFoundError(f"recipe {name} starts from {weights}: pass the MesoNet weights folder")
         changes["weights"] = str(Path(mesonet_dir) / f"{weights.split(':', 1)[1]}.h5")
     size = changes.pop("size")
+    epochs = bench.epochs if quick else changes.pop("epochs", bench.epochs)  # a recipe may train longer
+    changes.pop("epochs", None)
     cfg = TrainConfig(size=min(size, 64) if quick and changes.get("weights") is None else size,
-                      epochs=bench.epochs, batch_size=bench.batch_size,
+                      epochs=epochs, batch_size=bench.batch_size,
                       steps_per_epoch=max(1, bench.samples_per_epoch // bench.batch_size), seed=bench.seed,
                       select_best=False, head_epochs=0, verbose=2, **changes)
     return cfg
@@ -176,6 +178,8 @@ def write_crops_results(result: dict, out: Path) -> None:
                         + (f"from `{Path(t['train_config']['weights']).name}`" if t["train_config"]["weights"] else
                            "from random weights")
                         + (f", self-blend {t['train_config']['self_blend']}" if t["train_config"]["self_blend"] else "")
+                        + f", augmentation {', '.join(t['train_config']['augment']) or 'none'}, "
+                        f"{t['train_config']['epochs']} epoch(s)"
                         for n, t in facts["trained"].items())
     minutes = facts["timings_s"]["total"] / 60
     cells = ["model", "n", "groups", "roc_auc [95% CI]", "AUC p (perm.)", "balanced_log_loss [95% CI]",
@@ -196,7 +200,7 @@ def write_crops_results(result: dict, out: Path) -> None:
         f"- **Data:** {facts['n_crops']} real DFDC face crops ({facts['n_real']} REAL / {facts['n_fake']} FAKE) of "
         f"`{facts['data_dir']}`, one crop per video, in {facts['n_groups']} groups (a fake with its original).",
         f"- **Folds:** {s['k']} stratified group folds; every score is out-of-fold at crop level.",
-        f"- **Recipes:** {recipes}. Each fold: {s['epochs']} epoch(s) of {s['samples_per_epoch']} crops (batch "
+        f"- **Recipes:** {recipes}. Each fold: epochs of {s['samples_per_epoch']} crops (batch "
         f"{s['batch_size']}), balanced batches, the last epoch kept; the deployed model averages the fold models.",
         f"- **Scoring:** `NAME` raw OOF P(FAKE); `NAME{CAL}` and `stack` rows from the stacker's nested chain "
         "(aggregation, meta model and calibration fitted on the other folds only). 95 % group-bootstrap intervals "

@@ -210,6 +210,7 @@ CROP_RECIPES: dict[str, dict[str, Any]] = {
     "meso4_scratch": {"model": "meso4", "size": 256, "learning_rate": 1e-3},
     "meso4_flip": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
     "meso4_dfdc": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip", "rescale", "jpeg", "blur")},
+    "meso4_long": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 12},
     "spectral": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
     "mobilenet_v3_small": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3},
 }

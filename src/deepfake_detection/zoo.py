@@ -65,7 +65,7 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
     recipes = [f"- `{name}`: {t['train_config']['model']} at {t['train_config']['size']} px, "
                + (f"initialised from `{Path(t['train_config']['weights']).name}`" if t["train_config"]["weights"]
                   else "from random weights (no ImageNet weights exist here)")
-               + f", {s['epochs']} epoch(s) of {s['samples_per_epoch']} crops per fold, batch {s['batch_size']}, "
+               + f", {t['train_config']['epochs']} epoch(s) of {s['samples_per_epoch']} crops per fold, batch {s['batch_size']}, "
                f"Adam lr {t['train_config']['learning_rate']:g}, augmentation {', '.join(t['train_config']['augment']) or 'none'}"
                + (f", self-blended fakes {t['train_config']['self_blend']}" if t["train_config"]["self_blend"] else "")
                + f"; deployed as the average of its {s['k']} fold models."
