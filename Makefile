@@ -10,7 +10,7 @@ SHELL  := /bin/bash
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install demo test models detect-example notebooks report bench clean
+.PHONY: help install demo test models detect-example notebooks report report-real bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,12 +40,16 @@ detect-example: $(STAMP)  ## detect on one real DFDC video -> reports/real/detec
 	$(PY) -m deepfake_detection detect $(DETECT_EXAMPLE) --out reports/real/detect
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 \
 		--screenshot=reports/real/detect/report.png file://$(CURDIR)/reports/real/detect/$(notdir $(DETECT_EXAMPLE))/report.html
+	rm reports/real/detect/$(notdir $(DETECT_EXAMPLE))/report.html  # its figures are committed as PNGs; keeps the repo small
 
 notebooks: $(STAMP)  ## execute notebooks/0*.py in order (DATA=..., QUICK=0 for real data)
 	$(PY) -m deepfake_detection notebooks --data $(DATA) --quick $(QUICK)
 
 report: $(STAMP)  ## regenerate reports/report.md and figures from the last run
 	$(PY) -m deepfake_detection report
+
+report-real: $(STAMP)  ## reports/real/report.md + report.html from ../shared, the committed benchmarks, zoo and detect example
+	$(PY) -m deepfake_detection report --real
 
 bench: $(STAMP)  ## run the benchmarks in bench/
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done

@@ -41,3 +41,38 @@ def test_report_shows_only_the_figures_of_its_own_run(demo_dir, tmp_path):
     assert "![eda_labels.png](figures/eda_labels.png)" in report
     assert f"*eda_labels.png: run `{run}`, data: demo (synthetic" in report
     assert "stacking_roc" not in report
+
+
+def test_real_report_is_rebuilt_byte_for_byte_from_real_data_and_loads_in_a_browser(tmp_path, monkeypatch):
+    """`make report-real` output: first line names the real data, links only existing files, numbers equal the
+    benchmark's results.json, and rebuilding gives the committed reports/real byte for byte."""
+    import json
+    import shutil
+
+    from conftest import REPO, SHARED, check_in_browser, require_shared
+
+    from deepfake_detection.benchmark import format_metric
+    from deepfake_detection.report import RealSources, write_real_report
+
+    require_shared("data", "dfdc-faces")
+    committed = REPO / "reports" / "real"
+    out = tmp_path / "real"
+    if (committed / "detect").is_dir():
+        shutil.copytree(committed / "detect", out / "detect")
+    monkeypatch.chdir(REPO)  # the committed report names the repository's files by relative path, as make does
+    src = RealSources(shared=SHARED, detect=out / "detect", work=tmp_path / "work")
+    text = write_real_report(out, src).read_text()
+    assert text.startswith("# Progress report — data: real, ") and "15,172 DFDC face crops" in text
+    links = [line.split("](")[1].split(")")[0] for line in text.splitlines() if line.startswith("![")]
+    assert len(links) >= 8 and all((out / link).is_file() for link in links), links
+    results = json.loads((REPO / "reports" / "dfdc-crops" / "results.json").read_text())
+    for row in results["table"]:  # every benchmark number is the one results.json holds
+        if row["model"].startswith("stack"):
+            assert format_metric(row, "roc_auc") in text, row["model"]
+    found = check_in_browser(out / "report.html", tmp_path / "report.png")
+    assert found["problems"] == [] and found["images"] == len(links)
+    if (committed / "report.md").is_file():
+        assert text == (committed / "report.md").read_text(), "reports/real is stale: run `make report-real`"
+        assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(p.name for p in (committed / "figures").iterdir())
+        size = sum(p.stat().st_size for p in committed.rglob("*") if p.is_file())
+        assert size <= 5 * 2**20, f"reports/real takes {size / 2**20:.1f} MB"

@@ -517,13 +517,20 @@ def _add_report(sub) -> None:
                    help="run folder written by demo/notebooks")
     p.add_argument("--reports", type=Path, default=Path("reports"))
     p.add_argument("--data", type=Path, default=None, help="data folder of the run (default: RUN/data)")
+    p.add_argument("--real", action="store_true", help="the real-data report instead: reports/real from ../shared, "
+                   "the committed benchmark runs, the zoo and the detect example (make report-real)")
+    p.add_argument("--shared", type=Path, default=Path("../shared"), help="with --real: the real data folder")
     p.set_defaults(run=_run_report)
 
 
 def _run_report(args) -> int:
-    from deepfake_detection.report import write_report
+    from deepfake_detection.report import RealSources, write_real_report, write_report
 
-    print(f"report: {write_report(args.run_dir, args.reports, args.data)}")
+    if args.real:
+        out = args.reports / "real" if args.reports != Path("reports") else Path("reports/real")
+        print(f"report: {write_real_report(out, RealSources(shared=args.shared))}")
+    else:
+        print(f"report: {write_report(args.run_dir, args.reports, args.data)}")
     return 0
 
 

@@ -493,8 +493,8 @@ def _markdown_table(table: pd.DataFrame) -> str:
 
 
 def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: str | Path | None = None,
-            out_dir: str | Path = "reports/figures", crops_dir: str | Path | None = None,
-            summary_path: str | Path = "reports/eda_summary.md", cfg: EdaConfig = EdaConfig()) -> dict:
+            out_dir: str | Path = "work/eda/figures", crops_dir: str | Path | None = None,
+            summary_path: str | Path = "work/eda/eda_summary.md", cfg: EdaConfig = EdaConfig()) -> dict:
     """Every EDA table and figure for a data folder: PNGs with stable names plus a markdown summary."""
     from deepfake_detection import plots
 

@@ -15,9 +15,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from deepfake_detection.ensemble import markdown_table as _table
+from deepfake_detection.io import atomic_write_text
 from deepfake_detection.metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -166,3 +168,215 @@ def write_report(run_dir: str | Path, reports_dir: str | Path = "reports", data_
     path.write_text("\n".join(lines))
     log.info("report written to %s", path)
     return path
+
+
+# --- the real-data report (reports/real) -------------------------------------------------------------------
+REAL_EDA = {  # data folder under ../shared/data -> the EDA figures the real report shows
+    "dfdc": ("labels_full_index", "lengths_full_index", "labels", "lengths", "ssim_over_time", "face_annotations"),
+    "ffpp": ("fake_vs_original", "ssim_fake_vs_original", "ssim_over_time"),
+}
+GRADCAM_PER_CLASS = 4
+MAX_FIGURE_BYTES = 250_000  # reports/real stays under 5 MB with report.html embedding every figure
+
+
+@dataclass
+class RealSources:
+    """Where the real-data report reads from: ../shared, the committed benchmark runs, the zoo, a detect example."""
+
+    shared: Path = Path("../shared")
+    benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"),)
+    zoo: Path = Path("models/zoo")
+    detect: Path = Path("reports/real/detect")  # `make detect-example`
+    work: Path = Path("work/real")  # intermediate EDA figures
+
+
+def _copy_figure(source: Path, out_dir: Path, name: str, caption: str) -> list[str]:
+    """Copy one figure into out_dir/figures/name and return its markdown link and caption ([] when absent).
+
+    A figure over MAX_FIGURE_BYTES (photo grids) is stored downscaled, so the committed report stays small.
+    """
+    import cv2
+
+    if not source.is_file():
+        return []
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    target = out_dir / "figures" / name
+    image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+    png = source.read_bytes()
+    while len(png) > MAX_FIGURE_BYTES:
+        image = cv2.resize(image, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+        png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes()
+    target.write_bytes(png)
+    return [f"![{name}](figures/{name})", f"*{caption}*", ""]
+
+
+def _demote(markdown: str) -> str:
+    """A markdown document as a section: its title dropped, every other heading one level down."""
+    lines = markdown.splitlines()
+    body = lines[1:] if lines and lines[0].startswith("# ") else lines
+    return "\n".join("#" + line if line.startswith("#") else line for line in body)
+
+
+def real_eda_section(src: RealSources, out_dir: Path) -> list[str]:
+    """EDA of the DFDC videos in ../shared with the full DFDC index, and of FF++ (fakes beside their originals)."""
+    from deepfake_detection.eda import run_eda
+
+    lines = ["## Exploratory analysis of real data", ""]
+    for name, figures in REAL_EDA.items():
+        data, work = src.shared / "data" / name, src.work / "eda" / name
+        if not data.is_dir():
+            lines += [f"_(no {data}: its EDA is skipped)_", ""]
+            continue
+        full_index = src.shared / "data" / "dfdc-full-index" / "dfdc-data.csv"
+        run_eda(data, full_index=full_index if name == "dfdc" and full_index.is_file() else None,
+                out_dir=work, summary_path=work / "eda_summary.md")
+        lines += [f"### {name}", ""]
+        for figure in figures:
+            lines += _copy_figure(work / f"eda_{figure}.png", out_dir, f"eda_{name}_{figure}.png",
+                                  f"eda_{name}_{figure}.png: `eda` on `{data}`"
+                                  + (" with the full DFDC index" if "full" in figure else ""))
+        summary = _demote(_demote((work / "eda_summary.md").read_text().split("## Figures")[0]))
+        lines += [summary.replace(str(src.work), "work/real"), ""]
+    return lines
+
+
+def benchmark_section(bench_dir: Path, out_dir: Path) -> list[str]:
+    """One committed benchmark run: its results.md (written from its results.json) and its figures."""
+    results = bench_dir / "results.md"
+    if not results.is_file():
+        return [f"_(no {results}: run the benchmark to add this section)_"]
+    lines = _demote(results.read_text()).splitlines()
+    out = [f"## Benchmark `{bench_dir.name}` (from `{bench_dir}/results.json`)", ""]
+    for line in lines:
+        if line.startswith("![") and "](" in line:
+            rel = line.split("](")[1].rstrip(")")
+            name = f"{bench_dir.name}_{Path(rel).name}"
+            out += _copy_figure(bench_dir / rel, out_dir, name, f"{Path(rel).name}: benchmark run `{bench_dir}`")
+        else:
+            out.append(line)
+    return out
+
+
+def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
+    """The shipped detector: its card's cross-validated scores, and Grad-CAM on real DFDC crops."""
+    from deepfake_detection import plots
+    from deepfake_detection.dataset import index_videos
+    from deepfake_detection.explain import gradcam_heatmaps
+    from deepfake_detection.models import read_images
+    from deepfake_detection.zoo import zoo_models
+
+    spec, models = zoo_models(src.zoo)
+    cv = spec.get("cv", {}).get("stack_calibrated", {})
+    lines = ["## The shipped detector (`models/zoo`)", "",
+             f"Models {', '.join(m['name'] for m in spec['models'])} under a `{spec['meta']['kind']}` stacker with "
+             f"`{spec['calibration']['method']}` calibration; out-of-fold on the DFDC crops: ROC AUC "
+             f"{cv.get('roc_auc', float('nan')):.3f}, balanced log loss {cv.get('balanced_log_loss', float('nan')):.3f}. "
+             f"The data, recipe and known limits are on its [model card](../../{src.zoo.as_posix()}/MODEL_CARD.md).", ""]
+    crops = src.shared / "data" / "dfdc-faces"
+    explained = next(((e, m) for e, m in zip(spec["models"], models) if _has_maps(m)), None)
+    if not (crops / "labels.csv").is_file() or explained is None:
+        return lines + ["_(no DFDC face crops or no convolutional model: Grad-CAM skipped)_"]
+    index = index_videos(crops)[0]
+    chosen = pd.concat([index[index["label"] == label].sample(GRADCAM_PER_CLASS, random_state=seed)
+                        for label in (1, 0)])
+    entry, model = explained
+    images = read_images([crops / p for p in chosen["path"]], entry["size"])
+    p_fake = np.asarray(model.predict(images, verbose=0)).reshape(-1)
+    titles = [f"{'FAKE' if label == 1 else 'REAL'}  P={p:.2f}" for label, p in zip(chosen["label"], p_fake)]
+    heat = gradcam_heatmaps(model, images)
+    src.work.mkdir(parents=True, exist_ok=True)
+    plots.plot_gradcam(images.astype(np.uint8), heat, titles).savefig(src.work / "gradcam_real.png", dpi=100)
+    return lines + _copy_figure(src.work / "gradcam_real.png", out_dir, "gradcam_real.png",
+                                f"gradcam_real.png: zoo model `{entry['name']}` on {GRADCAM_PER_CLASS} FAKE and "
+                                f"{GRADCAM_PER_CLASS} REAL crops of `{crops}` (seed {seed}); these crops are in its "
+                                "training folds, so the P(FAKE) shown is not out-of-fold")
+
+
+def _has_maps(model) -> bool:
+    from deepfake_detection.explain import fold_members, last_conv_layer
+
+    try:
+        last_conv_layer((fold_members(model) or [model])[0])
+        return True
+    except ValueError:
+        return False
+
+
+def detect_section(src: RealSources, out_dir: Path) -> list[str]:
+    """The committed `detect` example (make detect-example): its verdict against the video's DFDC label."""
+    results = sorted(src.detect.glob("*/result.json"))
+    if not results:
+        return ["## One video, checked with `detect`", "", "_(no detect example: run `make detect-example`)_"]
+    lines = ["## One video, checked with `detect`", ""]
+    for path in results:
+        result = json.loads(path.read_text())
+        video = Path(result["input"])
+        meta = video.parent / "metadata.json"
+        label = json.loads(meta.read_text()).get(video.name, {}).get("label", "unknown") if meta.is_file() else "unknown"
+        lines += [f"`{video.name}` (DFDC label **{label}**): **{result['verdict']}**. {result['summary']}", ""]
+        for figure in result.get("figures", []):
+            rel = (path.parent / figure).relative_to(out_dir).as_posix() if path.is_relative_to(out_dir) else None
+            if rel:
+                lines += [f"![{figure}]({rel})", f"*{figure}: `detect {video.name}`*", ""]
+    return lines
+
+
+def real_data_line(src: RealSources) -> str:
+    """The report's first line: what real data it is and how large."""
+    from deepfake_detection.dataset import index_videos
+
+    parts = []
+    dfdc = src.shared / "data" / "dfdc"
+    if dfdc.is_dir():
+        index = index_videos(dfdc)[0]
+        parts.append(f"{int(index['readable'].sum())} DFDC videos in `../shared`")
+    full = src.shared / "data" / "dfdc-full-index" / "dfdc-data.csv"
+    if full.is_file():
+        parts.append(f"the {sum(1 for _ in full.open()) - 1:,}-row DFDC index")
+    labels = src.shared / "data" / "dfdc-faces" / "labels.csv"
+    if labels.is_file():
+        parts.append(f"{len(pd.read_csv(labels)):,} DFDC face crops")
+    return "# Progress report — data: real, " + ", ".join(parts) + " (no synthetic data)"
+
+
+def write_real_report(out_dir: str | Path = "reports/real", src: RealSources | None = None, seed: int = 0) -> Path:
+    """reports/real/report.md and a self-contained report.html from real data and the committed runs."""
+    src = src or RealSources()
+    out_dir = Path(out_dir)
+    if (out_dir / "figures").exists():
+        shutil.rmtree(out_dir / "figures")
+    lines = [real_data_line(src), "",
+             "Generated by `make report-real` from `../shared` and the committed benchmark runs; every number is "
+             "read from a file a run wrote.", ""]
+    lines += [*real_eda_section(src, out_dir), ""]
+    for bench_dir in src.benchmarks:
+        lines += [*benchmark_section(bench_dir, out_dir), ""]
+    lines += [*zoo_section(src, out_dir, seed), "", *detect_section(src, out_dir), ""]
+    text = "\n".join(lines).replace(str(src.shared), "../shared")
+    atomic_write_text(text, out_dir / "report.md")
+    atomic_write_text(markdown_to_html(text, out_dir), out_dir / "report.html")
+    log.info("real-data report written to %s", out_dir)
+    return out_dir / "report.md"
+
+
+def markdown_to_html(text: str, base: Path) -> str:
+    """A markdown report as one self-contained HTML page: local images embedded as PNG data URIs."""
+    import base64
+    import re
+
+    import markdown
+
+    body = markdown.markdown(text, extensions=["tables"])
+
+    def embed(match: re.Match) -> str:
+        path = base / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        return 'src="data:image/png;base64,' + base64.b64encode(path.read_bytes()).decode("ascii") + '"'
+
+    body = re.sub(r'src="([^":]+\.png)"', embed, body)
+    style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em}img{max-width:100%}")
+    title = text.splitlines()[0].lstrip("# ")
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{style}</style></head><body>{body}</body></html>\n")
