@@ -251,7 +251,8 @@ def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str
     if config.exists() and (out_dir / "oof_frames.csv").exists():
         done = json.loads(config.read_text())
         same = all(done.get(key) == value for key, value in json.loads(json.dumps(asdict(cfg))).items())
-        if same and done.get("fold") == str(fold) and done.get("crops_dir") == str(crops_dir) \
+        same_crops = Path(done.get("crops_dir", "")).resolve() == Path(crops_dir).resolve()  # one folder, two spellings
+        if same and done.get("fold") == str(fold) and same_crops \
                 and done.get("folds_csv") == str(folds_csv) and Path(folds_csv).stat().st_mtime <= config.stat().st_mtime:
             log.info("reusing the finished training in %s", out_dir)
             return {"seconds": 0.0, "reused": True}
