@@ -63,7 +63,8 @@ def main() -> None:
             predict_t, detect_t, per_input_t, cold_t, steps = [], [], [], [], {}
             for r in range(args.repeats):
                 start = time.perf_counter()
-                predict_videos(folder, ZOO, out=tmp / f"sub_{video.stem}_{r}.csv")
+                predict_videos(folder, ZOO, out=tmp / f"sub_{video.stem}_{r}.csv",
+                               log_path=tmp / f"log_{video.stem}_{r}.csv")  # a fresh log: no resumed rows
                 predict_t.append(time.perf_counter() - start)
                 start = time.perf_counter()
                 det = detect_paths([video], ZOO, tmp / f"det_{r}")[0]
