@@ -9,7 +9,7 @@ import jupytext
 import nbformat
 import pytest
 
-from deepfake_detection.notebook_runner import (NOTEBOOK_DIR, NotebookFailed, inject_parameters, notebook_sources,
+from deepfake_detection.notebook_runner import (notebook_dir, NotebookFailed, inject_parameters, notebook_sources,
                                                run_notebook, run_notebooks)
 
 SOURCES = notebook_sources()
@@ -45,7 +45,7 @@ def test_notebook_holds_no_pipeline_logic(source: Path):
 
 
 def test_notebooks_are_numbered_01_to_n_and_none_is_skipped():
-    on_disk = sorted(p.name for p in NOTEBOOK_DIR.glob("*.py"))
+    on_disk = sorted(p.name for p in notebook_dir().glob("*.py"))
     assert sorted(s.name for s in SOURCES) == on_disk, "a notebook the runner does not pick up"
     assert [int(s.name.split("_")[0]) for s in SOURCES] == list(range(1, len(on_disk) + 1))
     stems = [s.stem for s in SOURCES]
@@ -83,3 +83,19 @@ def test_runner_injects_parameters_and_reports_failure(tmp_path):
     with pytest.raises(NotebookFailed, match=r"01_demo.py failed[\s\S]*boom"):
         run_notebook(source, {"VALUE": 2}, tmp_path / "build")
     assert (tmp_path / "build" / "01_demo.ipynb").exists()
+
+
+def test_notebooks_are_found_from_the_checkout_not_from_the_module_file(tmp_path, monkeypatch):
+    """A wheel install puts the package in site-packages: the checkout is found from the working directory."""
+    from deepfake_detection.config import project_root
+
+    repo = project_root()
+    assert (repo / "notebooks" / "01_eda.py").is_file()
+    monkeypatch.chdir(repo / "src")
+    assert notebook_dir() == repo / "notebooks"  # found upwards from a subfolder
+    fake = tmp_path / "checkout"
+    (fake / "notebooks").mkdir(parents=True)
+    (fake / "pyproject.toml").write_text('[project]\nname = "deepfake-detection"\n')
+    assert notebook_dir(fake / "notebooks") == fake / "notebooks"
+    (fake / "pyproject.toml").write_text('[project]\nname = "another-project"\n')
+    assert notebook_dir(fake / "notebooks") == repo / "notebooks"  # not this project: the package's own checkout

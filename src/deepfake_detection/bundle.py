@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepfake_detection.config import project_root
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
 from deepfake_detection.predict import MODEL_FILE, model_dirs
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = REPO / "notebooks" / "08_stack_and_submit.py"
+NOTEBOOK_NAME = "08_stack_and_submit.py"  # in the checkout's notebooks/ (config.project_root)
 DEFAULT_DATASET = "deepfake-detection-bundle"
 COMPETITION_INPUT = "/kaggle/input/deepfake-detection-challenge"
 KAGGLE_WORKING = "/kaggle/working"
@@ -50,11 +50,12 @@ def _installed_pins(packages: tuple[str, ...]) -> list[str]:
 
 def build_package_wheel(dest: Path) -> Path:
     """Wheel of this package, built from a copy of the source so the repository stays clean."""
+    repo = project_root()
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("pyproject.toml", "README.md"):
-            if (REPO / name).exists():
-                shutil.copy2(REPO / name, Path(tmp) / name)
-        shutil.copytree(REPO / "src", Path(tmp) / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            if (repo / name).exists():
+                shutil.copy2(repo / name, Path(tmp) / name)
+        shutil.copytree(repo / "src", Path(tmp) / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
                         "-w", str(dest), tmp], check=True)
     return next(dest.glob("deepfake_detection-*.whl"))
@@ -116,8 +117,9 @@ def _bundled_model_dirs(models_dir: Path) -> list[Path]:
     return model_dirs(models_dir)
 
 
-def kaggle_notebook_source(dataset: str, source: Path = NOTEBOOK) -> str:
+def kaggle_notebook_source(dataset: str, source: Path | None = None) -> str:
     """Notebook 08's jupytext text with its parameters pointed at the Kaggle input and working folders."""
+    source = source or project_root() / "notebooks" / NOTEBOOK_NAME
     root = f"/kaggle/input/{dataset}"
     values = {
         "DATA_DIR": COMPETITION_INPUT,
@@ -146,8 +148,8 @@ def write_kaggle_notebook(dest_dir: Path, dataset: str) -> Path:
 
     text = kaggle_notebook_source(dataset)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    (dest_dir / NOTEBOOK.name).write_text(text)
-    path = dest_dir / NOTEBOOK.with_suffix(".ipynb").name
+    (dest_dir / NOTEBOOK_NAME).write_text(text)
+    path = dest_dir / Path(NOTEBOOK_NAME).with_suffix(".ipynb").name
     jupytext.write(jupytext.reads(text, fmt="py:percent"), path, fmt="ipynb")
     return path
 

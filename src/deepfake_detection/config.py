@@ -18,6 +18,23 @@ LABEL_NAMES = {"FAKE": FAKE, "REAL": REAL}
 KAGGLE_EPS = 1e-15
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+PROJECT_NAME = "deepfake-detection"  # pyproject.toml's name: another project's checkout is never taken for this one
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The checkout that holds `pyproject.toml` and `notebooks/`: searched from `start` (default: the working
+    directory) upwards, then from this package's own folder (an editable install). A fixed `parents[2]` of the
+    module file would point into site-packages once the package is installed as a wheel."""
+    here = Path(__file__).resolve()
+    for origin in (Path(start or Path.cwd()).resolve(), here.parent):
+        for folder in (origin, *origin.parents):
+            pyproject = folder / "pyproject.toml"
+            if pyproject.is_file() and (folder / "notebooks").is_dir() and PROJECT_NAME in pyproject.read_text():
+                return folder
+    raise FileNotFoundError(f"no checkout of this project (pyproject.toml + notebooks/) above {start or Path.cwd()} "
+                            "or the installed package; run from the repository or pass its path")
+
+
 CROP_LABELS_FILE = "labels.csv"  # a face-crop dataset: file,label[,group,original,...] (the shared dfdc-faces layout)
 
 

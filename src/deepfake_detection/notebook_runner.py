@@ -14,7 +14,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 KERNEL_NAME = "python3"
 
 
@@ -31,9 +30,16 @@ class NotebookFailed(RuntimeError):
     """A cell raised: carries the notebook name and the traceback text."""
 
 
-def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+def notebook_dir(start: Path | None = None) -> Path:
+    """The checkout's notebooks/ folder (config.project_root), wherever the package is installed."""
+    from deepfake_detection.config import project_root
+
+    return project_root(start) / "notebooks"
+
+
+def notebook_sources(folder: Path | None = None) -> list[Path]:
     """The jupytext `.py` notebooks, in the numeric order of their names (01_, 02_, ...)."""
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
+    return sorted(p for p in (folder or notebook_dir()).glob("[0-9][0-9]_*.py"))
 
 
 def inject_parameters(notebook, parameters: dict) -> None:
@@ -74,7 +80,7 @@ def run_notebook(source: Path, parameters: dict, out_dir: Path, timeout_s: int =
 
 
 def run_notebooks(parameters: dict, out_dir: Path = Path("build/notebooks"), only: list[str] | None = None,
-                  folder: Path = NOTEBOOK_DIR) -> list[NotebookRun]:
+                  folder: Path | None = None) -> list[NotebookRun]:
     """Run every notebook (or those whose name starts with one of `only`) in order; stop at the first failure."""
     runs = []
     for source in notebook_sources(folder):
