@@ -577,8 +577,10 @@ def _add_benchmark(sub) -> None:
     d = CropsBenchmarkConfig()
     p = sub.add_parser("benchmark", help="quality benchmark suites on real data: dfdc-crops (group CV on face crops) "
                                          "or ffpp (as benchmark-ffpp)")
-    p.add_argument("--suite", choices=["dfdc-crops", "ffpp"], default="dfdc-crops")
-    p.add_argument("--data", type=Path, required=True, help="face-crop folder (dfdc-crops) or FF++ folder (ffpp)")
+    p.add_argument("--suite", choices=["dfdc-crops", "ffpp", "cross-ffpp"], default="dfdc-crops",
+                   help="cross-ffpp: the shipped zoo (--models) on every FF++ video, per method and compression")
+    p.add_argument("--data", type=Path, required=True, help="face-crop folder (dfdc-crops) or FF++ folder (ffpp, cross-ffpp)")
+    p.add_argument("--models", type=Path, default=Path("models/zoo"), help="cross-ffpp: the models to score")
     p.add_argument("--recipes", default=None, help=f"comma-separated, of {', '.join(CROP_RECIPES)} (default "
                    f"{','.join(d.recipes)})")
     p.add_argument("--k", type=int, default=None, help=f"group folds (default {d.k})")
@@ -599,7 +601,12 @@ def _run_benchmark(args) -> int:
     from deepfake_detection.benchmark_crops import run_crops_benchmark
 
     out, work = args.out or Path("reports") / args.suite, args.work or Path("work") / args.suite
-    if args.suite == "ffpp":
+    if args.suite == "cross-ffpp":
+        from deepfake_detection.benchmark_cross import run_cross_dataset
+
+        result = run_cross_dataset(args.data, args.models, out, work, seed=args.seed)
+        print(markdown_table(result["table"], "all"))
+    elif args.suite == "ffpp":
         result = run_ffpp_benchmark(args.data, out_dir=out, work_dir=work, k=args.k, epochs=args.epochs, quick=args.quick,
                                     seed=args.seed, mesonet_dir=args.mesonet_dir, null=args.null or 0)
         print(markdown_table(result["table"], "all"))

@@ -171,8 +171,12 @@ def plain_words(det: Detection, threshold: float) -> str:
     """The verdict as a sentence, with its uncertainty."""
     if det.verdict == UNKNOWN:
         return f"No verdict: {det.reason}."
-    spread = (f"95 % interval {det.interval[0]:.2f}-{det.interval[1]:.2f} over resampled frames"
-              if det.interval is not None else "a single image, so no interval over frames")
+    if det.interval is not None:
+        spread = f"95 % interval {det.interval[0]:.2f}-{det.interval[1]:.2f} over resampled frames"
+    elif det.kind == "image":
+        spread = "a single image, so no interval over frames"
+    else:
+        spread = "no interval: bootstrap off, or one frame per face"
     lead = {"FAKE": "Likely FAKE", "REAL": "Likely REAL",
             "uncertain": f"Uncertain, leaning {'FAKE' if det.p_fake >= threshold else 'REAL'}"}[det.verdict]
     people = f" {len(det.tracks)} faces were scored; face {det.driving_track} drove the verdict." \

@@ -184,7 +184,7 @@ class RealSources:
     """Where the real-data report reads from: ../shared, the committed benchmark runs, the zoo, a detect example."""
 
     shared: Path = Path("../shared")
-    benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"),)
+    benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"), Path("reports/cross-ffpp"))
     zoo: Path = Path("models/zoo")
     detect: Path = Path("reports/real/detect")  # `make detect-example`
     work: Path = Path("work/real")  # intermediate EDA figures

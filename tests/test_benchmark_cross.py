@@ -1,0 +1,46 @@
+"""Cross-dataset suite: the shipped zoo on FF++ videos (a small copy of the real layout), scored per method."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import REPO, require_shared
+
+from deepfake_detection.benchmark_cross import STACK, run_cross_dataset
+
+ORIGINALS = ("183", "253", "469", "481")
+FAKES = {"Deepfakes": ("183_253", "469_481"), "FaceSwap": ("253_183", "481_469")}
+
+
+@pytest.fixture(scope="module")
+def small_ffpp(tmp_path_factory):
+    """4 originals and 4 fakes (2 methods) at c40, copied in the FF++ layout from ../shared."""
+    ffpp = require_shared("data", "ffpp")
+    root = tmp_path_factory.mktemp("ffpp")
+    pairs = [(f"original_sequences/youtube/c40/videos/{v}.mp4") for v in ORIGINALS]
+    pairs += [f"manipulated_sequences/{m}/c40/videos/{v}.mp4" for m, names in FAKES.items() for v in names]
+    for rel in pairs:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ffpp / rel, root / rel)
+    return root
+
+
+def test_zoo_is_scored_on_every_video_per_method_with_intervals(small_ffpp, tmp_path):
+    result = run_cross_dataset(small_ffpp, REPO / "models" / "zoo", tmp_path / "out", tmp_path / "work",
+                               n_boot=200, permutations=200)
+    videos, table = result["videos"], result["table"]
+    assert len(videos) == 8 and videos["label"].sum() == 4
+    assert set(table["subset"]) == {"all", "method=Deepfakes", "method=FaceSwap", "compression=c40"}
+    zoo = json.loads((REPO / "models" / "zoo" / "stacker" / "stacker.json").read_text())
+    assert set(table["model"]) == {STACK, *(m["name"] for m in zoo["models"])}
+    assert videos[STACK].between(0, 1).all()
+    row = table[(table["model"] == STACK) & (table["subset"] == "method=Deepfakes")].iloc[0]
+    assert (row["n_fake"], row["n_real"]) == (2, 4)  # a method's fakes against every REAL video
+    assert row["roc_auc_low"] <= row["roc_auc"] <= row["roc_auc_high"] and 0 < row["roc_auc_p"] <= 1
+    text = result["results_md"].read_text()
+    assert text.startswith("# Cross-dataset") and "8 FaceForensics++ videos (4 REAL / 4 FAKE" in text
+    assert "## method=FaceSwap" in text and " †" in text  # few groups: intervals marked unreliable
+    for det in (tmp_path / "work" / "detect").glob("*/result.json"):  # every video went through detect
+        assert json.loads(det.read_text())["verdict"] in ("FAKE", "REAL", "uncertain", "unknown")
