@@ -33,6 +33,8 @@ models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFD
 	$(PY) -m deepfake_detection benchmark --suite dfdc-crops --data ../shared/data/dfdc-faces \
 		--out reports/dfdc-crops --work work/dfdc-crops
 	$(PY) -m deepfake_detection zoo --work work/dfdc-crops --bench reports/dfdc-crops --out models/zoo
+	$(PY) -m deepfake_detection benchmark --suite cross-ffpp --data ../shared/data/ffpp --models models/zoo \
+		--out reports/cross-ffpp --work work/cross-ffpp
 
 DETECT_EXAMPLE ?= ../shared/data/dfdc/dfdc_train_part_0/brtujopkby.mp4
 detect-example: $(STAMP)  ## detect on one real DFDC video -> reports/real/detect/ and a screenshot (needs chromium)

@@ -204,7 +204,7 @@ class BenchmarkConfig:
 class CropsBenchmarkConfig:
     """DFDC face-crop benchmark (benchmark_crops.py): k-fold group CV at crop level on ../shared/data/dfdc-faces."""
 
-    recipes: tuple[str, ...] = ("meso4", "spectral")  # names of CROP_RECIPES
+    recipes: tuple[str, ...] = ("meso4_long", "meso4_dfdc", "spectral")  # names of CROP_RECIPES (the zoo)
     k: int = 5
     epochs: int = 4
     samples_per_epoch: int = 8192  # training crops drawn per epoch and fold (bounds CPU time)

@@ -333,6 +333,9 @@ def real_data_line(src: RealSources) -> str:
     full = src.shared / "data" / "dfdc-full-index" / "dfdc-data.csv"
     if full.is_file():
         parts.append(f"the {sum(1 for _ in full.open()) - 1:,}-row DFDC index")
+    ffpp = src.shared / "data" / "ffpp"
+    if ffpp.is_dir():
+        parts.append(f"{len(index_videos(ffpp)[0])} FaceForensics++ videos")
     labels = src.shared / "data" / "dfdc-faces" / "labels.csv"
     if labels.is_file():
         parts.append(f"{len(pd.read_csv(labels)):,} DFDC face crops")

@@ -123,9 +123,12 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
         "methods, newer diffusion face swaps) are not in the data.",
         "- Many crops were upscaled from 80-200 px faces; very sharp, high-resolution faces are out of distribution.",
         "- Small CPU-trained models, no ImageNet initialisation: the scores above are the whole claim; nothing "
-        "was tuned on a test set. They fall short of the project's target (AUC >= 0.80 on DFDC crops): the models "
-        "were still improving when their fixed CPU budget ended.",
-        "- Not yet measured on FaceForensics++ videos (cross-dataset) or on whole DFDC videos.",
+        "was tuned on a test set, but the recipes were picked among a few candidates on these same out-of-fold "
+        "scores, so expect them to be slightly optimistic. They fall short of the project's target (AUC >= 0.80 on "
+        "DFDC crops).",
+        "- Cross-dataset: `benchmark --suite cross-ffpp` (run by `make models` after the zoo is built) scores these "
+        "weights on every FaceForensics++ video in `reports/cross-ffpp/results.md`; DFDC crops do not teach the FF++ "
+        "methods, so read that file before trusting a verdict on other data. Not measured on whole DFDC test videos.",
         "- A video whose face the detector misses gets the fallback P(FAKE), not a detection.",
         "",
     ])
