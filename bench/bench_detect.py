@@ -80,7 +80,8 @@ def main() -> None:
                          "detect s": best(detect_t), "detect per further input s": best(per_input_t),
                          "detect cold process s": best(cold_t),
                          "faces s": steps["faces"], "models s": steps["models"], "gradcam s": steps.get("gradcam"),
-                         "timeline s": steps.get("timeline"), "within 10 s": best(cold_t) <= TARGET_SECONDS})
+                         "timeline s": steps.get("timeline"), "detect within 10 s": best(detect_t) <= TARGET_SECONDS,
+                         "cold within 10 s": best(cold_t) <= TARGET_SECONDS})
     print(pd.DataFrame(rows).to_string(index=False))
     print(f"\ntarget: detect <= {TARGET_SECONDS:g} s per 10 s 1080p video on 2 CPU cores, report included "
           f"(cold process column: imports and model loading included)")
