@@ -25,7 +25,8 @@ import io as _bytes_io
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -243,10 +244,11 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def detect_one(path: Path, name: str, ensemble, detector, extract_cfg: ExtractConfig, cfg: PredictConfig,
+def detect_one(path: Path, name: str, models: Future, detector, extract_cfg: ExtractConfig, cfg: PredictConfig,
                dcfg: DetectConfig, card: dict) -> tuple[Detection, dict[str, bytes]]:
     """Score one input: (the Detection, its figures as PNG bytes by name). Bad input gives a Detection with the
-    reason and no figures."""
+    reason and no figures. models: a Future of the Ensemble, awaited only once faces are found, so the models of
+    a cold start load while the first video is decoded and its faces detected."""
     from deepfake_detection import plots
     from deepfake_detection.extract import image_faces, video_faces
     from deepfake_detection.predict import score_faces
@@ -269,6 +271,7 @@ def detect_one(path: Path, name: str, ensemble, detector, extract_cfg: ExtractCo
         det.summary = plain_words(det, dcfg.threshold)
         return det, {}
     tracks = np.asarray(faces.tracks, int)
+    ensemble = models.result()
     face_probs, model_seconds = score_faces(ensemble, [m.name for m in ensemble.models], crops, cfg)
     timings["models"] = sum(model_seconds.values())
     t0 = time.perf_counter()
@@ -433,23 +436,27 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
 
     Models: models_dir (a folder of model folders, with its stacker/ when present), by default the shipped zoo.
     """
-    from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE
+    from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
     from deepfake_detection.extract import detector_for
-    from deepfake_detection.predict import inference_extract_config, load_ensemble
+    # TensorFlow, Keras and mtcnn are imported here, in this thread: two threads importing them at once deadlock
+    from deepfake_detection.models import load_model  # noqa: F401
+    from deepfake_detection.predict import inference_extract_config
 
     cfg, dcfg = cfg or PredictConfig(), dcfg or DetectConfig()
     models_dir, out_dir = Path(models_dir or DEFAULT_MODELS), Path(out_dir)
     inputs = expand_inputs(paths)
     if not inputs:
         raise FileNotFoundError(f"no video or image in {', '.join(map(str, paths))}")
-    start = time.perf_counter()
     stacker_dir = models_dir / STACKER_DIR if (models_dir / STACKER_DIR / STACKER_FILE).is_file() else None
-    ensemble = load_ensemble(models_dir, stacker_dir, cfg)
-    extract = inference_extract_config(extract_cfg, ensemble, cfg)
-    detector = detector_for(extract)
-    card = card_summary(models_dir, ensemble.stacker)
-    load_seconds = time.perf_counter() - start
-    log.info("models and detector loaded in %.1f s", load_seconds)
+    stacker = load_stacker(stacker_dir) if stacker_dir is not None else None
+    detector = detector_for(replace(extract_cfg or ExtractConfig(), detector=cfg.detector))  # imports mtcnn too
+    loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
+    models = loading.submit(_timed_load, models_dir, stacker_dir, cfg)  # overlaps the first input's decoding
+    size = max(m["size"] for m in stacker["models"]) if stacker is not None else max(
+        m.size for m in models.result()[0].models)  # without a stacker the sizes are known only once loaded
+    ensemble = _Unwrap(models)
+    extract = inference_extract_config(extract_cfg, size, cfg)
+    card = card_summary(models_dir, stacker)
     detections = []
     for path, name in zip(tqdm(inputs, desc="detect", unit="input"), output_names(inputs)):
         t0 = time.perf_counter()
@@ -460,14 +467,36 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
             det = Detection(str(path), name, input_kind(path), "error", f"{type(exc).__name__}: {exc}", UNKNOWN,
                             model_card=card)
             det.summary, figures = plain_words(det, dcfg.threshold), {}
-        det.timings["load_models_once"] = round(load_seconds, 3)
+        det.timings["load_models_once"] = round(models.result()[1], 3) if models.done() else None
         det.timings["total_without_load"] = round(time.perf_counter() - t0, 3)
         write_detection(det, figures, out_dir)
         log.info("%s: %s", path.name, det.summary)
         detections.append(det)
+    models.result()  # surfaces a loading error even when no input had a face
+    loading.shutdown()
     if len(detections) > 1:
         atomic_write_text(index_html(detections), out_dir / INDEX_FILE)
     return detections
+
+
+def _timed_load(models_dir: Path, stacker_dir: Path | None, cfg: PredictConfig):
+    """(Ensemble, seconds it took to load)."""
+    from deepfake_detection.predict import load_ensemble
+
+    start = time.perf_counter()
+    ensemble = load_ensemble(models_dir, stacker_dir, cfg)
+    log.info("models loaded in %.1f s", time.perf_counter() - start)
+    return ensemble, time.perf_counter() - start
+
+
+class _Unwrap:
+    """The Ensemble of a (Ensemble, seconds) future, with the Future's `result()`."""
+
+    def __init__(self, future: Future) -> None:
+        self.future = future
+
+    def result(self):
+        return self.future.result()[0]
 
 
 __all__ = ["DetectConfig", "Detection", "detect_paths", "detect_one", "bootstrap_interval", "verdict_of",

@@ -214,10 +214,10 @@ def score_faces(ensemble: Ensemble, active: list[str], crops: np.ndarray,
     return probs, seconds
 
 
-def inference_extract_config(extract_cfg: ExtractConfig | None, ensemble: Ensemble, cfg: PredictConfig) -> ExtractConfig:
-    """The extraction settings of inference: crops at the largest model side, every face track when asked."""
-    return replace(extract_cfg or ExtractConfig(), size=max(m.size for m in ensemble.models), detector=cfg.detector,
-                   frames=cfg.frames, all_faces=cfg.all_faces)
+def inference_extract_config(extract_cfg: ExtractConfig | None, size: int, cfg: PredictConfig) -> ExtractConfig:
+    """The extraction settings of inference: crops at `size` (the largest model side), every face track when asked."""
+    return replace(extract_cfg or ExtractConfig(), size=size, detector=cfg.detector, frames=cfg.frames,
+                   all_faces=cfg.all_faces)
 
 
 def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg: ExtractConfig,
@@ -386,7 +386,7 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
         ensemble = load_ensemble(models_dir, stacker_dir, cfg)
         planner = BudgetPlanner(budget_seconds - (time.monotonic() - started), cfg.frames,
                                 [m.name for m in ensemble.models], cfg.min_frames)
-        base_extract = inference_extract_config(extract_cfg, ensemble, cfg)
+        base_extract = inference_extract_config(extract_cfg, max(m.size for m in ensemble.models), cfg)
         face_detector = detector_for(base_extract)
         for i, name in enumerate(tqdm(todo, desc="predict", unit="video")):
             if planner.plan(len(todo) - i):
