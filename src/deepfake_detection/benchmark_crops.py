@@ -46,8 +46,8 @@ def recipe_config(name: str, bench: CropsBenchmarkConfig, mesonet_dir: Path | No
             raise FileNotFoundError(f"recipe {name} starts from {weights}: pass the MesoNet weights folder")
         changes["weights"] = str(Path(mesonet_dir) / f"{weights.split(':', 1)[1]}.h5")
     size = changes.pop("size")
-    epochs = bench.epochs if quick else changes.pop("epochs", bench.epochs)  # a recipe may train longer
-    changes.pop("epochs", None)
+    recipe_epochs = changes.pop("epochs", bench.epochs)  # a recipe may train longer
+    epochs = bench.epochs if quick else recipe_epochs
     cfg = TrainConfig(size=min(size, 64) if quick and changes.get("weights") is None else size,
                       epochs=epochs, batch_size=bench.batch_size,
                       steps_per_epoch=max(1, bench.samples_per_epoch // bench.batch_size), seed=bench.seed,

@@ -9,7 +9,6 @@ fallback P(FAKE), as a submission would.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -17,7 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_detection.benchmark import evaluation_subsets, format_metric, markdown_table, results_table
+from deepfake_detection.config import PredictConfig
 from deepfake_detection.dataset import index_videos, labelled
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
 from deepfake_detection.detect import DetectConfig, detect_paths
 from deepfake_detection.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from deepfake_detection.metrics import auc_permutation_p
@@ -32,8 +33,8 @@ def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int
     index = labelled(index_videos(data_dir)[0]).reset_index(drop=True)
     paths = [data_dir / p for p in index["path"]]
     detections = detect_paths(paths, models_dir, work / "detect", dcfg=DetectConfig(gradcam=False, n_boot=0, seed=seed))
-    fallback = json.loads((models_dir / "stacker" / "stacker.json").read_text())["fallback"] \
-        if (models_dir / "stacker" / "stacker.json").is_file() else 0.5
+    stacker = models_dir / STACKER_DIR / STACKER_FILE  # the fallback predict would write (load_ensemble's rule)
+    fallback = load_stacker(stacker)["fallback"] if stacker.is_file() else PredictConfig().fallback
     rows = []
     for det in detections:
         row = {"status": det.status, "faces": len(det.faces), STACK: det.p_fake if det.p_fake is not None else fallback}

@@ -527,8 +527,7 @@ def _run_report(args) -> int:
     from deepfake_detection.report import RealSources, write_real_report, write_report
 
     if args.real:
-        out = args.reports / "real" if args.reports != Path("reports") else Path("reports/real")
-        print(f"report: {write_real_report(out, RealSources(shared=args.shared))}")
+        print(f"report: {write_real_report(args.reports / 'real', RealSources(shared=args.shared))}")
     else:
         print(f"report: {write_report(args.run_dir, args.reports, args.data)}")
     return 0

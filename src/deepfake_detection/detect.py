@@ -217,20 +217,18 @@ def gradcam_examples(ensemble, crops: np.ndarray, stack: np.ndarray, k: int) -> 
                                                                                        list[str], str] | None:
     """(crops, heat maps, titles, model name) for the k most-fake and k most-real faces, with the first model
     that Grad-CAM can explain (one with convolutional maps); None when no model can be explained."""
-    from deepfake_detection.explain import gradcam_heatmaps
+    from deepfake_detection.explain import gradcam_heatmaps, has_feature_maps
     from deepfake_detection.faces import resize_crop
 
     order = np.argsort(-stack, kind="stable")
     chosen = list(dict.fromkeys([*order[:k], *order[::-1][:k]]))  # most fake first, then most real
-    for model in ensemble.models:
-        images = np.stack([resize_crop(crops[i], model.size) for i in chosen])
-        try:
-            heat = gradcam_heatmaps(model.model, images.astype(np.float32))
-        except ValueError:  # no 4-D feature maps (e.g. the spectral feature model)
-            continue
-        titles = [f"{'most fake' if j < k else 'most real'}: P={stack[i]:.2f}" for j, i in enumerate(chosen)]
-        return images, heat, titles, model.name
-    return None
+    model = next((m for m in ensemble.models if has_feature_maps(m.model)), None)  # not e.g. the spectral model
+    if model is None:
+        return None
+    images = np.stack([resize_crop(crops[i], model.size) for i in chosen])
+    heat = gradcam_heatmaps(model.model, images.astype(np.float32))
+    titles = [f"{'most fake' if j < k else 'most real'}: P={stack[i]:.2f}" for j, i in enumerate(chosen)]
+    return images, heat, titles, model.name
 
 
 def _png(figure) -> bytes:
@@ -440,7 +438,7 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
     from deepfake_detection.extract import detector_for
     # TensorFlow, Keras and mtcnn are imported here, in this thread: two threads importing them at once deadlock
     from deepfake_detection.models import load_model  # noqa: F401
-    from deepfake_detection.predict import inference_extract_config
+    from deepfake_detection.predict import inference_extract_config, load_ensemble
 
     cfg, dcfg = cfg or PredictConfig(), dcfg or DetectConfig()
     models_dir, out_dir = Path(models_dir or DEFAULT_MODELS), Path(out_dir)
@@ -451,23 +449,24 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
     stacker = load_stacker(stacker_dir) if stacker_dir is not None else None
     detector = detector_for(replace(extract_cfg or ExtractConfig(), detector=cfg.detector))  # imports mtcnn too
     loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
-    models = loading.submit(_timed_load, models_dir, stacker_dir, cfg)  # overlaps the first input's decoding
+    started, loaded = time.perf_counter(), []
+    models = loading.submit(load_ensemble, models_dir, stacker_dir, cfg)  # overlaps the first input's decoding
+    models.add_done_callback(lambda _: loaded.append(time.perf_counter() - started))
     size = max(m["size"] for m in stacker["models"]) if stacker is not None else max(
-        m.size for m in models.result()[0].models)  # without a stacker the sizes are known only once loaded
-    ensemble = _Unwrap(models)
+        m.size for m in models.result().models)  # without a stacker the sizes are known only once loaded
     extract = inference_extract_config(extract_cfg, size, cfg)
     card = card_summary(models_dir, stacker)
     detections = []
     for path, name in zip(tqdm(inputs, desc="detect", unit="input"), output_names(inputs)):
         t0 = time.perf_counter()
         try:
-            det, figures = detect_one(path, name, ensemble, detector, extract, cfg, dcfg, card)
+            det, figures = detect_one(path, name, models, detector, extract, cfg, dcfg, card)
         except Exception as exc:  # noqa: BLE001 - one input must not cost the others; the reason is reported
             log.exception("%s failed", path)
             det = Detection(str(path), name, input_kind(path), "error", f"{type(exc).__name__}: {exc}", UNKNOWN,
                             model_card=card)
             det.summary, figures = plain_words(det, dcfg.threshold), {}
-        det.timings["load_models_once"] = round(models.result()[1], 3) if models.done() else None
+        det.timings["load_models_once"] = round(loaded[0], 3) if loaded else None
         det.timings["total_without_load"] = round(time.perf_counter() - t0, 3)
         write_detection(det, figures, out_dir)
         log.info("%s: %s", path.name, det.summary)
@@ -477,26 +476,6 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
     if len(detections) > 1:
         atomic_write_text(index_html(detections), out_dir / INDEX_FILE)
     return detections
-
-
-def _timed_load(models_dir: Path, stacker_dir: Path | None, cfg: PredictConfig):
-    """(Ensemble, seconds it took to load)."""
-    from deepfake_detection.predict import load_ensemble
-
-    start = time.perf_counter()
-    ensemble = load_ensemble(models_dir, stacker_dir, cfg)
-    log.info("models loaded in %.1f s", time.perf_counter() - start)
-    return ensemble, time.perf_counter() - start
-
-
-class _Unwrap:
-    """The Ensemble of a (Ensemble, seconds) future, with the Future's `result()`."""
-
-    def __init__(self, future: Future) -> None:
-        self.future = future
-
-    def result(self):
-        return self.future.result()[0]
 
 
 __all__ = ["DetectConfig", "Detection", "detect_paths", "detect_one", "bootstrap_interval", "verdict_of",

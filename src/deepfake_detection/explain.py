@@ -48,6 +48,15 @@ def fold_members(model: keras.Model) -> list[keras.Model]:
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
+def has_feature_maps(model: keras.Model) -> bool:
+    """Whether Grad-CAM can explain the model: it (or, for a fold ensemble, its first member) has a 4-D layer."""
+    try:
+        last_conv_layer((fold_members(model) or [model])[0])
+        return True
+    except ValueError:
+        return False
+
+
 def gradcam_heatmaps(model: keras.Model, images: np.ndarray, layer_name: str | None = None) -> np.ndarray:
     """Grad-CAM of P(FAKE): float32 (N, H, W) in [0, 1] at the input size, for 0–255 RGB images (N, H, W, 3).
 

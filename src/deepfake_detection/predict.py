@@ -39,8 +39,8 @@ LOG_NAME = "predictions_log.csv"
 MODEL_FILE = "model.keras"
 RATE_SMOOTHING = 0.3  # weight of the newest video in the moving averages of the pace
 # PredictConfig fields that change a video's P(FAKE) (budget and batch settings only change how fast)
-RESULT_SETTINGS = ("frames", "detector", "all_faces", "aggregation", "confident_fake", "confident_real", "confident_fake_share",
-                   "confident_real_share", "fallback")
+RESULT_SETTINGS = ("frames", "detector", "all_faces", "aggregation", "confident_fake", "confident_real",
+                   "confident_fake_share", "confident_real_share", "fallback")
 DEGRADED = "~degraded"  # suffix of the run column: predicted with fewer frames or models than asked for
 
 

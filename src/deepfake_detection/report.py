@@ -54,14 +54,8 @@ class Figures:
 
     def links(self, names: list[str]) -> list[str]:
         """Markdown image + caption for each named figure the run drew (RUN/figures/NAME); absent ones are left out."""
-        out = []
-        for name in names:
-            source = self.run_dir / "figures" / name
-            if source.is_file():
-                self.folder.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, self.folder / name)
-                out += [f"![{name}](figures/{name})", f"*{name}: run `{self.run_dir}`, data: {self.origin}.*", ""]
-        return out
+        return [line for name in names for line in copy_figure(
+            self.run_dir / "figures" / name, self.reports_dir, name, f"{name}: run `{self.run_dir}`, data: {self.origin}.")]
 
 
 def data_section(run_dir: Path) -> list[str]:
@@ -190,23 +184,22 @@ class RealSources:
     work: Path = Path("work/real")  # intermediate EDA figures
 
 
-def _copy_figure(source: Path, out_dir: Path, name: str, caption: str) -> list[str]:
+def copy_figure(source: Path, out_dir: Path, name: str, caption: str, max_bytes: int | None = None) -> list[str]:
     """Copy one figure into out_dir/figures/name and return its markdown link and caption ([] when absent).
 
-    A figure over MAX_FIGURE_BYTES (photo grids) is stored downscaled, so the committed report stays small.
+    With max_bytes, a bigger figure (photo grids) is stored downscaled, so a committed report stays small.
     """
     import cv2
 
     if not source.is_file():
         return []
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
-    target = out_dir / "figures" / name
-    image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
     png = source.read_bytes()
-    while len(png) > MAX_FIGURE_BYTES:
+    image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED) if max_bytes and len(png) > max_bytes else None
+    while image is not None and len(png) > max_bytes:
         image = cv2.resize(image, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
         png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes()
-    target.write_bytes(png)
+    (out_dir / "figures" / name).write_bytes(png)
     return [f"![{name}](figures/{name})", f"*{caption}*", ""]
 
 
@@ -232,9 +225,9 @@ def real_eda_section(src: RealSources, out_dir: Path) -> list[str]:
                 out_dir=work, summary_path=work / "eda_summary.md")
         lines += [f"### {name}", ""]
         for figure in figures:
-            lines += _copy_figure(work / f"eda_{figure}.png", out_dir, f"eda_{name}_{figure}.png",
-                                  f"eda_{name}_{figure}.png: `eda` on `{data}`"
-                                  + (" with the full DFDC index" if "full" in figure else ""))
+            lines += copy_figure(work / f"eda_{figure}.png", out_dir, f"eda_{name}_{figure}.png",
+                                 f"eda_{name}_{figure}.png: `eda` on `{data}`"
+                                 + (" with the full DFDC index" if "full" in figure else ""), MAX_FIGURE_BYTES)
         summary = _demote(_demote((work / "eda_summary.md").read_text().split("## Figures")[0]))
         lines += [summary.replace(str(src.work), "work/real"), ""]
     return lines
@@ -251,7 +244,8 @@ def benchmark_section(bench_dir: Path, out_dir: Path) -> list[str]:
         if line.startswith("![") and "](" in line:
             rel = line.split("](")[1].rstrip(")")
             name = f"{bench_dir.name}_{Path(rel).name}"
-            out += _copy_figure(bench_dir / rel, out_dir, name, f"{Path(rel).name}: benchmark run `{bench_dir}`")
+            out += copy_figure(bench_dir / rel, out_dir, name, f"{Path(rel).name}: benchmark run `{bench_dir}`",
+                               MAX_FIGURE_BYTES)
         else:
             out.append(line)
     return out
@@ -261,7 +255,7 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
     """The shipped detector: its card's cross-validated scores, and Grad-CAM on real DFDC crops."""
     from deepfake_detection import plots
     from deepfake_detection.dataset import index_videos
-    from deepfake_detection.explain import gradcam_heatmaps
+    from deepfake_detection.explain import gradcam_heatmaps, has_feature_maps
     from deepfake_detection.models import read_images
     from deepfake_detection.zoo import zoo_models
 
@@ -273,7 +267,7 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
              f"{cv.get('roc_auc', float('nan')):.3f}, balanced log loss {cv.get('balanced_log_loss', float('nan')):.3f}. "
              f"The data, recipe and known limits are on its [model card](../../{src.zoo.as_posix()}/MODEL_CARD.md).", ""]
     crops = src.shared / "data" / "dfdc-faces"
-    explained = next(((e, m) for e, m in zip(spec["models"], models) if _has_maps(m)), None)
+    explained = next(((e, m) for e, m in zip(spec["models"], models) if has_feature_maps(m)), None)
     if not (crops / "labels.csv").is_file() or explained is None:
         return lines + ["_(no DFDC face crops or no convolutional model: Grad-CAM skipped)_"]
     index = index_videos(crops)[0]
@@ -286,20 +280,10 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
     heat = gradcam_heatmaps(model, images)
     src.work.mkdir(parents=True, exist_ok=True)
     plots.plot_gradcam(images.astype(np.uint8), heat, titles).savefig(src.work / "gradcam_real.png", dpi=100)
-    return lines + _copy_figure(src.work / "gradcam_real.png", out_dir, "gradcam_real.png",
-                                f"gradcam_real.png: zoo model `{entry['name']}` on {GRADCAM_PER_CLASS} FAKE and "
-                                f"{GRADCAM_PER_CLASS} REAL crops of `{crops}` (seed {seed}); these crops are in its "
-                                "training folds, so the P(FAKE) shown is not out-of-fold")
-
-
-def _has_maps(model) -> bool:
-    from deepfake_detection.explain import fold_members, last_conv_layer
-
-    try:
-        last_conv_layer((fold_members(model) or [model])[0])
-        return True
-    except ValueError:
-        return False
+    return lines + copy_figure(src.work / "gradcam_real.png", out_dir, "gradcam_real.png",
+                               f"gradcam_real.png: zoo model `{entry['name']}` on {GRADCAM_PER_CLASS} FAKE and "
+                               f"{GRADCAM_PER_CLASS} REAL crops of `{crops}` (seed {seed}); these crops are in its "
+                               "training folds, so the P(FAKE) shown is not out-of-fold", MAX_FIGURE_BYTES)
 
 
 def detect_section(src: RealSources, out_dir: Path) -> list[str]:
