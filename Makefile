@@ -10,7 +10,7 @@ SHELL  := /bin/bash
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install demo test models detect-example notebooks report report-real bench clean
+.PHONY: help install demo test models ablation detect-example notebooks report report-real bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFD
 	$(PY) -m deepfake_detection zoo --work work/dfdc-crops --bench reports/dfdc-crops --out models/zoo
 	$(PY) -m deepfake_detection benchmark --suite cross-ffpp --data ../shared/data/ffpp --models models/zoo \
 		--out reports/cross-ffpp --work work/cross-ffpp
+	$(PY) -m deepfake_detection benchmark --suite face-clips --data ../shared/data/face-clips --models models/zoo \
+		--out reports/face-clips --work work/face-clips
+
+ablation: $(STAMP)  ## one-change ablations of the zoo's recipes on the DFDC crops (shares work/dfdc-crops with make models)
+	$(PY) -m deepfake_detection benchmark --suite dfdc-ablation --data ../shared/data/dfdc-faces \
+		--out reports/dfdc-ablation --work work/dfdc-crops
 
 DETECT_EXAMPLE ?= ../shared/data/dfdc/dfdc_train_part_0/brtujopkby.mp4
 detect-example: $(STAMP)  ## detect on one real DFDC video -> reports/real/detect/ and a screenshot (needs chromium)

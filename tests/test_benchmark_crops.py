@@ -85,3 +85,38 @@ def test_the_committed_zoo_scores_crops_with_no_model_named(tmp_path, monkeypatc
     results = (repo / "reports" / "dfdc-crops" / "results.md").read_text()
     stack_auc = card.split("| stack +cal | ")[1].split(" |")[0]
     assert stack_auc in results  # the card's numbers are the committed benchmark run's
+
+
+def test_crop_ablations_compare_each_variant_with_its_base(tmp_path):
+    """Ablation rows: the variant and its base trained on the same folds, the paired delta with its interval; the
+    extra recipes are scored but not stacked, and a model trained with another resize is served with it."""
+    import json as _json
+
+    from deepfake_detection.benchmark import train_or_reuse
+    from deepfake_detection.benchmark_crops import recipe_config, run_crops_benchmark
+    from deepfake_detection.config import CROP_ABLATIONS, QUICK_CROPS_BENCHMARK, CropsBenchmarkConfig
+    from deepfake_detection.predict import load_ensemble
+
+    data = require_shared("data", "dfdc-faces")
+    resize = next(c for c, pair in CROP_ABLATIONS.items() if pair[1] == "meso4_linear")
+    work, out = tmp_path / "work", tmp_path / "out"
+    result = run_crops_benchmark(data, out_dir=out, work_dir=work, mesonet_dir=None, quick=True,
+                                 ablations=(resize,), null=0)
+    ablation = result["ablation"].set_index("choice")
+    row = ablation.loc[resize]
+    assert (row["column"], row["base"]) == ("meso4_linear +cal", "meso4_flip +cal")
+    assert row["delta_roc_auc_low"] <= row["delta_roc_auc"] <= row["delta_roc_auc_high"]
+    assert result["facts"]["stack_models"] == ["meso4"]  # the ablation recipes are scored, never stacked
+    assert {"meso4_flip", "meso4_linear +cal"} <= set(result["table"]["model"])
+    oof = {n: pd.read_csv(work / "models" / n / "oof_frames.csv")["p"].to_numpy() for n in ("meso4_flip", "meso4_linear")}
+    assert not np.allclose(oof["meso4_flip"], oof["meso4_linear"])  # the resize reached training and OOF
+    assert "## Ablations" in (out / "results.md").read_text()
+    served = {m.name: m.resize for m in load_ensemble(work / "models").models}
+    assert served["meso4_linear"] == "linear" and served["meso4_flip"] == "area"
+
+    # a finished run that predates a setting (no "resize" in its config.json) ran with its default: still reused
+    config_json = work / "models" / "meso4_flip" / "config.json"
+    config = _json.loads(config_json.read_text())
+    config_json.write_text(_json.dumps({k: v for k, v in config.items() if k != "resize"}))
+    cfg = recipe_config("meso4_flip", CropsBenchmarkConfig(**QUICK_CROPS_BENCHMARK), None, quick=True)
+    assert train_or_reuse(data, work / "folds.csv", cfg, "all", work / "models" / "meso4_flip")["reused"]

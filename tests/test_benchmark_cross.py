@@ -44,3 +44,29 @@ def test_zoo_is_scored_on_every_video_per_method_with_intervals(small_ffpp, tmp_
     assert "## method=FaceSwap" in text and " †" in text  # few groups: intervals marked unreliable
     for det in (tmp_path / "work" / "detect").glob("*/result.json"):  # every video went through detect
         assert json.loads(det.read_text())["verdict"] in ("FAKE", "REAL", "uncertain", "unknown")
+
+
+def test_face_clips_suite_labels_by_folder_and_reports_training_overlap(tmp_path):
+    """REAL/ and FAKE/ video folders are labelled by their name; the report counts the scored videos that the zoo's
+    training crops contain (by DFDC name) and warns when one class has only a few videos."""
+    from deepfake_detection.cli import main
+
+    clips = require_shared("data", "face-clips")
+    root = tmp_path / "clips"
+    for rel in [*(f"FAKE/{p.name}" for p in sorted((clips / "FAKE").glob("*.mp4"))[:3]),
+                *(f"REAL/{p.name}" for p in sorted((clips / "REAL").glob("*.mp4")))]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(clips / rel, root / rel)
+    labels = tmp_path / "labels.csv"  # training crops: the REAL clip's video is the original of one training fake
+    real = next((root / "REAL").glob("*.mp4")).name.split("_")[1].removesuffix(".mp4")
+    labels.write_text(f"file,video,label,original\nFAKE/x.jpg,zzzzzzzzzz.mp4,FAKE,{real}.mp4\n")
+    out = tmp_path / "out"
+    assert main(["benchmark", "--suite", "face-clips", "--data", str(root), "--models", str(REPO / "models" / "zoo"),
+                 "--train-labels", str(labels), "--out", str(out), "--work", str(tmp_path / "work")]) == 0
+    result = json.loads((out / "results.json").read_text())
+    facts = result["facts"]
+    assert (facts["n_fake"], facts["n_real"], facts["n_groups"]) == (3, 1, 4)
+    assert (facts["overlap"]["as_training_crop"], facts["overlap"]["as_original_of_one"]) == (0, 1)
+    assert {r["subset"] for r in result["table"]} == {"all"}  # no method or compression known: no empty subsets
+    text = (out / "results.md").read_text()
+    assert "originals of a training fake (same person and scene): 1" in text and "Only 1 REAL video(s)" in text

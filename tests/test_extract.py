@@ -148,6 +148,18 @@ def test_crop_is_isotropic_zero_padded_and_never_stretched():
     assert not crop[:16].any() and not crop[-16:].any()
 
 
+def test_resize_crop_uses_the_named_interpolation_and_rejects_unknown_names():
+    from deepfake_detection.faces import resize_crop
+
+    crop = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    area, linear = resize_crop(crop, 128), resize_crop(crop, 128, "linear")
+    assert area.shape == linear.shape == (128, 128, 3) and not np.array_equal(area, linear)
+    assert area.std() < linear.std()  # area averages noise away when shrinking; linear samples it
+    assert resize_crop(crop, 224, "nearest") is crop or np.array_equal(resize_crop(crop, 224, "nearest"), crop)
+    with pytest.raises(ValueError, match="unknown interpolation"):
+        resize_crop(crop, 128, "cubic")
+
+
 def test_crop_margin_is_added_each_side_and_clamped_at_the_border():
     frame = np.zeros((100, 100, 3), np.uint8)
     frame[:, :, 0] = np.arange(100)[None, :]  # red = x coordinate

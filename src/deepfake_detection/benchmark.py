@@ -27,6 +27,7 @@ from deepfake_detection.crossfit import chain_oof, null_check
 from deepfake_detection.ensemble import (StackResult, aggregation_step, calibration_step, fit_stacker, oof_with_fallback,
                                          reliability_table, roc_points, stack_columns)
 from deepfake_detection.extract import extract_dataset
+from deepfake_detection.faces import INTERPOLATIONS, resize_crop
 from deepfake_detection.metrics import bootstrap_intervals, bootstrap_samples, evaluate, prior_baseline
 from deepfake_detection.models import build_model, get_spec
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
@@ -43,7 +44,7 @@ def evaluation_subsets(videos: pd.DataFrame) -> dict[str, pd.Index]:
     subsets = {"all": videos.index}
     real = videos["label"] == 0
     methods = videos.loc[videos["label"] == 1, "method"] if "method" in videos else pd.Series(dtype=str)
-    for method in sorted(methods.dropna().unique()):
+    for method in sorted(m for m in methods.dropna().unique() if m):
         subsets[f"method={method}"] = videos.index[real | (videos["method"] == method)]
     for compression in sorted(videos["compression"].dropna().unique() if "compression" in videos else []):
         if compression:
@@ -101,7 +102,6 @@ def markdown_table(table: pd.DataFrame, subset: str = "all") -> str:
 
 # --- orchestration ------------------------------------------------------------------------------------------------
 MODEL_ALIASES = {"mesonet4": "meso4", "mesonet": "meso4", "mesoinception": "mesoinception4"}
-INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
 MESONET_ARCHITECTURES = {"Meso4": "meso4", "MesoInception": "mesoinception4"}
 UNRELIABLE = " †"  # marks an interval from fewer than config.MIN_RELIABLE_GROUPS groups
 CAL = " +cal"  # suffix of a row whose aggregation was chosen and calibration fitted on the other folds
@@ -145,7 +145,7 @@ def derive_crops(crops_dir: Path, out_dir: Path, size: int, interpolation: str, 
             cut = int(round(side * keep))
             start = (side - cut) // 2
             bgr = bgr[start:start + cut, start:start + cut]
-        small = cv2.resize(bgr, (size, size), interpolation=INTERPOLATIONS[interpolation])
+        small = resize_crop(bgr, size, interpolation)
         target = out_dir / row.crop_path
         target.parent.mkdir(parents=True, exist_ok=True)
         if not cv2.imwrite(str(target), small, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
@@ -160,10 +160,8 @@ def read_crop_array(paths: list[str], size: int, interpolation: str | None = Non
     for i, path in enumerate(paths):
         rgb = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         if via is not None:
-            rgb = cv2.resize(rgb, (via, via), interpolation=cv2.INTER_AREA)
-        if rgb.shape[:2] != (size, size):
-            rgb = cv2.resize(rgb, (size, size), interpolation=INTERPOLATIONS[interpolation or "area"])
-        out[i] = rgb
+            rgb = resize_crop(rgb, via)
+        out[i] = resize_crop(rgb, size, interpolation or "area")
     return out
 
 
@@ -250,7 +248,9 @@ def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str
     config = out_dir / "config.json"
     if config.exists() and (out_dir / "oof_frames.csv").exists():
         done = json.loads(config.read_text())
-        same = all(done.get(key) == value for key, value in json.loads(json.dumps(asdict(cfg))).items())
+        # a setting the finished run predates had its default then, so it counts as unchanged when cfg keeps it
+        defaults = json.loads(json.dumps(asdict(TrainConfig())))
+        same = all(done.get(key, defaults[key]) == value for key, value in json.loads(json.dumps(asdict(cfg))).items())
         same_crops = Path(done.get("crops_dir", "")).resolve() == Path(crops_dir).resolve()  # one folder, two spellings
         if same and done.get("fold") == str(fold) and same_crops \
                 and done.get("folds_csv") == str(folds_csv) and Path(folds_csv).stat().st_mtime <= config.stat().st_mtime:
@@ -327,19 +327,24 @@ def paired_delta(videos: pd.DataFrame, base: str, other: str, metric: str, n_boo
 def ablation_rows(videos: pd.DataFrame, default: str, variants: dict[str, tuple[str, str]], n_boot: int,
                   seed: int) -> pd.DataFrame:
     """One row per variant column: what changed, balanced log loss and AUC, and their deltas against `default`."""
-    rows = []
-    y, groups = videos["label"].to_numpy(int), videos["group"].to_numpy()
-    for column, (choice, setting) in {default: ("default", "as in the main run"), **variants}.items():
-        p = videos[column].to_numpy(float)
-        scores = evaluate(y, p)
-        intervals = bootstrap_intervals(y, p, n_boot=n_boot, seed=seed, groups=groups)
-        row = {"choice": choice, "setting": setting, "column": column}
-        for metric in ("balanced_log_loss", "roc_auc"):
-            row[metric], (row[f"{metric}_low"], row[f"{metric}_high"]) = scores[metric], intervals[metric]
-            delta = paired_delta(videos, default, column, metric, n_boot, seed) if column != default else (0.0, 0.0, 0.0)
-            row[f"delta_{metric}"], row[f"delta_{metric}_low"], row[f"delta_{metric}_high"] = delta
-        rows.append(row)
+    rows = [ablation_row(videos, default, column, choice, setting, n_boot, seed)
+            for column, (choice, setting) in {default: ("default", "as in the main run"), **variants}.items()]
     return pd.DataFrame(rows)
+
+
+def ablation_row(videos: pd.DataFrame, base: str, column: str, choice: str, setting: str, n_boot: int,
+                 seed: int) -> dict:
+    """Balanced log loss and AUC of one column with group-bootstrap intervals, and its paired delta from `base`."""
+    y, groups = videos["label"].to_numpy(int), videos["group"].to_numpy()
+    p = videos[column].to_numpy(float)
+    scores = evaluate(y, p)
+    intervals = bootstrap_intervals(y, p, n_boot=n_boot, seed=seed, groups=groups)
+    row = {"choice": choice, "setting": setting, "column": column, "base": base}
+    for metric in ("balanced_log_loss", "roc_auc"):
+        row[metric], (row[f"{metric}_low"], row[f"{metric}_high"]) = scores[metric], intervals[metric]
+        delta = paired_delta(videos, base, column, metric, n_boot, seed) if column != base else (0.0, 0.0, 0.0)
+        row[f"delta_{metric}"], row[f"delta_{metric}_low"], row[f"delta_{metric}_high"] = delta
+    return row
 
 
 def run_ablations(videos: pd.DataFrame, frames_dir: Path, crops_dir: Path, folds_csv: Path, work: Path,
@@ -590,9 +595,10 @@ def _table_md(frame: pd.DataFrame, columns: list[str], formats: dict[str, str] |
     return "\n".join(lines) + "\n"
 
 
-def ablation_markdown(ablation: pd.DataFrame) -> str:
-    """Ablation rows: metric with interval, and the paired delta against the default with its interval."""
-    lines = ["| choice | setting | balanced log loss | Δ vs default | ROC AUC | Δ vs default |", "|---|---|---|---|---|---|"]
+def ablation_markdown(ablation: pd.DataFrame, against: str = "default") -> str:
+    """Ablation rows: metric with interval, and the paired delta against the default (or base) with its interval."""
+    lines = [f"| choice | setting | balanced log loss | Δ vs {against} | ROC AUC | Δ vs {against} |",
+             "|---|---|---|---|---|---|"]
     for _, r in ablation.iterrows():
         cells = [r["choice"], r["setting"]]
         for metric in ("balanced_log_loss", "roc_auc"):

@@ -21,8 +21,9 @@ import pandas as pd
 
 from deepfake_detection import config as C
 from deepfake_detection.benchmark import (CAL, MESONET_ARCHITECTURES, PRETRAINED, UNRELIABLE, _json_default, _stage,
-                                          _table_md, add_trained, calibrated, format_metric, null_markdown, null_table,
-                                          predict_crops, results_table, train_or_reuse, write_if_changed)
+                                          _table_md, ablation_markdown, ablation_row, add_trained, calibrated,
+                                          format_metric, null_markdown, null_table, predict_crops, results_table,
+                                          train_or_reuse, write_if_changed)
 from deepfake_detection.config import SEED, CropsBenchmarkConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, is_crop_dataset, labelled, make_folds
 from deepfake_detection.ensemble import roc_points, save_stacker, write_stacking_report
@@ -64,6 +65,24 @@ def crop_folds(data_dir: Path, bench: CropsBenchmarkConfig) -> pd.DataFrame:
         groups = np.random.default_rng(bench.seed).permutation(index["group"].unique())[: bench.max_groups]
         index = index[index["group"].isin(set(groups))].reset_index(drop=True)
     return make_folds(index, k=bench.k, seed=bench.seed)
+
+
+def trained_recipes(bench: CropsBenchmarkConfig) -> tuple[str, ...]:
+    """Every recipe a run trains: the stacked ones first, then those only its ablations need (each once)."""
+    for choice in bench.ablations:
+        if choice not in C.CROP_ABLATIONS:
+            raise ValueError(f"unknown ablation {choice!r}; choose from {sorted(C.CROP_ABLATIONS)}")
+    pairs = [name for choice in bench.ablations for name in C.CROP_ABLATIONS[choice]]
+    return tuple(dict.fromkeys([*bench.recipes, *pairs]))
+
+
+def crop_ablation_rows(videos: pd.DataFrame, bench: CropsBenchmarkConfig) -> pd.DataFrame:
+    """One row per ablation: the variant recipe's calibrated OOF scores and its paired difference from the base
+    recipe on the same crops and the same group resamples (so the interval is of the change, not of each score)."""
+    rows = [ablation_row(videos, base + CAL, variant + CAL, choice, f"`{variant}` vs `{base}`", bench.n_boot,
+                         bench.seed)
+            for choice in bench.ablations for base, variant in [C.CROP_ABLATIONS[choice]]]
+    return pd.DataFrame(rows)
 
 
 def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, work: Path) -> Path | None:
@@ -116,7 +135,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     start = _stage(timings, "index_and_folds", start)
 
     trained = {}
-    for name in bench.recipes:
+    for name in trained_recipes(bench):
         cfg = recipe_config(name, bench, mesonet_dir, quick)
         trained[name] = {**train_or_reuse(data_dir, folds_csv, cfg, "all", work / "models" / name),
                          "train_config": asdict(cfg)}
@@ -136,6 +155,9 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     videos = folds[["video_id", "label", "group", "fold"]].copy()
     videos["label"] = videos["label"].astype(int)
     stack = add_trained(videos, [work / "models" / n for n in bench.recipes], predict_cfg, seed)
+    extra = [n for n in trained if n not in bench.recipes]  # trained for the ablations only: scored, not stacked
+    if extra:
+        add_trained(videos, [work / "models" / n for n in extra], predict_cfg, seed, stack=False)
     save_stacker(stack.spec, out / "stacker")
     write_stacking_report(stack, out / "stacker")
     for name, model_dir in pretrained.items():
@@ -144,7 +166,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
         videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
     start = _stage(timings, "aggregation_calibration_stacking", start)
 
-    rows = [c for n in bench.recipes for c in (n, n + CAL)] + ["stack", "stack" + CAL]
+    rows = [c for n in trained for c in (n, n + CAL)] + ["stack", "stack" + CAL]
     rows += [c for n in pretrained for c in (n, n + CAL)]
     table = results_table(videos, {r: r for r in rows}, n_boot=bench.n_boot, seed=seed)
     table = table[table["subset"] == "all"].reset_index(drop=True)
@@ -153,6 +175,8 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     start = _stage(timings, "scores", start)
     null = null_table(videos, stack, list(pretrained), predict_cfg, bench.null, seed).reset_index() if bench.null else pd.DataFrame()
     start = _stage(timings, "null_check", start)
+    ablation = crop_ablation_rows(videos, bench) if bench.ablations else pd.DataFrame()
+    start = _stage(timings, "ablations", start)
     timings["total"] = round(time.perf_counter() - total, 1)
 
     facts = {"data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "n_crops": len(videos),
@@ -160,10 +184,10 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
              "trained": trained, "pretrained": {n: str(d) for n, d in pretrained.items()}, "timings_s": timings, "cpu_count": os.cpu_count(),
              "stack_models": [m["name"] for m in stack.spec["models"]],
              "reused_trainings": [n for n, t in trained.items() if t.get("reused")]}
-    result = {"facts": facts, "table": table, "videos": videos, "null": null}
+    result = {"facts": facts, "table": table, "videos": videos, "null": null, "ablation": ablation}
     write_crops_results(result, out)
     return {"results_md": str(out / "results.md"), "results_json": str(out / "results.json"), "table": table,
-            "facts": facts, "null": null, "stacker": str(out / "stacker")}
+            "facts": facts, "null": null, "ablation": ablation, "stacker": str(out / "stacker")}
 
 
 def write_crops_results(result: dict, out: Path) -> None:
@@ -201,7 +225,8 @@ def write_crops_results(result: dict, out: Path) -> None:
         f"`{facts['data_dir']}`, one crop per video, in {facts['n_groups']} groups (a fake with its original).",
         f"- **Folds:** {s['k']} stratified group folds; every score is out-of-fold at crop level.",
         f"- **Recipes:** {recipes}. Each fold: epochs of {s['samples_per_epoch']} crops (batch "
-        f"{s['batch_size']}), balanced batches, the last epoch kept; the deployed model averages the fold models.",
+        f"{s['batch_size']}), balanced batches, the last epoch kept; the deployed model averages the fold models. "
+        f"The stack combines {', '.join(f'`{m}`' for m in facts['stack_models'])}.",
         f"- **Scoring:** `NAME` raw OOF P(FAKE); `NAME{CAL}` and `stack` rows from the stacker's nested chain "
         "(aggregation, meta model and calibration fitted on the other folds only). 95 % group-bootstrap intervals "
         f"({s['n_boot']} resamples, widened by the t(G-1)/z factor; {UNRELIABLE.strip()} below "
@@ -214,11 +239,24 @@ def write_crops_results(result: dict, out: Path) -> None:
         "",
         _table_md(shown, cells),
         *null_markdown(result["null"]),
+        *ablation_section(result["ablation"]),
         "## Time per stage (s)", "", _table_md(pd.DataFrame([facts["timings_s"]]), list(facts["timings_s"])),
         "![roc](figures/roc.png)", "",
     ]
     (out / "results.md").write_text("\n".join(lines))
     payload = {"facts": facts, "table": table.to_dict(orient="records"),
                "null": result["null"].to_dict(orient="records"),
+               "ablation": result["ablation"].to_dict(orient="records"),
                "videos": videos.to_dict(orient="records")}
     (out / "results.json").write_text(json.dumps(payload, indent=1, sort_keys=True, default=_json_default) + "\n")
+
+
+def ablation_section(ablation: pd.DataFrame) -> list[str]:
+    """The ablation table of results.md (nothing when the run had no ablations)."""
+    if ablation.empty:
+        return []
+    return ["## Ablations (one change each, calibrated OOF)", "",
+            "Each row trains the variant recipe and its base with the same folds, seed and budget; Δ is variant minus "
+            "base on the same crops, its 95 % interval from the same group resamples (an interval that excludes 0 is "
+            "a measured effect). Lower balanced log loss and higher AUC are better.", "",
+            ablation_markdown(ablation, against="base")]

@@ -1,6 +1,7 @@
-"""Cross-dataset suite: the shipped zoo (trained on DFDC face crops only) on every FaceForensics++ video.
+"""Cross-dataset suites: the shipped zoo (trained on DFDC face crops only) on every labelled video of another set.
 
-Nothing is fitted on FF++ here: each video goes through `detect` (the same stages as `predict`: 32 frames,
+`cross-ffpp` scores every FaceForensics++ video, `face-clips` the DFDC face-crop clips (REAL/ and FAKE/ folders).
+Nothing is fitted on these videos here: each video goes through `detect` (the same stages as `predict`: 32 frames,
 MTCNN, every face track, the zoo's aggregation and stacker), and its P(FAKE) is scored per manipulation method
 and per compression level with group-bootstrap intervals (a group ties each fake to the originals of its two
 source videos) and a permutation p-value for AUC. A video where no face was found keeps the stacker's
@@ -10,6 +11,7 @@ fallback P(FAKE), as a submission would.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -26,6 +28,20 @@ from deepfake_detection.metrics import auc_permutation_p
 log = logging.getLogger(__name__)
 
 STACK = "stack (zoo)"
+DFDC_ID = re.compile(r"(?<![a-z])[a-z]{10}(?![a-z])")  # a DFDC video name: ten lowercase letters
+
+
+def training_overlap(videos: pd.DataFrame, train_labels: Path | None) -> dict | None:
+    """How many scored videos the zoo's training crops (a labels.csv with `video` and `original`) contain, by DFDC
+    video name: as a training crop itself, or as the original of one (its person and scene seen in training)."""
+    if train_labels is None or not Path(train_labels).is_file():
+        return None
+    table = pd.read_csv(train_labels, dtype=str, keep_default_na=False)
+    seen = {c: {Path(v).stem for v in table[c] if v} for c in ("video", "original") if c in table}
+    names = [set(DFDC_ID.findall(v)) for v in videos["video_id"]]
+    return {"train_labels": str(train_labels),
+            "as_training_crop": sum(bool(n & seen.get("video", set())) for n in names),
+            "as_original_of_one": sum(bool(n & seen.get("original", set())) for n in names)}
 
 
 def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int) -> pd.DataFrame:
@@ -50,8 +66,9 @@ def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int
 
 def run_cross_dataset(data_dir: str | Path, models_dir: str | Path = "models/zoo", out_dir: str | Path = "reports/cross-ffpp",
                       work_dir: str | Path = "work/cross-ffpp", n_boot: int = 1000, permutations: int = 1000,
-                      seed: int = 0) -> dict:
-    """Score the zoo on every video of an FF++ folder; write results.md, results.json and videos.csv."""
+                      seed: int = 0, name: str = "FaceForensics++", train_labels: str | Path | None = None) -> dict:
+    """Score the zoo on every labelled video of a folder (FF++, or REAL/ FAKE/ video folders); write results.md,
+    results.json and videos.csv. train_labels: the training crops' labels.csv, to report any overlap."""
     data_dir, models_dir, out, work = Path(data_dir), Path(models_dir), Path(out_dir), Path(work_dir)
     start = time.perf_counter()
     videos = cross_dataset_videos(data_dir, models_dir, work, seed)
@@ -66,7 +83,8 @@ def run_cross_dataset(data_dir: str | Path, models_dir: str | Path = "models/zoo
     no_face = int((~videos["status"].isin(["ok", "partial"])).sum())
     facts = {"data_dir": str(data_dir), "models_dir": str(models_dir), "n_videos": len(videos),
              "n_fake": int(y.sum()), "n_real": int((y == 0).sum()), "n_groups": int(videos["group"].nunique()),
-             "no_face": no_face, "minutes": round(minutes, 1), "seed": seed}
+             "no_face": no_face, "minutes": round(minutes, 1), "seed": seed, "name": name,
+             "overlap": training_overlap(videos, train_labels)}
     atomic_write_csv(videos, out / "videos.csv")
     atomic_write_json({"facts": facts, "table": table.to_dict(orient="records")}, out / "results.json")
     results_md = out / "results.md"
@@ -77,11 +95,16 @@ def run_cross_dataset(data_dir: str | Path, models_dir: str | Path = "models/zoo
 
 def results_markdown(table: pd.DataFrame, facts: dict) -> str:
     """results.md: what data, then one table per subset (all, each method, each compression)."""
-    lines = ["# Cross-dataset: the DFDC-trained zoo on FaceForensics++", "",
-             f"- **Data:** {facts['n_videos']} FaceForensics++ videos ({facts['n_real']} REAL / {facts['n_fake']} FAKE, "
+    name, overlap = facts.get("name", "FaceForensics++"), facts.get("overlap")
+    lines = [f"# Cross-dataset: the DFDC-trained zoo on {name}", "",
+             f"- **Data:** {facts['n_videos']} {name} videos ({facts['n_real']} REAL / {facts['n_fake']} FAKE, "
              f"{facts['n_groups']} groups) of `{facts['data_dir']}`; {facts['no_face']} without a usable face keep "
              "the stacker's fallback.",
-             f"- **Models:** `{facts['models_dir']}`, trained on DFDC face crops only; nothing was fitted on FF++.",
+             f"- **Models:** `{facts['models_dir']}`, trained on DFDC face crops only; nothing was fitted on these "
+             "videos.",
+             *([f"- **Overlap with the training crops** (`{overlap['train_labels']}`, by DFDC video name): "
+                f"training crops: {overlap['as_training_crop']} of these videos; originals of a training fake (same "
+                f"person and scene): {overlap['as_original_of_one']}."] if overlap else []),
              "- **Scoring:** each video through `detect` (32 frames, MTCNN, every face track, the zoo's aggregation "
              "and stacker); group-bootstrap 95 % intervals († below the reliable number of groups); AUC p-value from "
              "label permutations. A method row is that method's fakes against every REAL video.",
@@ -91,10 +114,16 @@ def results_markdown(table: pd.DataFrame, facts: dict) -> str:
         lines += [f"## {subset}", "", markdown_table(table, subset),
                   "AUC p (perm.): " + ", ".join(f"{r['model']} {r['roc_auc_p']:.3f}" for _, r in part.iterrows()), ""]
     stack = table[(table["model"] == STACK) & (table["subset"] == "all")].iloc[0]
-    lines += ["## Reading", "", f"The zoo's stack scores ROC AUC {format_metric(stack, 'roc_auc')} on all FF++ videos "
+    lines += ["## Reading", "", f"The zoo's stack scores ROC AUC {format_metric(stack, 'roc_auc')} on all {name} videos "
               f"(balanced log loss {format_metric(stack, 'balanced_log_loss')}), against 0.5 / 0.693 for chance. "
               "With this few groups the intervals are wide; a method row whose interval includes 0.5 shows no "
-              "evidence of detection for that method.", ""]
+              "evidence of detection for that method."]
+    rare = min(facts["n_real"], facts["n_fake"])
+    if rare < 5:
+        lines += [f"Only {rare} {'REAL' if facts['n_real'] == rare else 'FAKE'} video(s): AUC ranks every video of the "
+                  f"other class against {'it' if rare == 1 else 'them'} alone, so read the permutation p-value "
+                  f"({stack['roc_auc_p']:.3f} for the stack) before the point value."]
+    lines.append("")
     return "\n".join(lines)
 
 

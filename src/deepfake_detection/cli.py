@@ -375,7 +375,10 @@ def _run_score_crops(args) -> int:
 
         scores = score_crops_with_zoo(args.images, args.zoo or ZOO_DIR, args.batch_size)
     else:
-        scores = score_images(_open_model(args), args.images, args.batch_size)
+        from deepfake_detection.ensemble import trained_config
+
+        resize = trained_config(args.model_path.parent).resize if args.model_path is not None else "area"
+        scores = score_images(_open_model(args), args.images, args.batch_size, resize)
     print(scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out is not None:
         atomic_write_csv(scores, args.out)
@@ -576,10 +579,16 @@ def _add_benchmark(sub) -> None:
     d = CropsBenchmarkConfig()
     p = sub.add_parser("benchmark", help="quality benchmark suites on real data: dfdc-crops (group CV on face crops) "
                                          "or ffpp (as benchmark-ffpp)")
-    p.add_argument("--suite", choices=["dfdc-crops", "ffpp", "cross-ffpp"], default="dfdc-crops",
-                   help="cross-ffpp: the shipped zoo (--models) on every FF++ video, per method and compression")
+    p.add_argument("--suite", choices=["dfdc-crops", "dfdc-ablation", "ffpp", "cross-ffpp", "face-clips"],
+                   default="dfdc-crops",
+                   help="dfdc-ablation: dfdc-crops plus every CROP_ABLATIONS pair (trainings shared with dfdc-crops "
+                        "through work/dfdc-crops); cross-ffpp: the shipped zoo (--models) on every FF++ video, per "
+                        "method and compression; face-clips: the zoo on REAL/ FAKE/ video folders (the DFDC face-crop "
+                        "clips), with the overlap with --train-labels")
     p.add_argument("--data", type=Path, required=True, help="face-crop folder (dfdc-crops) or FF++ folder (ffpp, cross-ffpp)")
-    p.add_argument("--models", type=Path, default=Path("models/zoo"), help="cross-ffpp: the models to score")
+    p.add_argument("--models", type=Path, default=Path("models/zoo"), help="cross-ffpp, face-clips: the models to score")
+    p.add_argument("--train-labels", type=Path, default=Path("../shared/data/dfdc-faces/labels.csv"),
+                   help="face-clips: the zoo's training crops, to count scored videos seen in training")
     p.add_argument("--recipes", default=None, help=f"comma-separated, of {', '.join(CROP_RECIPES)} (default "
                    f"{','.join(d.recipes)})")
     p.add_argument("--k", type=int, default=None, help=f"group folds (default {d.k})")
@@ -597,13 +606,16 @@ def _add_benchmark(sub) -> None:
 
 def _run_benchmark(args) -> int:
     from deepfake_detection.benchmark import markdown_table, run_ffpp_benchmark
+    from deepfake_detection.config import CROP_ABLATIONS
     from deepfake_detection.benchmark_crops import run_crops_benchmark
 
-    out, work = args.out or Path("reports") / args.suite, args.work or Path("work") / args.suite
-    if args.suite == "cross-ffpp":
+    out = args.out or Path("reports") / args.suite
+    work = args.work or Path("work") / ("dfdc-crops" if args.suite == "dfdc-ablation" else args.suite)
+    if args.suite in ("cross-ffpp", "face-clips"):
         from deepfake_detection.benchmark_cross import run_cross_dataset
 
-        result = run_cross_dataset(args.data, args.models, out, work, seed=args.seed)
+        named = {"name": "DFDC face-crop clip", "train_labels": args.train_labels} if args.suite == "face-clips" else {}
+        result = run_cross_dataset(args.data, args.models, out, work, seed=args.seed, **named)
         print(markdown_table(result["table"], "all"))
     elif args.suite == "ffpp":
         result = run_ffpp_benchmark(args.data, out_dir=out, work_dir=work, k=args.k, epochs=args.epochs, quick=args.quick,
@@ -612,6 +624,8 @@ def _run_benchmark(args) -> int:
     else:
         overrides = {k: v for k, v in {"k": args.k, "epochs": args.epochs, "samples_per_epoch": args.samples_per_epoch,
                                        "max_groups": args.max_groups, "null": args.null}.items() if v is not None}
+        if args.suite == "dfdc-ablation":
+            overrides["ablations"] = tuple(CROP_ABLATIONS)
         result = run_crops_benchmark(args.data, args.recipes.split(",") if args.recipes else None, out, work,
                                      args.mesonet_dir, args.quick, args.seed, **overrides)
         print(Path(result["results_md"]).read_text().split("## Scores (out-of-fold)")[1].split("## ")[0])

@@ -77,6 +77,7 @@ class TrainConfig:
     imbalance: str = "balanced"  # "balanced", "class_weights", "oversample", "undersample", "none"
     augment: tuple[str, ...] = ("flip", "rotate", "zoom", "brightness", "contrast", "noise", "jpeg")
     self_blend: float = 0.0  # probability of turning a REAL crop into a self-blended FAKE
+    resize: str = "area"  # cv2 interpolation of crops to `size` (faces.INTERPOLATIONS), in training and at serving
     steps_per_epoch: int | None = None
     patience: int = 3
     cache: bool = False
@@ -205,6 +206,7 @@ class CropsBenchmarkConfig:
     """DFDC face-crop benchmark (benchmark_crops.py): k-fold group CV at crop level on ../shared/data/dfdc-faces."""
 
     recipes: tuple[str, ...] = ("meso4_long", "meso4_dfdc", "spectral")  # names of CROP_RECIPES (the zoo)
+    ablations: tuple[str, ...] = ()  # names of CROP_ABLATIONS whose recipe pairs are trained and compared
     k: int = 5
     epochs: int = 4
     samples_per_epoch: int = 8192  # training crops drawn per epoch and fold (bounds CPU time)
@@ -230,6 +232,22 @@ CROP_RECIPES: dict[str, dict[str, Any]] = {
     "meso4_long": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 12},
     "spectral": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
     "mobilenet_v3_small": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3},
+    # one change each against meso4_flip (4 epochs at 128 px) or, at MesoNet's 256 px, against meso4_256
+    "meso4_sbi": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "self_blend": 0.25},
+    "meso4_linear": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "resize": "linear"},
+    "meso4_256": {"model": "meso4", "size": 256, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 1},
+    "meso4_init": {"model": "meso4", "size": 256, "weights": "mesonet:Meso4_DF", "fine_tune_learning_rate": 1e-4,
+                   "augment": ("flip",), "epochs": 1},
+}
+# Ablations of the crop benchmark (`benchmark --suite dfdc-ablation`): choice -> (base recipe, variant recipe), the
+# two differing in that one choice; each row is the variant's paired difference from its base on the same crops.
+CROP_ABLATIONS: dict[str, tuple[str, str]] = {
+    "self-blended fakes (SBI, 25 % of REAL crops)": ("meso4_flip", "meso4_sbi"),
+    "resize 224 -> 128 px: INTER_LINEAR instead of INTER_AREA": ("meso4_flip", "meso4_linear"),
+    "original MesoNet weights instead of random (256 px, 1 epoch)": ("meso4_256", "meso4_init"),
+    "DFDC-style augmentation (rescale, JPEG, blur)": ("meso4_flip", "meso4_dfdc"),
+    "12 epochs instead of 4": ("meso4_flip", "meso4_long"),
+    "feature model (spectrum, SRM, LBP) instead of the CNN": ("meso4_flip", "spectral"),
 }
 QUICK_CROPS_BENCHMARK = {"recipes": ("meso4",), "k": 2, "epochs": 1, "samples_per_epoch": 64, "max_groups": 60, "n_boot": 100,
                          "permutations": 200, "null": 20, "mesonet_weights": ("Meso4_DF",)}

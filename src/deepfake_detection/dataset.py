@@ -122,12 +122,18 @@ def _ffpp_rows(videos_dir: Path, root: Path) -> list[dict]:
     return rows
 
 
+FOLDER_LABELS = {"REAL": 0, "FAKE": 1}  # a metadata-free video folder named so labels its videos
+
+
 def _test_rows(folder: Path, root: Path) -> list[dict]:
-    """Rows for a folder of videos with no metadata, such as DFDC `test_videos/`."""
+    """Rows for a folder of videos with no metadata: unlabelled test videos such as DFDC `test_videos/`, or
+    labelled ones when the folder is named REAL or FAKE (such as `face-clips/FAKE/`), each video its own group."""
     part = _rel(folder, root) if folder != root else folder.name
+    label = FOLDER_LABELS.get(folder.name.upper()) if folder != root else None
     return [
-        {"filename": v.name, "path": _rel(v, root), "label": None, "split": "test", "original": "",
-         "source": "dfdc_test", "method": "", "compression": "", "part": part}
+        {"filename": v.name, "path": _rel(v, root), "label": label, "split": "test" if label is None else "train",
+         "original": "", "source": "dfdc_test" if label is None else "folder", "method": "", "compression": "",
+         "part": part}
         for v in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
     ]
 

@@ -225,7 +225,7 @@ def gradcam_examples(ensemble, crops: np.ndarray, stack: np.ndarray, k: int) -> 
     model = next((m for m in ensemble.models if has_feature_maps(m.model)), None)  # not e.g. the spectral model
     if model is None:
         return None
-    images = np.stack([resize_crop(crops[i], model.size) for i in chosen])
+    images = np.stack([resize_crop(crops[i], model.size, model.resize) for i in chosen])
     heat = gradcam_heatmaps(model.model, images.astype(np.float32))
     titles = [f"{'most fake' if j < k else 'most real'}: P={stack[i]:.2f}" for j, i in enumerate(chosen)]
     return images, heat, titles, model.name

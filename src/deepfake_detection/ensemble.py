@@ -67,10 +67,16 @@ def base_model_dirs(models_dir: str | Path) -> list[Path]:
     return sorted((d for d in dirs if d.name != STACKER_DIR), key=lambda d: d.name)
 
 
+def trained_config(model_dir: str | Path) -> TrainConfig:
+    """How a trained model folder was trained, from its config.json (TrainConfig defaults when absent): its input
+    side and crop resize are what serving must repeat."""
+    config = Path(model_dir) / "config.json"
+    return from_json(TrainConfig, config) if config.exists() else TrainConfig()
+
+
 def model_size(model_dir: Path) -> int:
-    """Input side of a trained model, from its config.json (TrainConfig default when absent)."""
-    config = model_dir / "config.json"
-    return from_json(TrainConfig, config).size if config.exists() else TrainConfig().size
+    """Input side of a trained model (trained_config)."""
+    return trained_config(model_dir).size
 
 
 @dataclass

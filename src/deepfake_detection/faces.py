@@ -20,6 +20,8 @@ from deepfake_detection.config import ExtractConfig
 log = logging.getLogger(__name__)
 
 _DEFAULTS = ExtractConfig()
+# cv2 resizes a crop may go through (TrainConfig.resize names one); INTER_AREA averages pixels when shrinking
+INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
 
 
 @dataclass
@@ -157,17 +159,20 @@ def make_detector(name: str = _DEFAULTS.detector, **opts) -> MtcnnDetector | Haa
     return DETECTORS[name](**opts)
 
 
-def resize_crop(crop: np.ndarray, size: int) -> np.ndarray:
-    """A face crop (H, W, 3) uint8 resized to (size, size, 3) with cv2 INTER_AREA: the one resize of training and serving.
+def resize_crop(crop: np.ndarray, size: int, interpolation: str = "area") -> np.ndarray:
+    """A face crop (H, W, 3) uint8 resized to (size, size, 3): the one resize of training and serving.
 
     Training (pipeline.decode_crop), scoring (models.read_images), prediction and the benchmark all call it,
-    so a model never sees crops resized one way in training and another at test time. INTER_AREA averages
-    pixels when shrinking; on small face crops the interpolation moves AUC by several points (README).
+    so a model never sees crops resized one way in training and another at test time. A model's own
+    interpolation is its TrainConfig.resize (INTER_AREA by default, which averages pixels when shrinking);
+    on small face crops the interpolation moves AUC by several points (README).
     """
     crop = np.asarray(crop)
     if crop.shape[:2] == (size, size):
         return crop
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {interpolation!r}; choose from {', '.join(INTERPOLATIONS)}")
+    return cv2.resize(crop, (size, size), interpolation=INTERPOLATIONS[interpolation])
 
 
 def crop_face(frame: np.ndarray, box: FaceBox, margin: float = _DEFAULTS.margin,

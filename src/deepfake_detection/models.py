@@ -359,23 +359,26 @@ def input_size(model: keras.Model) -> int:
 
 
 # --- scoring image files ------------------------------------------------------------------------
-def read_images(paths: Sequence[str | Path], size: int) -> np.ndarray:
-    """Image files -> float32 (N, size, size, 3) 0–255 RGB, resized by faces.resize_crop (as in training)."""
+def read_images(paths: Sequence[str | Path], size: int, interpolation: str = "area") -> np.ndarray:
+    """Image files -> float32 (N, size, size, 3) 0–255 RGB, resized by faces.resize_crop (as in training:
+    pass the model's TrainConfig.resize)."""
     out = np.empty((len(paths), size, size, 3), np.float32)
     for i, path in enumerate(paths):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ValueError(f"cannot read image {path}")
-        out[i] = resize_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
+        out[i] = resize_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size, interpolation)
     return out
 
 
-def score_images(model: keras.Model, paths: Sequence[str | Path], batch_size: int = 32) -> pd.DataFrame:
-    """P(FAKE) per image file (columns path, p_fake), each resized to the model's input size."""
+def score_images(model: keras.Model, paths: Sequence[str | Path], batch_size: int = 32,
+                 interpolation: str = "area") -> pd.DataFrame:
+    """P(FAKE) per image file (columns path, p_fake), each resized to the model's input size with the
+    interpolation it was trained with."""
     p_fake = np.empty(len(paths), np.float32)
     size = input_size(model)
     for start in tqdm(range(0, len(paths), batch_size), desc="score", unit="batch",
                       disable=len(paths) <= batch_size):
-        batch = read_images(paths[start:start + batch_size], size)
+        batch = read_images(paths[start:start + batch_size], size, interpolation)
         p_fake[start:start + len(batch)] = np.asarray(model.predict_on_batch(batch))[:, 0]
     return pd.DataFrame({"path": [str(p) for p in paths], "p_fake": p_fake})

@@ -22,7 +22,7 @@ from deepfake_detection import config as C
 from deepfake_detection.config import FAKE, REAL, TrainConfig
 from deepfake_detection.dataset import (IMBALANCE_STRATEGIES, class_weights, crops_manifest, epoch_class_counts,
                                        is_crop_dataset)
-from deepfake_detection.faces import resize_crop
+from deepfake_detection.faces import INTERPOLATIONS, resize_crop
 
 log = logging.getLogger(__name__)
 
@@ -228,38 +228,40 @@ def _shard_by_data() -> tf.data.Options:
     return options
 
 
-def decode_crop(path: tf.Tensor, size: int) -> tf.Tensor:
+def decode_crop(path: tf.Tensor, size: int, interpolation: str = "area") -> tf.Tensor:
     """JPEG file -> uint8 (size, size, 3), resized by faces.resize_crop (the same resize as at inference)."""
     image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
-    image = tf.numpy_function(lambda crop: resize_crop(crop, size), [image], tf.uint8, stateful=False)
+    image = tf.numpy_function(lambda crop: resize_crop(crop, size, interpolation), [image], tf.uint8, stateful=False)
     return tf.ensure_shape(image, (size, size, 3))
 
 
-def load_crops(frames: pd.DataFrame, size: int) -> np.ndarray:
+def load_crops(frames: pd.DataFrame, size: int, interpolation: str = "area") -> np.ndarray:
     """All crops of a frame table decoded into memory: uint8 (N, size, size, 3); the `cache` option."""
     ds = tf.data.Dataset.from_tensor_slices(frames["path"].to_numpy(str))
-    ds = ds.map(lambda p: decode_crop(p, size), num_parallel_calls=AUTOTUNE).batch(256)
+    ds = ds.map(lambda p: decode_crop(p, size, interpolation), num_parallel_calls=AUTOTUNE).batch(256)
     return np.concatenate([b.numpy() for b in ds]) if len(frames) else np.zeros((0, size, size, 3), np.uint8)
 
 
-def _image_source(frames: pd.DataFrame, size: int, cache: bool):
+def _image_source(frames: pd.DataFrame, size: int, cache: bool, interpolation: str = "area"):
     """A function row -> uint8 crop: from an in-memory array (cache) or by decoding the file."""
     if cache:
-        images = tf.Variable(load_crops(frames, size), trainable=False, name="crop_cache")  # not a graph constant
+        images = tf.Variable(load_crops(frames, size, interpolation), trainable=False, name="crop_cache")  # not a graph constant
         return lambda row: tf.gather(images, row)
     paths = tf.constant(frames["path"].to_numpy(str))
-    return lambda row: decode_crop(tf.gather(paths, row), size)
+    return lambda row: decode_crop(tf.gather(paths, row), size, interpolation)
 
 
 def train_dataset(frames: pd.DataFrame, cfg: TrainConfig, epochs: int, start_epoch: int = 0,
                   steps_per_epoch: int | None = None) -> tf.data.Dataset:
     """Batches (images float32 (B, S, S, 3) 0-255, labels float32 (B, 1)) for epochs [start_epoch, epochs)."""
     check_augment(cfg.augment)
+    if cfg.resize not in INTERPOLATIONS:
+        raise ValueError(f"unknown resize {cfg.resize!r}; choose from {', '.join(INTERPOLATIONS)}")
     labels = frames["label"].to_numpy(int)
     steps = steps_per_epoch or max(1, epoch_size(labels, cfg.imbalance) // cfg.batch_size)
     plan = np.concatenate([epoch_plan(labels, cfg.imbalance, steps * cfg.batch_size, cfg.seed, e)
                            for e in range(start_epoch, epochs)])
-    image_of = _image_source(frames, cfg.size, cfg.cache)
+    image_of = _image_source(frames, cfg.size, cfg.cache, cfg.resize)
     label_table = tf.constant(labels, tf.int32)
     offset = start_epoch * steps * cfg.batch_size  # sample seeds do not depend on how epochs are split
 
@@ -276,10 +278,11 @@ def train_dataset(frames: pd.DataFrame, cfg: TrainConfig, epochs: int, start_epo
     return ds.prefetch(AUTOTUNE).with_options(_shard_by_data())
 
 
-def eval_dataset(frames: pd.DataFrame, size: int, batch_size: int, cache: bool = False) -> tf.data.Dataset:
+def eval_dataset(frames: pd.DataFrame, size: int, batch_size: int, cache: bool = False,
+                 interpolation: str = "area") -> tf.data.Dataset:
     """Images float32 (B, S, S, 3) 0-255 in manifest order, no augmentation: for validation and OOF."""
     ds = tf.data.Dataset.from_tensor_slices(frames["path"].to_numpy(str))
-    ds = ds.map(lambda p: tf.cast(decode_crop(p, size), tf.float32), num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda p: tf.cast(decode_crop(p, size, interpolation), tf.float32), num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size)
     if cache:
         ds = ds.cache()

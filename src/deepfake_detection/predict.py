@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from deepfake_detection.aggregate import aggregate, logit, sigmoid
 from deepfake_detection.config import ExtractConfig, PredictConfig
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict, trained_config
 from deepfake_detection.faces import resize_crop
 from deepfake_detection.submission import expected_filenames, validate_submission, write_submission
 
@@ -52,6 +52,7 @@ class LoadedModel:
     model: object  # keras.Model
     size: int  # square input side, px
     aggregation: str
+    resize: str = "area"  # the crop interpolation it was trained with (TrainConfig.resize)
 
 
 @dataclass
@@ -181,7 +182,7 @@ def load_ensemble(models_dir: str | Path, stacker_dir: str | Path | None = None,
         model = load_model(path)
         size = input_size(model)
         model.predict_on_batch(np.zeros((warm_batch, size, size, 3), np.float32))  # trace before timing starts
-        models.append(LoadedModel(name, model, size, aggregation))
+        models.append(LoadedModel(name, model, size, aggregation, trained_config(path.parent).resize))
         log.info("loaded %s (%d px, aggregation %s)", name, size, aggregation)
     fallback = float(stacker["fallback"]) if stacker is not None else cfg.fallback
     return Ensemble(models, stacker, fallback)
@@ -190,7 +191,7 @@ def load_ensemble(models_dir: str | Path, stacker_dir: str | Path | None = None,
 def face_probabilities(model: LoadedModel, crops: np.ndarray, batch_size: int) -> np.ndarray:
     """P(FAKE) per face crop; crops uint8 (N, S, S, 3) are resized to the model's side when S differs."""
     if crops.shape[1] != model.size:
-        crops = np.stack([resize_crop(c, model.size) for c in crops])
+        crops = np.stack([resize_crop(c, model.size, model.resize) for c in crops])
     out = []
     for start in range(0, len(crops), batch_size):
         batch = crops[start:start + batch_size].astype(np.float32)  # 0-255 RGB, as the models expect

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.ensemble import markdown_table as _table
+from deepfake_detection.ensemble import markdown_table as _table, trained_config
 from deepfake_detection.io import atomic_write_text
 from deepfake_detection.metrics import evaluate
 
@@ -178,7 +178,8 @@ class RealSources:
     """Where the real-data report reads from: ../shared, the committed benchmark runs, the zoo, a detect example."""
 
     shared: Path = Path("../shared")
-    benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"), Path("reports/cross-ffpp"))
+    benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"), Path("reports/dfdc-ablation"), Path("reports/cross-ffpp"),
+                                    Path("reports/face-clips"))
     zoo: Path = Path("models/zoo")
     detect: Path = Path("reports/real/detect")  # `make detect-example`
     work: Path = Path("work/real")  # intermediate EDA figures
@@ -274,7 +275,8 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
     chosen = pd.concat([index[index["label"] == label].sample(GRADCAM_PER_CLASS, random_state=seed)
                         for label in (1, 0)])
     entry, model = explained
-    images = read_images([crops / p for p in chosen["path"]], entry["size"])
+    images = read_images([crops / p for p in chosen["path"]], entry["size"],
+                         trained_config((src.zoo / entry["path"]).parent).resize)
     p_fake = np.asarray(model.predict(images, verbose=0)).reshape(-1)
     titles = [f"{'FAKE' if label == 1 else 'REAL'}  P={p:.2f}" for label, p in zip(chosen["label"], p_fake)]
     heat = gradcam_heatmaps(model, images)

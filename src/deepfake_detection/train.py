@@ -258,7 +258,7 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         variable.assign(value)
     labels = train["label"].to_numpy(int)
     steps = cfg.steps_per_epoch or max(1, epoch_size(labels, cfg.imbalance) // cfg.batch_size)
-    monitored_ds = eval_dataset(monitored, cfg.size, cfg.batch_size, cfg.cache)
+    monitored_ds = eval_dataset(monitored, cfg.size, cfg.batch_size, cfg.cache, cfg.resize)
     checkpoint = fold_dir / "best.weights.h5"  # weights only: a .keras file would carry the Adam state too
     scorer = VideoLogLoss(monitored, monitored_ds)
     callbacks = [
@@ -299,7 +299,7 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         if scorer.best_weights is not None:
             model.set_weights(scorer.best_weights)  # the epoch chosen on the inner split
         score = scorer.best
-        p = model.predict(eval_dataset(val, cfg.size, cfg.batch_size, cfg.cache), verbose=0).reshape(-1)
+        p = model.predict(eval_dataset(val, cfg.size, cfg.batch_size, cfg.cache, cfg.resize), verbose=0).reshape(-1)
     else:
         score, p = float(history[MONITOR].iloc[-1]), scorer.last_p
     if not checkpoint.exists():  # every epoch scored NaN: keep the last weights

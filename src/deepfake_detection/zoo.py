@@ -19,7 +19,7 @@ import pandas as pd
 
 from deepfake_detection import __version__
 from deepfake_detection.benchmark import format_metric
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict, trained_config
 from deepfake_detection.models import load_model, read_images
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ def score_crops_with_zoo(paths: list[str | Path], zoo_dir: str | Path = ZOO_DIR,
     spec, models = zoo_models(zoo_dir)
     columns = {}
     for entry, model in zip(spec["models"], models):
-        images = read_images(paths, entry["size"])  # (N, size, size, 3) 0-255 RGB, the training resize
+        resize = trained_config((Path(zoo_dir) / entry["path"]).parent).resize
+        images = read_images(paths, entry["size"], resize)  # (N, size, size, 3) 0-255 RGB, the training resize
         columns[entry["name"]] = np.asarray(model.predict(images, batch_size=batch_size, verbose=0)).reshape(-1)
     probs = np.stack([columns[m["name"]] for m in spec["models"]], axis=1)  # (N, n_models)
     return pd.DataFrame({"path": [str(p) for p in paths], "p_fake": stacker_predict(spec, probs), **columns})
