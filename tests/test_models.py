@@ -79,6 +79,28 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path):
                                   model.predict(x, verbose=0))
 
 
+def test_unsafe_corrupt_and_truncated_model_files_are_refused_with_their_name(tmp_path):
+    from deepfake_detection.models import ModelFileError
+
+    model = build_model("meso4", size=64)
+    good = tmp_path / "model.keras"
+    model.save(good)
+    data = good.read_bytes()
+    cases = {"truncated.keras": data[: len(data) // 2], "noise.keras": np.random.default_rng(0).bytes(4096),
+             "empty.keras": b""}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ModelFileError, match=name.replace(".", r"\.") + ".*not a loadable Keras model"):
+            load_model(tmp_path / name)
+    with pytest.raises(ModelFileError, match="model file not found"):
+        load_model(tmp_path / "absent.keras")
+    inputs = keras.Input((4,))
+    unsafe = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))  # arbitrary code inside
+    unsafe.save(tmp_path / "lambda.keras")
+    with pytest.raises(ModelFileError, match=r"lambda\.keras: refused in safe mode"):
+        load_model(tmp_path / "lambda.keras")
+
+
 def test_standardize_statistics_survive_save_and_load(tmp_path):
     stats = ([120.0, 100.0, 90.0], [60.0, 55.0, 50.0])
     model = build_model("meso4", size=32, normalization="standardize", channel_stats=stats)

@@ -33,14 +33,15 @@ def _add_index(sub) -> None:
 
 def _run_index(args) -> int:
     from deepfake_detection.dataset import index_videos
-    from deepfake_detection.io import atomic_write_csv
+    from deepfake_detection.io import atomic_write_csv, write_errors
 
     index, problems = index_videos(args.data_dir, probe=not args.no_probe)
     atomic_write_csv(index, args.out)
+    write_errors(problems.error_rows(index), Path(args.out).parent)
     counts = index.groupby(["source", "label"], dropna=False).size().rename("videos")
     print(counts.to_string())
     print(f"{len(index)} videos ({int(index['exists'].sum())} on disk, {problems.missing_videos} missing) -> {args.out}")
-    for line in problems.malformed_metadata + problems.unsafe_entries:
+    for line in problems.malformed_metadata + problems.unsafe_entries + problems.bad_entries:
         print(f"error: {line}", file=sys.stderr)
     if problems.duplicate_filenames:
         print(f"warning: duplicate file names across parts: {', '.join(problems.duplicate_filenames)}", file=sys.stderr)

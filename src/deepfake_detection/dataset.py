@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -46,6 +46,18 @@ class IndexProblems:
     unsafe_entries: list[str]
     missing_videos: int
     duplicate_filenames: list[str]
+    bad_entries: list[str] = field(default_factory=list)  # entries kept with what could be read (label unknown)
+
+    def error_rows(self, index: pd.DataFrame) -> list[tuple[str, str, str]]:
+        """(input, status, reason) per problem, for errors.csv: metadata files, entries and listed-but-missing videos."""
+        rows = [(line.split(": ", 1)[0], "malformed_metadata", line.split(": ", 1)[-1]) for line in self.malformed_metadata]
+        rows += [(line.split(": ", 1)[0], "unsafe_entry", line) for line in self.unsafe_entries]
+        rows += [(line.split(": ", 1)[0], "bad_entry", line.split(": ", 1)[-1]) for line in self.bad_entries]
+        rows += [(p, "missing", "listed in metadata.json but not on disk") for p in index.loc[index["exists"] == 0, "path"]]
+        duplicated = index[index["filename"].isin(self.duplicate_filenames) & (index["source"] == "dfdc")]
+        rows += [(path, "duplicate_name", f"{name} is in several DFDC parts (video ids stay distinct per part)")
+                 for path, name in zip(duplicated["path"], duplicated["filename"])]
+        return rows
 
 
 def video_id_for(relative_path: str) -> str:
@@ -62,6 +74,22 @@ def check_entry_name(name: str, metadata_path: Path) -> None:
 
 def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+def entry_problem(entry) -> str:
+    """What is wrong with one metadata.json entry ("" when nothing): not an object, a label other than FAKE/REAL,
+    or a field of the wrong type. The entry is still indexed, with an unknown label where that is unreadable."""
+    if not isinstance(entry, dict):
+        return f"entry is a {type(entry).__name__}, not an object"
+    label = entry.get("label")
+    if label is None:
+        return "no label"
+    if not isinstance(label, str) or label.upper() not in LABEL_NAMES:
+        return f"label {label!r} is neither FAKE nor REAL"
+    for key in ("original", "split"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            return f"{key} {entry[key]!r} is not a string"
+    return ""
 
 
 def _dfdc_rows(metadata_path: Path, root: Path, problems: IndexProblems) -> list[dict]:
@@ -84,12 +112,17 @@ def _dfdc_rows(metadata_path: Path, root: Path, problems: IndexProblems) -> list
             log.error("%s", exc)
             problems.unsafe_entries.append(str(exc))
             continue
+        problem = entry_problem(entry)
+        if problem:
+            log.error("%s: entry %s: %s", metadata_path, name, problem)
+            problems.bad_entries.append(f"{folder / name}: {problem} in {metadata_path.name}")
         entry = entry if isinstance(entry, dict) else {}
         label = LABEL_NAMES.get(str(entry.get("label", "")).upper())
-        original = entry.get("original") or ""
+        original = entry.get("original") if isinstance(entry.get("original"), str) else ""
         rows.append({
             "filename": name, "path": _rel(folder / name, root),
-            "label": label, "split": entry.get("split") or "train", "original": original,
+            "label": label, "split": entry.get("split") if isinstance(entry.get("split"), str) and entry["split"] else "train",
+            "original": original,
             "source": "dfdc", "method": "", "compression": "", "part": part,
         })
     listed = set(metadata)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from deepfake_detection import __version__
 from deepfake_detection.config import IMAGE_EXTENSIONS, SEED, VIDEO_EXTENSIONS, ExtractConfig, PredictConfig
-from deepfake_detection.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from deepfake_detection.io import atomic_write_bytes, atomic_write_json, atomic_write_text, write_errors
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,13 @@ def input_kind(path: Path) -> str:
 
 
 def expand_inputs(paths: list[str | Path]) -> list[Path]:
-    """The files to check: each named file as given, and the videos and images directly inside a named folder."""
+    """The files to check: each named file as given, and the videos and images directly inside a named folder.
+
+    A folder whose name ends like a video or image (`clip.mp4/`) is an input, reported as unreadable, not a folder
+    to look into."""
     out: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
+        if path.is_dir() and path.suffix.lower() not in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS):
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS))
             skipped = sum(1 for p in path.iterdir() if p.is_file()) - len(found)
             if skipped:
@@ -372,7 +375,7 @@ def report_html(det: Detection, figures: dict[str, bytes]) -> str:
         body.append("<h2>Per model</h2>" + _table(det.models, ["name", "p_fake", "mean_face_p", "aggregation",
                                                                 "input_px", "seconds"]))
     body.append("<h2>The models</h2>" + _card_html(det.model_card))
-    timing = ", ".join(f"{k} {v:.2f} s" for k, v in det.timings.items())
+    timing = ", ".join(f"{k} {v:.2f} s" for k, v in det.timings.items() if v is not None)  # None: not yet known
     body.append(f"<p class='small'>Status {html.escape(det.status)}. Time: {html.escape(timing)}. Full numbers in "
                 f"<code>{RESULT_FILE}</code>.</p>")
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>detect: {title}</title>"
@@ -466,13 +469,17 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
             det = Detection(str(path), name, input_kind(path), "error", f"{type(exc).__name__}: {exc}", UNKNOWN,
                             model_card=card)
             det.summary, figures = plain_words(det, dcfg.threshold), {}
-        det.timings["load_models_once"] = round(loaded[0], 3) if loaded else None
+        det.timings["load_models_once"] = round(loaded[0], 3) if loaded else None  # still loading: not known
         det.timings["total_without_load"] = round(time.perf_counter() - t0, 3)
-        write_detection(det, figures, out_dir)
+        try:
+            write_detection(det, figures, out_dir)
+        except Exception:  # noqa: BLE001 - a report that cannot be written must not cost the other inputs
+            log.exception("%s: its report could not be written", path)
         log.info("%s: %s", path.name, det.summary)
         detections.append(det)
     models.result()  # surfaces a loading error even when no input had a face
     loading.shutdown()
+    write_errors([(d.input, d.status, d.reason) for d in detections], out_dir)
     if len(detections) > 1:
         atomic_write_text(index_html(detections), out_dir / INDEX_FILE)
     return detections

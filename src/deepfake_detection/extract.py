@@ -27,7 +27,7 @@ import pandas as pd
 
 from deepfake_detection.config import ExtractConfig, from_dict
 from deepfake_detection.faces import FaceBox, crop_face, fill_track, make_detector, select_tracks, track_faces
-from deepfake_detection.io import atomic_write_csv, atomic_write_json
+from deepfake_detection.io import atomic_write_csv, atomic_write_json, write_errors
 from deepfake_detection.video import iter_frames
 
 log = logging.getLogger(__name__)
@@ -380,6 +380,8 @@ def merge_parts(index: pd.DataFrame, out_dir: str | Path) -> tuple[pd.DataFrame,
     table = pd.DataFrame(videos, columns=VIDEOS_COLUMNS)
     atomic_write_csv(manifest, out / "manifest.csv")
     atomic_write_csv(table, out / "videos.csv")
+    paths = dict(zip(index["video_id"], index["path"]))  # errors.csv names the file, not the key
+    write_errors(list(zip(table["video_id"].map(paths), table["status"], table["reason"].fillna(""))), out)
     return manifest, table
 
 

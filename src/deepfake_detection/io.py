@@ -42,3 +42,14 @@ def atomic_write_json(data, path: str | Path, indent: int | None = 2) -> Path:
 def atomic_write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame as CSV (no index) atomically; returns path."""
     return atomic_write_text(frame.to_csv(index=False), path)
+
+
+ERRORS_FILE = "errors.csv"
+ERRORS_COLUMNS = ["input", "status", "reason"]
+
+
+def write_errors(rows: list[tuple[str, str, str]], out_dir: str | Path) -> Path:
+    """out_dir/errors.csv: every input a stage could not fully use (status other than "ok") with the reason, so a
+    run's failures are one file to read, not a log to search. Written (possibly with no rows) by every run."""
+    table = pd.DataFrame([r for r in rows if r[1] != "ok"], columns=ERRORS_COLUMNS)
+    return atomic_write_csv(table.sort_values("input", kind="stable"), Path(out_dir) / ERRORS_FILE)

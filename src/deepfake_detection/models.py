@@ -341,9 +341,28 @@ def build_model(name: str, size: int | None = None, weights: str | Path | None =
     return model
 
 
+class ModelFileError(ValueError):
+    """A model file that cannot be used: missing, corrupt or truncated, or refused by safe mode."""
+
+
 def load_model(path: str | Path) -> keras.Model:
-    """A saved `model.keras`, loaded in safe mode (custom layers are registered, no Lambda layers)."""
-    return keras.saving.load_model(str(path), safe_mode=True)
+    """A saved `model.keras`, loaded in safe mode (custom layers are registered, no Lambda layers).
+
+    Anything that goes wrong is raised as ModelFileError naming the file and the reason (a Lambda layer or other
+    code is refused rather than run), not as a traceback from inside Keras.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        return keras.saving.load_model(str(path), safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds; the caller gets one, with the file named
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "safe_mode" in str(exc) or "Lambda" in str(exc):
+            raise ModelFileError(f"{path}: refused in safe mode, the file holds code (such as a Lambda layer) "
+                                 "that loading would run; rebuild it from registry layers") from exc
+        raise ModelFileError(f"{path}: not a loadable Keras model (corrupt or truncated?): "
+                             f"{type(exc).__name__}: {message[:200]}") from exc
 
 
 def open_model(name: str | None = None, model_path: str | Path | None = None, **build_kwargs) -> keras.Model:

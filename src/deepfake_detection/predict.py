@@ -30,6 +30,7 @@ from deepfake_detection.aggregate import aggregate, logit, sigmoid
 from deepfake_detection.config import ExtractConfig, PredictConfig
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict, trained_config
 from deepfake_detection.faces import resize_crop
+from deepfake_detection.io import write_errors
 from deepfake_detection.submission import expected_filenames, validate_submission, write_submission
 
 log = logging.getLogger(__name__)
@@ -227,8 +228,6 @@ def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg
     from deepfake_detection.extract import video_faces
 
     start = time.perf_counter()
-    if not path.exists():
-        return VideoResult(path.name, "missing", "file not found", 0.0, 0, "", ensemble.fallback)
     faces = video_faces(path, extract_cfg, detector)
     extract_seconds = time.perf_counter() - start
     crops = np.asarray(faces.crops)
@@ -414,6 +413,7 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
             log.warning("time budget degradations: %s", "; ".join(planner.degradations))
 
     write_submission({n: results[n].p for n in names}, out, order=names)
+    write_errors([(n, results[n].status, results[n].reason) for n in names], out.parent)
     problems = validate_submission(out, names)
     if problems:
         raise ValueError(f"{out} is invalid: " + "; ".join(problems[:5]))

@@ -9,6 +9,7 @@ on the frames that are kept.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,12 @@ def wanted_indices(frame_count: int, n: int = 32, every: int | None = None) -> l
 def _open(path: Path) -> tuple[cv2.VideoCapture | None, FrameSample]:
     """An opened capture, or None and a FrameSample that says why not."""
     if not path.exists():
-        return None, FrameSample(status="missing", reason=f"file not found: {path}")
+        why = "a broken or looping symlink" if path.is_symlink() else "file not found"
+        return None, FrameSample(status="missing", reason=f"{why}: {path}")
+    if path.is_dir():
+        return None, FrameSample(status="unreadable", reason="a directory, not a video file")
+    if not os.access(path, os.R_OK):
+        return None, FrameSample(status="unreadable", reason="no permission to read the file")
     if path.stat().st_size == 0:
         return None, FrameSample(status="empty", reason="zero-byte file")
     capture = _capture(path)
