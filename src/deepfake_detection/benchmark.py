@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
+from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.config import SEED, BenchmarkConfig, ExtractConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, labelled, make_folds
 from deepfake_detection.crossfit import chain_oof, null_check
@@ -245,8 +246,8 @@ def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str
 
     A long benchmark killed mid-way, or rerun with one more model, then retrains only what changed.
     """
-    config = out_dir / "config.json"
-    if config.exists() and (out_dir / "oof_frames.csv").exists():
+    config = ModelDir(out_dir).config
+    if config.exists() and ModelDir(out_dir).oof_frames.exists():
         done = json.loads(config.read_text())
         # a setting the finished run predates had its default then, so it counts as unchanged when cfg keeps it
         defaults = json.loads(json.dumps(asdict(TrainConfig())))
@@ -309,7 +310,7 @@ def cross_compression(folds: pd.DataFrame, crops_dir: Path, work: Path, model: s
         write_if_changed(part, folds_csv)
         out = work / "cross_compression" / model / f"fold_{fold}"
         train_or_reuse(crops_dir, folds_csv, train_config(model, bench, quick, weights_dir), int(fold), out)
-        parts.append(pd.read_csv(out / "oof_frames.csv", dtype={"video_id": str, "group": str}))
+        parts.append(pd.read_csv(ModelDir(out).oof_frames, dtype={"video_id": str, "group": str}))
     if not parts:
         return pd.DataFrame(columns=["video_id", "p"])
     return aggregate_frames(pd.concat(parts, ignore_index=True), "mean", cfg)

@@ -30,7 +30,8 @@ from deepfake_detection.ensemble import roc_points, save_stacker, write_stacking
 from deepfake_detection.metrics import auc_permutation_p
 from deepfake_detection.models import build_model
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
-from deepfake_detection.io import atomic_write_csv
+from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.train import OOF_FRAME_COLUMNS, video_predictions
 
 log = logging.getLogger(__name__)
@@ -96,18 +97,19 @@ def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, wor
         log.warning("MesoNet weights %s not found; row skipped", path)
         return None
     out = work / "models" / (stem + "_pretrained")
-    if (out / "oof_frames.csv").is_file() and len(pd.read_csv(out / "oof_frames.csv")) == len(frames):
+    target = ModelDir(out)
+    if target.oof_frames.is_file() and len(pd.read_csv(target.oof_frames)) == len(frames):
         return out
     out.mkdir(parents=True, exist_ok=True)
     architecture = MESONET_ARCHITECTURES[stem.split("_")[0]]
     model = build_model(architecture, size=256, weights=path)
     oof = frames.assign(p=predict_crops(model, frames["path"].tolist(), 256))[OOF_FRAME_COLUMNS]
-    atomic_write_csv(oof, out / "oof_frames.csv")
-    atomic_write_csv(video_predictions(oof, oof["p"].to_numpy()), out / "oof_videos.csv")
-    model.save(out / "model.keras")
+    atomic_write_csv(oof, target.oof_frames)
+    atomic_write_csv(video_predictions(oof, oof["p"].to_numpy()), target.oof_videos)
+    model.save(target.model)
     info = {**asdict(TrainConfig(model=architecture, size=256, weights=str(path), epochs=0)),
             "pretrained": stem, "folds_csv": str(work / "folds.csv")}
-    (out / "config.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    atomic_write_json(info, target.config)
     return out
 
 
@@ -161,7 +163,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     save_stacker(stack.spec, out / "stacker")
     write_stacking_report(stack, out / "stacker")
     for name, model_dir in pretrained.items():
-        oof = pd.read_csv(model_dir / "oof_videos.csv", dtype={"video_id": str})
+        oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
         videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"]))).astype(float)
         videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
     start = _stage(timings, "aggregation_calibration_stacking", start)

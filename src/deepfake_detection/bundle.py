@@ -25,7 +25,8 @@ import pandas as pd
 
 from deepfake_detection.config import project_root
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
-from deepfake_detection.predict import MODEL_FILE, model_dirs
+from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.predict import model_dirs
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ COMPETITION_INPUT = "/kaggle/input/deepfake-detection-challenge"
 KAGGLE_WORKING = "/kaggle/working"
 MAX_BYTES = 1_000_000_000  # largest bundle accepted (Kaggle datasets allow more; uploads this big get slow)
 EXTRA_PACKAGES = ("mtcnn", "joblib", "lz4")  # not in the Kaggle image (mtcnn) or its dependencies
-MODEL_FILES = (MODEL_FILE, "config.json", "oof_frames.csv", "oof_videos.csv")
+MODEL_FILES = ModelDir.FILES
 INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")  # written by pip on install, not in wheels
 
 
@@ -172,10 +173,10 @@ def build_bundle(models_dir: str | Path, out_dir: str | Path, dataset_name: str 
     dataset = dataset_name or DEFAULT_DATASET
     dirs = _bundled_model_dirs(models_dir)
     if not dirs:
-        raise FileNotFoundError(f"no */{MODEL_FILE} under {models_dir}")
+        raise FileNotFoundError(f"no */{ModelDir.MODEL} under {models_dir}")
     model_bytes = sum((d / f).stat().st_size for d in dirs for f in MODEL_FILES if (d / f).exists())
     if model_bytes > max_bytes:
-        sizes = ", ".join(f"{d.name} {(d / MODEL_FILE).stat().st_size / 1e6:.1f} MB" for d in dirs)
+        sizes = ", ".join(f"{d.name} {ModelDir(d).model.stat().st_size / 1e6:.1f} MB" for d in dirs)
         raise BundleTooLarge(f"models alone are {model_bytes / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB ({sizes})")
 
     staging = out_dir.with_name(f".{out_dir.name}.staging")

@@ -376,9 +376,9 @@ def _run_score_crops(args) -> int:
 
         scores = score_crops_with_zoo(args.images, args.zoo or ZOO_DIR, args.batch_size)
     else:
-        from deepfake_detection.ensemble import trained_config
+        from deepfake_detection.artifacts import ModelDir
 
-        resize = trained_config(args.model_path.parent).resize if args.model_path is not None else "area"
+        resize = ModelDir(args.model_path.parent).train_config().resize if args.model_path is not None else "area"
         scores = score_images(_open_model(args), args.images, args.batch_size, resize)
     print(scores.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out is not None:

@@ -21,9 +21,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_curve
 from sklearn.neural_network import MLPClassifier
 
+from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.aggregate import (AGGREGATIONS, Calibration, aggregate_frames, fit_calibration, fit_loss,
                                           logit, sample_weights, save_json, sigmoid)
-from deepfake_detection.config import SEED, PredictConfig, TrainConfig, from_json
+from deepfake_detection.config import SEED, PredictConfig
 from deepfake_detection.crossfit import (NULL_AUC_SLACK, NULL_BLL_SLACK, Step, chain_oof, cross_fit, fit_chain,
                                          null_check)
 from deepfake_detection.metrics import evaluate
@@ -62,21 +63,9 @@ class StackResult:
 
 def base_model_dirs(models_dir: str | Path) -> list[Path]:
     """Model folders holding out-of-fold predictions, sorted by name (the stacker's own folder excluded)."""
-    dirs = [p.parent for p in sorted(Path(models_dir).glob("*/oof_videos.csv"))]
-    dirs += [p.parent for p in sorted(Path(models_dir).glob("*/oof_frames.csv")) if p.parent not in dirs]
+    dirs = [p.parent for p in sorted(Path(models_dir).glob(f"*/{ModelDir.OOF_VIDEOS}"))]
+    dirs += [p.parent for p in sorted(Path(models_dir).glob(f"*/{ModelDir.OOF_FRAMES}")) if p.parent not in dirs]
     return sorted((d for d in dirs if d.name != STACKER_DIR), key=lambda d: d.name)
-
-
-def trained_config(model_dir: str | Path) -> TrainConfig:
-    """How a trained model folder was trained, from its config.json (TrainConfig defaults when absent): its input
-    side and crop resize are what serving must repeat."""
-    config = Path(model_dir) / "config.json"
-    return from_json(TrainConfig, config) if config.exists() else TrainConfig()
-
-
-def model_size(model_dir: Path) -> int:
-    """Input side of a trained model (trained_config)."""
-    return trained_config(model_dir).size
 
 
 @dataclass
@@ -96,9 +85,9 @@ class StackInputs:
 
 def base_aggregations(model_dir: Path, cfg: PredictConfig) -> pd.DataFrame:
     """One model's OOF videos: KEYS + fold + one P(FAKE) column per aggregation (the mean only without frames)."""
-    frames_csv = model_dir / "oof_frames.csv"
+    frames_csv = ModelDir(model_dir).oof_frames
     if not frames_csv.exists():  # the training run's own video table averaged frames
-        videos = pd.read_csv(model_dir / "oof_videos.csv", dtype={"video_id": str, "group": str})
+        videos = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str, "group": str})
         return videos[KEYS + ["fold"]].assign(**{name: videos["p"] for name in AGGREGATIONS})
     frames = pd.read_csv(frames_csv, dtype={"video_id": str, "group": str})
     table = None
@@ -111,7 +100,7 @@ def base_aggregations(model_dir: Path, cfg: PredictConfig) -> pd.DataFrame:
 def labelled_videos(model_dirs: list[Path]) -> pd.DataFrame | None:
     """Every labelled video of the folds file the models were trained on (videos without faces too), if readable."""
     for model_dir in model_dirs:
-        config = model_dir / "config.json"
+        config = ModelDir(model_dir).config
         folds_csv = json.loads(config.read_text()).get("folds_csv") if config.exists() else None
         if folds_csv and Path(folds_csv).is_file():
             folds = pd.read_csv(folds_csv, dtype={"video_id": str, "group": str})
@@ -142,7 +131,7 @@ def stack_inputs(model_dirs: list[Path], cfg: PredictConfig) -> StackInputs:
             log.info("%s: %d labelled videos without a prediction (no face) stay in at the fallback",
                      model_dirs[m].name, int((~present).sum()))
     keys["has_face"] = seen
-    return StackInputs(keys, list(per_model), p, [model_size(d) for d in model_dirs])
+    return StackInputs(keys, list(per_model), p, [ModelDir(d).train_config().size for d in model_dirs])
 
 
 # --- meta models: fitted with sklearn/scipy, stored and applied as plain numbers ---------------------
@@ -319,7 +308,7 @@ def fit_stacker(models: str | Path | list[Path], cfg: PredictConfig | None = Non
     face = inputs.has_face
     steps = [aggregation_step(cfg), meta_step(kind, cfg, seed), calibration_step(cfg)]
     chosen, final_meta, calibration = fit_chain(steps, inputs.p[face], y[face], inputs.table["fold"].to_numpy(int)[face])
-    bases = [BaseModel(n, f"{n}/model.keras", s, list(AGGREGATIONS)[a]) for n, s, a in zip(inputs.models, inputs.sizes, chosen)]
+    bases = [BaseModel(n, f"{n}/{ModelDir.MODEL}", s, list(AGGREGATIONS)[a]) for n, s, a in zip(inputs.models, inputs.sizes, chosen)]
     spec = {
         "models": [vars(b) for b in bases],
         "meta": final_meta,

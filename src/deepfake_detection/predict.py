@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from deepfake_detection.aggregate import aggregate, logit, sigmoid
 from deepfake_detection.config import ExtractConfig, PredictConfig
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict, trained_config
+from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.faces import resize_crop
 from deepfake_detection.io import write_errors
 from deepfake_detection.submission import expected_filenames, validate_submission, write_submission
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["video", "status", "reason", "seconds", "frames", "models", "p", "run"]
 LOG_NAME = "predictions_log.csv"
-MODEL_FILE = "model.keras"
 RATE_SMOOTHING = 0.3  # weight of the newest video in the moving averages of the pace
 # PredictConfig fields that change a video's P(FAKE) (budget and batch settings only change how fast)
 RESULT_SETTINGS = ("frames", "detector", "all_faces", "aggregation", "confident_fake", "confident_real",
@@ -122,14 +122,14 @@ class VideoResult:
 
 def model_dirs(models_dir: Path) -> list[Path]:
     """Folders under models_dir that hold a deployable model.keras (the stacker's excluded), by name."""
-    return sorted(p.parent for p in Path(models_dir).glob(f"*/{MODEL_FILE}") if p.parent.name != STACKER_DIR)
+    return sorted(p.parent for p in Path(models_dir).glob(f"*/{ModelDir.MODEL}") if p.parent.name != STACKER_DIR)
 
 
 def _default_aggregation(model_dir: Path, cfg: PredictConfig) -> str:
     """cfg.aggregation, else the one chosen on the model's OOF frames, else the mean."""
     if cfg.aggregation:
         return cfg.aggregation
-    frames_csv = model_dir / "oof_frames.csv"
+    frames_csv = ModelDir(model_dir).oof_frames
     if frames_csv.exists():
         from deepfake_detection.aggregate import choose_aggregation
 
@@ -157,7 +157,7 @@ def run_fingerprint(models_dir: Path, stacker_dir: Path | None, cfg: PredictConf
         digest.update(json.dumps(stacker, sort_keys=True).encode())
         files = [Path(models_dir) / m["path"] for m in stacker["models"]]
     else:
-        files = [f for d in model_dirs(models_dir) for f in (d / MODEL_FILE, d / "oof_frames.csv") if f.exists()]
+        files = [f for d in model_dirs(models_dir) for f in (ModelDir(d).model, ModelDir(d).oof_frames) if f.exists()]
     for path in files:
         digest.update(f"{path.parent.name}/{path.name}|{_file_digest(path)}".encode())
     return digest.hexdigest()[:12]
@@ -174,16 +174,16 @@ def load_ensemble(models_dir: str | Path, stacker_dir: str | Path | None = None,
     if stacker is not None:
         entries = [(m["name"], models_dir / m["path"], cfg.aggregation or m["aggregation"]) for m in stacker["models"]]
     else:
-        entries = [(d.name, d / MODEL_FILE, _default_aggregation(d, cfg)) for d in model_dirs(models_dir)]
+        entries = [(d.name, ModelDir(d).model, _default_aggregation(d, cfg)) for d in model_dirs(models_dir)]
     if not entries:
-        raise FileNotFoundError(f"no */{MODEL_FILE} under {models_dir}")
+        raise FileNotFoundError(f"no */{ModelDir.MODEL} under {models_dir}")
     models = []
     warm_batch = min(cfg.batch_size, 1 << (max(cfg.frames, 1) - 1).bit_length())  # a one-face video's batch shape
     for name, path, aggregation in entries:
         model = load_model(path)
         size = input_size(model)
         model.predict_on_batch(np.zeros((warm_batch, size, size, 3), np.float32))  # trace before timing starts
-        models.append(LoadedModel(name, model, size, aggregation, trained_config(path.parent).resize))
+        models.append(LoadedModel(name, model, size, aggregation, ModelDir(path.parent).train_config().resize))
         log.info("loaded %s (%d px, aggregation %s)", name, size, aggregation)
     fallback = float(stacker["fallback"]) if stacker is not None else cfg.fallback
     return Ensemble(models, stacker, fallback)

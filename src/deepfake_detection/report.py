@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.ensemble import markdown_table as _table, trained_config
+from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.ensemble import markdown_table as _table
 from deepfake_detection.io import atomic_write_text
 from deepfake_detection.metrics import evaluate
 
@@ -276,7 +277,7 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
                         for label in (1, 0)])
     entry, model = explained
     images = read_images([crops / p for p in chosen["path"]], entry["size"],
-                         trained_config((src.zoo / entry["path"]).parent).resize)
+                         ModelDir((src.zoo / entry["path"]).parent).train_config().resize)
     p_fake = np.asarray(model.predict(images, verbose=0)).reshape(-1)
     titles = [f"{'FAKE' if label == 1 else 'REAL'}  P={p:.2f}" for label, p in zip(chosen["label"], p_fake)]
     heat = gradcam_heatmaps(model, images)

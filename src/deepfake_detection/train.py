@@ -29,6 +29,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
+from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.config import TrainConfig, set_seeds
 from deepfake_detection.dataset import read_index
 from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
@@ -37,7 +38,7 @@ from deepfake_detection.pipeline import (
     epoch_size, eval_dataset, fit_class_weight, frames_with_folds, load_crops, read_manifest, split_fold,
     train_dataset,
 )
-from deepfake_detection.io import atomic_write_csv
+from deepfake_detection.io import atomic_write_csv, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         score, p = float(history[MONITOR].iloc[-1]), scorer.last_p
     if not checkpoint.exists():  # every epoch scored NaN: keep the last weights
         log.warning("fold %d: no finite %s; saving the last epoch's model", fold, MONITOR)
-    save_for_inference(model, fold_dir / "model.keras")
+    save_for_inference(model, ModelDir(fold_dir).model)
     checkpoint.unlink(missing_ok=True)  # model.keras now holds the same weights
     oof = val.assign(p=p)[OOF_FRAME_COLUMNS]
     return history, oof, score
@@ -345,14 +346,14 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
     history = pd.concat(histories, ignore_index=True)
     oof_frames = pd.concat(oofs, ignore_index=True)
     oof_videos = video_predictions(oof_frames, oof_frames["p"].to_numpy())
-    deployment = out_dir / "model.keras"
+    deployment = ModelDir(out_dir).model
     deployment.unlink(missing_ok=True)
-    save_fold_ensemble([out_dir / f"fold_{k}" / "model.keras" for k in folds], deployment)
+    save_fold_ensemble([ModelDir(out_dir / f"fold_{k}").model for k in folds], deployment)
 
     atomic_write_csv(history[["fold", "phase", "epoch", *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
                      out_dir / "history.csv")
-    atomic_write_csv(oof_frames, out_dir / "oof_frames.csv")
-    atomic_write_csv(oof_videos, out_dir / "oof_videos.csv")
+    atomic_write_csv(oof_frames, ModelDir(out_dir).oof_frames)
+    atomic_write_csv(oof_videos, ModelDir(out_dir).oof_videos)
     oof_metrics = evaluate(oof_videos["label"], oof_videos["p"])
     info = {**asdict(cfg), "fold": str(fold), "folds": [int(k) for k in folds],
             "deployment": f"average of the fold models {[int(k) for k in folds]} (the pool the OOF numbers describe)",
@@ -362,7 +363,7 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
             "n_crops": int(len(frames)), "n_videos": int(frames["video_id"].nunique()),
             "crops_dir": str(crops_dir), "folds_csv": str(folds_csv), "mixed_precision": gpu,
             "replicas": int(strategy.num_replicas_in_sync), "seconds": round(time.perf_counter() - start, 1)}
-    (out_dir / "config.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=float) + "\n")
+    atomic_write_text(json.dumps(info, indent=2, sort_keys=True, default=float) + "\n", ModelDir(out_dir).config)
     figure = None
     if figures_dir is not None:
         from deepfake_detection.plots import plot_training_curves
@@ -371,6 +372,6 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
         figures_dir.mkdir(parents=True, exist_ok=True)
         figure = figures_dir / f"training_{out_dir.name}.png"
         plot_training_curves(history, title=f"{cfg.model} ({out_dir.name})").savefig(figure, dpi=110)
-    return {"out_dir": str(out_dir), "model_path": str(out_dir / "model.keras"), "val_video_bll": scores,
+    return {"out_dir": str(out_dir), "model_path": str(ModelDir(out_dir).model), "val_video_bll": scores,
             "folds": [int(k) for k in folds], "oof_video_metrics": oof_metrics, "figure": str(figure) if figure else None,
             "seconds": info["seconds"]}

@@ -19,7 +19,8 @@ import pandas as pd
 
 from deepfake_detection import __version__
 from deepfake_detection.benchmark import format_metric
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict, trained_config
+from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.models import load_model, read_images
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ def build_zoo(work_dir: str | Path, bench_dir: str | Path, out_dir: str | Path =
     for entry in stacker["models"]:
         source = work_dir / "models" / entry["name"]
         (out_dir / entry["name"]).mkdir()
-        shutil.copyfile(source / "model.keras", out_dir / entry["name"] / "model.keras")
-        shutil.copyfile(source / "config.json", out_dir / entry["name"] / "config.json")
+        shutil.copyfile(ModelDir(source).model, ModelDir(out_dir / entry["name"]).model)
+        shutil.copyfile(ModelDir(source).config, ModelDir(out_dir / entry["name"]).config)
     shutil.copyfile(bench_dir / STACKER_DIR / STACKER_FILE, out_dir / STACKER_DIR / STACKER_FILE)
     size_mb = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file()) / 2**20
     if size_mb > ZOO_LIMIT_MB:
@@ -148,7 +149,7 @@ def score_crops_with_zoo(paths: list[str | Path], zoo_dir: str | Path = ZOO_DIR,
     spec, models = zoo_models(zoo_dir)
     columns = {}
     for entry, model in zip(spec["models"], models):
-        resize = trained_config((Path(zoo_dir) / entry["path"]).parent).resize
+        resize = ModelDir((Path(zoo_dir) / entry["path"]).parent).train_config().resize
         images = read_images(paths, entry["size"], resize)  # (N, size, size, 3) 0-255 RGB, the training resize
         columns[entry["name"]] = np.asarray(model.predict(images, batch_size=batch_size, verbose=0)).reshape(-1)
     probs = np.stack([columns[m["name"]] for m in spec["models"]], axis=1)  # (N, n_models)
