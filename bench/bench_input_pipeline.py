@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from bench_models import inference_table  # noqa: E402  (bench/ is on sys.path when run as a script)
 from deepfake_detection import pipeline  # noqa: E402
 from deepfake_detection.config import TrainConfig  # noqa: E402
-from bench_models import inference_table  # noqa: E402  (bench/ is on sys.path when run as a script)
 from deepfake_detection.models import REGISTRY, build_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

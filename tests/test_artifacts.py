@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 
 from conftest import REPO
-
 from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.config import TrainConfig, to_json
 

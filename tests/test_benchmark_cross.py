@@ -6,8 +6,8 @@ import json
 import shutil
 
 import pytest
-from conftest import REPO, require_shared
 
+from conftest import REPO, require_shared
 from deepfake_detection.benchmark_cross import STACK, run_cross_dataset
 
 ORIGINALS = ("183", "253", "469", "481")

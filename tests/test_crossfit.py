@@ -8,7 +8,15 @@ import pytest
 
 from deepfake_detection.aggregate import fit_calibration, logit
 from deepfake_detection.config import PredictConfig
-from deepfake_detection.crossfit import NULL_AUC_SLACK, NULL_BLL_SLACK, Step, chain_oof, cross_fit, fit_chain, null_check
+from deepfake_detection.crossfit import (
+    NULL_AUC_SLACK,
+    NULL_BLL_SLACK,
+    Step,
+    chain_oof,
+    cross_fit,
+    fit_chain,
+    null_check,
+)
 from deepfake_detection.ensemble import StackInputs, fit_meta, meta_predict, stack_columns
 
 

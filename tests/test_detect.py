@@ -10,11 +10,21 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, SHARED_DATA, check_in_browser
 
+from conftest import REPO, SHARED_DATA, check_in_browser
 from deepfake_detection.config import PredictConfig
-from deepfake_detection.detect import (INDEX_FILE, REPORT_FILE, RESULT_FILE, UNKNOWN, DetectConfig,
-                                       bootstrap_interval, detect_paths, expand_inputs, output_names, verdict_of)
+from deepfake_detection.detect import (
+    INDEX_FILE,
+    REPORT_FILE,
+    RESULT_FILE,
+    UNKNOWN,
+    DetectConfig,
+    bootstrap_interval,
+    detect_paths,
+    expand_inputs,
+    output_names,
+    verdict_of,
+)
 from deepfake_detection.predict import Ensemble, LoadedModel, predict_videos
 
 ZOO = REPO / "models" / "zoo"

@@ -18,10 +18,25 @@ import pytest
 
 from conftest import require_shared
 from deepfake_detection.config import ExtractConfig
-from deepfake_detection.extract import (MANIFEST_COLUMNS, SETTINGS_FILE, SettingsChanged, extract_dataset, merge_parts,
-                                        shard_rows, video_faces)
-from deepfake_detection.faces import (DETECTORS, FaceBox, Track, crop_face, fill_track, make_detector, select_tracks,
-                                      track_faces)
+from deepfake_detection.extract import (
+    MANIFEST_COLUMNS,
+    SETTINGS_FILE,
+    SettingsChanged,
+    extract_dataset,
+    merge_parts,
+    shard_rows,
+    video_faces,
+)
+from deepfake_detection.faces import (
+    DETECTORS,
+    FaceBox,
+    Track,
+    crop_face,
+    fill_track,
+    make_detector,
+    select_tracks,
+    track_faces,
+)
 from deepfake_detection.video import sample_frames, wanted_indices
 
 PORTRAIT = ("data", "dfdc", "dfdc_train_part_0", "brtujopkby.mp4")  # 1080 wide x 1920 high

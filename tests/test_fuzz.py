@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
-from fuzz_corpus import GOOD, INTACT, metadata_cases, video_cases
 
+from conftest import REPO
 from deepfake_detection.cli import main
+from fuzz_corpus import GOOD, INTACT, metadata_cases, video_cases
 
 ZOO = REPO / "models" / "zoo"
 

@@ -14,8 +14,7 @@ import pytest
 from conftest import require_shared
 from deepfake_detection.cli import main
 from deepfake_detection.explain import gradcam_heatmaps
-from deepfake_detection.models import (REGISTRY, InputNormalization, build_model, load_model, read_images,
-                                       score_images)
+from deepfake_detection.models import REGISTRY, InputNormalization, build_model, load_model, read_images, score_images
 
 RNG = np.random.default_rng(0)
 

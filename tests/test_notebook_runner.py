@@ -9,8 +9,14 @@ import jupytext
 import nbformat
 import pytest
 
-from deepfake_detection.notebook_runner import (notebook_dir, NotebookFailed, inject_parameters, notebook_sources,
-                                               run_notebook, run_notebooks)
+from deepfake_detection.notebook_runner import (
+    NotebookFailed,
+    inject_parameters,
+    notebook_dir,
+    notebook_sources,
+    run_notebook,
+    run_notebooks,
+)
 
 SOURCES = notebook_sources()
 

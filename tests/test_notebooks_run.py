@@ -10,7 +10,6 @@ import pytest
 from deepfake_detection.notebook_runner import notebook_sources, run_notebooks
 from deepfake_detection.submission import expected_filenames, validate_submission
 
-
 REPO_REPORTS = Path(__file__).resolve().parents[1] / "reports"
 
 

@@ -16,8 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepfake_detection.aggregate import (AGGREGATIONS, Calibration, aggregate, aggregation_scores,
-                                          choose_aggregation, fit_calibration)
+from deepfake_detection.aggregate import (
+    AGGREGATIONS,
+    Calibration,
+    aggregate,
+    aggregation_scores,
+    choose_aggregation,
+    fit_calibration,
+)
 from deepfake_detection.config import PredictConfig, TrainConfig, to_json
 from deepfake_detection.ensemble import fit_stacker, load_stacker, save_stacker, stacker_predict
 from deepfake_detection.metrics import log_loss

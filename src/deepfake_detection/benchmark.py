@@ -23,16 +23,24 @@ from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
 from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.config import SEED, BenchmarkConfig, ExtractConfig, PredictConfig, TrainConfig, set_seeds
-from deepfake_detection.dataset import index_videos, labelled, make_folds
 from deepfake_detection.crossfit import chain_oof, null_check
-from deepfake_detection.ensemble import (StackResult, aggregation_step, calibration_step, fit_stacker, oof_with_fallback,
-                                         reliability_table, roc_points, stack_columns)
+from deepfake_detection.dataset import index_videos, labelled, make_folds
+from deepfake_detection.ensemble import (
+    StackResult,
+    aggregation_step,
+    calibration_step,
+    fit_stacker,
+    oof_with_fallback,
+    reliability_table,
+    roc_points,
+    stack_columns,
+)
 from deepfake_detection.extract import extract_dataset
 from deepfake_detection.faces import INTERPOLATIONS, resize_crop
+from deepfake_detection.io import atomic_write_csv
 from deepfake_detection.metrics import bootstrap_intervals, bootstrap_samples, evaluate, prior_baseline
 from deepfake_detection.models import build_model, get_spec
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
-from deepfake_detection.io import atomic_write_csv
 from deepfake_detection.train import quick_config, train_model
 
 log = logging.getLogger(__name__)

@@ -20,18 +20,34 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection import config as C
-from deepfake_detection.benchmark import (CAL, MESONET_ARCHITECTURES, PRETRAINED, UNRELIABLE, _json_default, _stage,
-                                          _table_md, ablation_markdown, ablation_row, add_trained, calibrated,
-                                          format_metric, null_markdown, null_table, predict_crops, results_table,
-                                          train_or_reuse, write_if_changed)
+from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.benchmark import (
+    CAL,
+    MESONET_ARCHITECTURES,
+    PRETRAINED,
+    UNRELIABLE,
+    _json_default,
+    _stage,
+    _table_md,
+    ablation_markdown,
+    ablation_row,
+    add_trained,
+    calibrated,
+    format_metric,
+    null_markdown,
+    null_table,
+    predict_crops,
+    results_table,
+    train_or_reuse,
+    write_if_changed,
+)
 from deepfake_detection.config import SEED, CropsBenchmarkConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, is_crop_dataset, labelled, make_folds
 from deepfake_detection.ensemble import roc_points, save_stacker, write_stacking_report
+from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.metrics import auc_permutation_p
 from deepfake_detection.models import build_model
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
-from deepfake_detection.artifacts import ModelDir
-from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.train import OOF_FRAME_COLUMNS, video_predictions
 
 log = logging.getLogger(__name__)

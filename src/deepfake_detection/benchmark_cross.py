@@ -20,8 +20,8 @@ import pandas as pd
 from deepfake_detection.benchmark import evaluation_subsets, format_metric, markdown_table, results_table
 from deepfake_detection.config import PredictConfig
 from deepfake_detection.dataset import index_videos, labelled
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
 from deepfake_detection.detect import DetectConfig, detect_paths
+from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
 from deepfake_detection.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from deepfake_detection.metrics import auc_permutation_p
 

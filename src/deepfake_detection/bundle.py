@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.config import project_root
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
-from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.predict import model_dirs
 
 log = logging.getLogger(__name__)

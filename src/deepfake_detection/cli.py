@@ -368,8 +368,8 @@ def _add_score_crops(sub) -> None:
 
 
 def _run_score_crops(args) -> int:
-    from deepfake_detection.models import score_images
     from deepfake_detection.io import atomic_write_csv
+    from deepfake_detection.models import score_images
 
     if args.model is None and args.model_path is None:  # the shipped detector
         from deepfake_detection.zoo import ZOO_DIR, score_crops_with_zoo
@@ -607,8 +607,8 @@ def _add_benchmark(sub) -> None:
 
 def _run_benchmark(args) -> int:
     from deepfake_detection.benchmark import markdown_table, run_ffpp_benchmark
-    from deepfake_detection.config import CROP_ABLATIONS
     from deepfake_detection.benchmark_crops import run_crops_benchmark
+    from deepfake_detection.config import CROP_ABLATIONS
 
     out = args.out or Path("reports") / args.suite
     work = args.work or Path("work") / ("dfdc-crops" if args.suite == "dfdc-ablation" else args.suite)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from deepfake_detection.io import atomic_write_json
 from deepfake_detection.config import CROP_LABELS_FILE, IMAGE_EXTENSIONS, LABEL_NAMES, SEED, VIDEO_EXTENSIONS
+from deepfake_detection.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 

@@ -439,6 +439,7 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
     """
     from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
     from deepfake_detection.extract import detector_for
+
     # TensorFlow, Keras and mtcnn are imported here, in this thread: two threads importing them at once deadlock
     from deepfake_detection.models import load_model  # noqa: F401
     from deepfake_detection.predict import inference_extract_config, load_ensemble

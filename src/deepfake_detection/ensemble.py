@@ -21,12 +21,28 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_curve
 from sklearn.neural_network import MLPClassifier
 
+from deepfake_detection.aggregate import (
+    AGGREGATIONS,
+    Calibration,
+    aggregate_frames,
+    fit_calibration,
+    fit_loss,
+    logit,
+    sample_weights,
+    save_json,
+    sigmoid,
+)
 from deepfake_detection.artifacts import ModelDir
-from deepfake_detection.aggregate import (AGGREGATIONS, Calibration, aggregate_frames, fit_calibration, fit_loss,
-                                          logit, sample_weights, save_json, sigmoid)
 from deepfake_detection.config import SEED, PredictConfig
-from deepfake_detection.crossfit import (NULL_AUC_SLACK, NULL_BLL_SLACK, Step, chain_oof, cross_fit, fit_chain,
-                                         null_check)
+from deepfake_detection.crossfit import (
+    NULL_AUC_SLACK,
+    NULL_BLL_SLACK,
+    Step,
+    chain_oof,
+    cross_fit,
+    fit_chain,
+    null_check,
+)
 from deepfake_detection.metrics import evaluate
 
 log = logging.getLogger(__name__)

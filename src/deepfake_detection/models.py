@@ -21,12 +21,12 @@ import h5py
 import keras
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 from keras import layers, ops
+from tqdm import tqdm
 
 from deepfake_detection.config import TrainConfig
-from deepfake_detection.features import spectral_head
 from deepfake_detection.faces import resize_crop
+from deepfake_detection.features import spectral_head
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,13 @@ import tensorflow as tf
 
 from deepfake_detection import config as C
 from deepfake_detection.config import FAKE, REAL, TrainConfig
-from deepfake_detection.dataset import (IMBALANCE_STRATEGIES, class_weights, crops_manifest, epoch_class_counts,
-                                       is_crop_dataset)
+from deepfake_detection.dataset import (
+    IMBALANCE_STRATEGIES,
+    class_weights,
+    crops_manifest,
+    epoch_class_counts,
+    is_crop_dataset,
+)
 from deepfake_detection.faces import INTERPOLATIONS, resize_crop
 
 log = logging.getLogger(__name__)

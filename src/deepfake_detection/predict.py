@@ -27,8 +27,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from deepfake_detection.aggregate import aggregate, logit, sigmoid
-from deepfake_detection.config import ExtractConfig, PredictConfig
 from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.config import ExtractConfig, PredictConfig
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.faces import resize_crop
 from deepfake_detection.io import write_errors

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.io import atomic_write_csv
 from deepfake_detection.config import VIDEO_EXTENSIONS
+from deepfake_detection.io import atomic_write_csv
 
 HEADER = ["filename", "label"]
 

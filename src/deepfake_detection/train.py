@@ -32,13 +32,19 @@ from deepfake_detection.aggregate import aggregate_frames
 from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.config import TrainConfig, set_seeds
 from deepfake_detection.dataset import read_index
+from deepfake_detection.io import atomic_write_csv, atomic_write_text
 from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
 from deepfake_detection.models import REGISTRY, build_model
 from deepfake_detection.pipeline import (
-    epoch_size, eval_dataset, fit_class_weight, frames_with_folds, load_crops, read_manifest, split_fold,
+    epoch_size,
+    eval_dataset,
+    fit_class_weight,
+    frames_with_folds,
+    load_crops,
+    read_manifest,
+    split_fold,
     train_dataset,
 )
-from deepfake_detection.io import atomic_write_csv, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ def ensure_demo_data(data_dir: str | Path, videos: int = 40, seed: int = SEED) -
 
 def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | None = None) -> dict:
     """Demo data -> index -> folds -> EDA -> crops -> 3 models -> stack -> predict -> evaluate -> report."""
-    from deepfake_detection import dataset, ensemble, eda, extract, metrics, plots, predict, report, synth, train
+    from deepfake_detection import dataset, eda, ensemble, extract, metrics, plots, predict, report, synth, train
     from deepfake_detection.io import atomic_write_csv
 
     settings = settings or DemoSettings()
