@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_detection.config import SEED, PredictConfig
+from deepfake_detection.config_flags import add_config_flags, config_from_args, saved_settings
 
 log = logging.getLogger("deepfake_detection")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
@@ -217,19 +218,18 @@ def _add_predict(sub) -> None:
                    help="folder of model folders (model.keras); default: the shipped zoo, models/zoo")
     p.add_argument("--stacker", type=Path, default=None, help="stacker folder (default: MODELS/stacker if present)")
     p.add_argument("--out", type=Path, default=Path("submission.csv"))
-    p.add_argument("--budget-hours", type=float, default=None, help="default 9")
-    p.add_argument("--frames", type=int, default=None, help="frames sampled per video (default 32)")
-    p.add_argument("--detector", choices=["mtcnn", "haar"], default=None)
     p.add_argument("--sample-submission", type=Path, default=None, help="file order and set (default: folder)")
     p.add_argument("--log", type=Path, default=None, help="predictions log (default: next to --out)")
+    add_config_flags(p, PredictConfig)
     p.set_defaults(run=_run_predict)
 
 
 def _run_predict(args) -> int:
     from deepfake_detection.predict import predict_videos
 
-    rows = predict_videos(args.videos_dir, args.models, args.stacker, args.out, args.budget_hours, args.frames,
-                          args.sample_submission, args.detector, args.log)
+    rows = predict_videos(args.videos_dir, args.models, args.stacker, args.out,
+                          sample_submission=args.sample_submission, log_path=args.log,
+                          cfg=config_from_args(PredictConfig, args))
     print(rows.groupby("status").size().rename("videos").to_string())
     print(f"{len(rows)} rows -> {args.out}")
     return 0
@@ -243,20 +243,16 @@ def _add_detect(sub) -> None:
     p.add_argument("--models", type=Path, default=Path("models/zoo"),
                    help="folder of model folders (+ stacker/); default: the shipped zoo, models/zoo")
     p.add_argument("--out", type=Path, default=Path("detect"), help="one folder per input, plus index.html")
-    p.add_argument("--frames", type=int, default=None, help="frames sampled per video (default 32, as predict)")
-    p.add_argument("--detector", choices=["mtcnn", "haar"], default=None)
     p.add_argument("--no-gradcam", action="store_true", help="skip the Grad-CAM figure (faster)")
     p.add_argument("--seed", type=int, default=SEED, help="seed of the bootstrap over frames")
+    add_config_flags(p, PredictConfig)
     p.set_defaults(run=_run_detect)
 
 
 def _run_detect(args) -> int:
-    from dataclasses import replace
-
     from deepfake_detection.detect import INDEX_FILE, REPORT_FILE, DetectConfig, detect_paths
 
-    cfg = PredictConfig()
-    cfg = replace(cfg, frames=args.frames or cfg.frames, detector=args.detector or cfg.detector)
+    cfg = config_from_args(PredictConfig, args)
     detections = detect_paths(args.paths, args.models, args.out, cfg,
                               DetectConfig(gradcam=not args.no_gradcam, seed=args.seed))
     for det in detections:
@@ -290,30 +286,17 @@ def _run_kaggle_bundle(args) -> int:
 def _add_train(sub) -> None:
     from deepfake_detection.config import TrainConfig
 
-    d = TrainConfig()
-    p = sub.add_parser("train", help="train one backbone on face crops per fold; writes model.keras and OOF predictions")
-    p.add_argument("--crops", type=Path, required=True, help="crops dir with manifest.csv (extract)")
-    p.add_argument("--folds", type=Path, required=True, help="folds.csv (folds)")
-    p.add_argument("--model", default=d.model, help="registry name, e.g. xception, efficientnet_b0, meso4")
-    p.add_argument("--fold", default="all", help="fold to validate on, or 'all' for every fold (OOF for all)")
-    p.add_argument("--size", type=int, default=d.size, help="input side, px")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--head-epochs", type=int, default=d.head_epochs, help="frozen-backbone epochs (pretrained only)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--weights", default=None, help="'imagenet' (with --weights-dir) or a weights file")
-    p.add_argument("--weights-dir", default=None, help="local folder with the standard Keras notop files")
-    p.add_argument("--normalization", default=d.normalization, choices=["app", "unit", "standardize"])
-    p.add_argument("--imbalance", default=d.imbalance,
-                   choices=["balanced", "class_weights", "oversample", "undersample", "none"])
-    p.add_argument("--augment", default=",".join(d.augment),
-                   help="comma-separated: flip,rotate,zoom,brightness,contrast,saturation,blur,erase,noise,jpeg ('' = none)")
-    p.add_argument("--self-blend", type=float, default=d.self_blend, help="probability a REAL crop becomes a self-blended FAKE")
-    p.add_argument("--steps-per-epoch", type=int, default=None)
-    p.add_argument("--cache", action="store_true", help="hold decoded crops in memory")
+    p = sub.add_parser("train", help="train one backbone on face crops per fold; writes model.keras and OOF predictions",
+                       description="Every TrainConfig field is a flag. `--config MODEL_DIR/config.json` replays a "
+                                   "run (its crops, folds and fold too, unless given).")
+    p.add_argument("--crops", type=Path, default=None, help="crops dir with manifest.csv (extract); default: --config's")
+    p.add_argument("--folds", type=Path, default=None, help="folds.csv (folds); default: --config's")
+    p.add_argument("--fold", default=None,
+                   help="fold to validate on, or 'all' for every fold (OOF for all); default: --config's, else all")
     p.add_argument("--quick", action="store_true", help="tiny images, 1 epoch, a few batches (CI, demo data)")
-    p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/efficientnet_b0")
     p.add_argument("--figures", type=Path, default=None, help="where the training curve goes (default OUT/figures)")
+    add_config_flags(p, TrainConfig)
     p.set_defaults(run=_run_train)
 
 
@@ -321,14 +304,16 @@ def _run_train(args) -> int:
     from deepfake_detection.config import TrainConfig
     from deepfake_detection.train import quick_config, train_model
 
-    cfg = TrainConfig(model=args.model, size=args.size, epochs=args.epochs, head_epochs=args.head_epochs,
-                      batch_size=args.batch_size, weights=args.weights, weights_dir=args.weights_dir,
-                      normalization=args.normalization, imbalance=args.imbalance,
-                      augment=tuple(a for a in args.augment.split(",") if a), self_blend=args.self_blend,
-                      steps_per_epoch=args.steps_per_epoch, cache=args.cache, seed=args.seed)
+    cfg = config_from_args(TrainConfig, args)
+    saved = saved_settings(args.config) if args.config is not None else {}
+    crops, folds = args.crops or saved.get("crops_dir"), args.folds or saved.get("folds_csv")
+    if crops is None or folds is None:
+        raise SystemExit("train: give --crops and --folds (or --config with a run's config.json that names them)")
     if args.quick:
         cfg = quick_config(cfg)
-    result = train_model(args.crops, args.folds, cfg, args.fold, args.out, figures_dir=args.figures or args.out / "figures")
+    fold = args.fold or saved.get("fold", "all")
+    out = args.out
+    result = train_model(Path(crops), Path(folds), cfg, fold, out, figures_dir=args.figures or out / "figures")
     print(pd.Series(result["oof_video_metrics"]).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result['val_video_bll'].items()})}")
     print(f"deployment model (average of folds {result['folds']}): {result['model_path']} ({result['seconds']:.0f} s)")
@@ -413,40 +398,26 @@ def _run_gradcam(args) -> int:
 def _add_extract(sub) -> None:
     from deepfake_detection.config import ExtractConfig
 
-    d = ExtractConfig()
     p = sub.add_parser("extract", help="videos of an index -> face crops + manifest.csv + videos.csv (resumable)")
     p.add_argument("index", type=Path, help="index CSV from the index command")
     p.add_argument("--out", type=Path, required=True, help="crops folder (CROPS_DIR)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="folder the index's paths are relative to (the DATA_DIR given to index; default: the index's folder)")
-    p.add_argument("--frames", type=int, default=d.frames, help="evenly spaced frames per video")
-    p.add_argument("--every", type=int, default=None, help="every k-th frame instead of --frames")
-    p.add_argument("--size", type=int, default=d.size, help="square crop side, px")
-    p.add_argument("--margin", type=float, default=d.margin, help="box share added on each side")
-    p.add_argument("--detector", choices=["mtcnn", "haar"], default=d.detector)
-    p.add_argument("--detect-long-side", type=int, default=d.detect_long_side, help="px; frames are downscaled for detection")
-    p.add_argument("--detect-stride", type=int, default=d.detect_stride, help="detect on every k-th sampled frame, interpolate between")
-    p.add_argument("--all-faces", action="store_true", help="keep every face track, not only the most prominent person")
-    p.add_argument("--original-boxes", action="store_true", help="crop fakes at their original's boxes (pixel-aligned pairs)")
-    p.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality)
     p.add_argument("--workers", type=int, default=1, help="local processes")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (workers must see --out)")
     p.add_argument("--shard", default=None, help="i/N: extract every N-th video starting at i (0-based)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace crops that --out holds from other settings (default: refuse and name the changes)")
+    add_config_flags(p, ExtractConfig, aliases={"use_original_boxes": ["--original-boxes"]})
     p.set_defaults(run=_run_extract)
 
 
 def _run_extract(args) -> int:
-    from dataclasses import replace
-
     from deepfake_detection.config import ExtractConfig
     from deepfake_detection.dataset import read_index
     from deepfake_detection.extract import extract_dataset
 
-    cfg = replace(ExtractConfig(), frames=args.frames, every=args.every, size=args.size, margin=args.margin,
-                  detector=args.detector, detect_long_side=args.detect_long_side, detect_stride=args.detect_stride,
-                  all_faces=args.all_faces, use_original_boxes=args.original_boxes, jpeg_quality=args.jpeg_quality)
+    cfg = config_from_args(ExtractConfig, args)
     data_dir = args.data_dir if args.data_dir is not None else args.index.resolve().parent
     videos = extract_dataset(read_index(args.index), args.out, cfg, workers=args.workers, scheduler=args.scheduler,
                              shard=args.shard, data_dir=data_dir, overwrite=args.overwrite)

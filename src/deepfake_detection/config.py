@@ -49,10 +49,10 @@ class ExtractConfig:
     detector: str = "mtcnn"  # "mtcnn" or "haar"
     detect_long_side: int = 640  # frames are downscaled to this long side for detection
     detect_stride: int = 2  # detect on every k-th sampled frame, interpolate boxes between
-    min_confidence: float = 0.9
+    min_confidence: float = 0.9  # detector confidence a face must reach to be kept
     min_track_length: int = 2  # drop tracks seen in fewer frames (one-frame false positives)
     all_faces: bool = False  # keep every track instead of the most prominent one
-    jpeg_quality: int = 95
+    jpeg_quality: int = 95  # JPEG quality of the saved crops
     use_original_boxes: bool = False  # crop fakes at their original's boxes (pixel-aligned pairs)
     detect_batch: int = 8  # frames per detector call; decoding overlaps with each call
     track_iou: float = 0.2  # IoU with a track's last box that continues the track (frames ~0.3 s apart)
@@ -63,25 +63,25 @@ class ExtractConfig:
 class TrainConfig:
     """How one backbone is trained on face crops."""
 
-    model: str = "efficientnet_b0"
-    size: int = 128
+    model: str = "efficientnet_b0"  # model registry name (models.REGISTRY)
+    size: int = 128  # input side, px (crops are resized to it)
     weights: str | None = None  # None, "imagenet" (needs weights_dir) or a file path
-    weights_dir: str | None = None
+    weights_dir: str | None = None  # local folder with the standard Keras notop weight files
     normalization: str = "app"  # "app", "unit" ([0, 1]) or "standardize"
-    dropout: float = 0.3
-    batch_size: int = 32
-    epochs: int = 6
+    dropout: float = 0.3  # dropout before the classification head
+    batch_size: int = 32  # crops per training step
+    epochs: int = 6  # fine-tuning epochs (after head_epochs)
     head_epochs: int = 1  # epochs with the backbone frozen before fine-tuning
-    learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-4
+    learning_rate: float = 1e-3  # Adam step size of a model trained from scratch, and of the head phase
+    fine_tune_learning_rate: float = 1e-4  # Adam step size once pretrained weights are unfrozen
     imbalance: str = "balanced"  # "balanced", "class_weights", "oversample", "undersample", "none"
-    augment: tuple[str, ...] = ("flip", "rotate", "zoom", "brightness", "contrast", "noise", "jpeg")
+    augment: tuple[str, ...] = ("flip", "rotate", "zoom", "brightness", "contrast", "noise", "jpeg")  # training only
     self_blend: float = 0.0  # probability of turning a REAL crop into a self-blended FAKE
     resize: str = "area"  # cv2 interpolation of crops to `size` (faces.INTERPOLATIONS), in training and at serving
-    steps_per_epoch: int | None = None
-    patience: int = 3
-    cache: bool = False
-    seed: int = SEED
+    steps_per_epoch: int | None = None  # batches per epoch (None: one pass over the balanced epoch plan)
+    patience: int = 3  # epochs without improvement before early stopping
+    cache: bool = False  # hold decoded crops in memory
+    seed: int = SEED  # one seed for weights, batches and augmentation (same seed on CPU, same predictions)
     verbose: int = 2  # Keras progress: 1 = bar per step, 2 = one line per epoch (CI logs)
     # True: checkpoint, early stopping and plateau schedule follow an inner validation split (whole groups of the
     # training folds); False: keep each fold's last epoch, nothing chosen. The reported fold is never looked at.
@@ -111,23 +111,23 @@ QUICK_STEPS = 2
 class PredictConfig:
     """How test videos become one probability each."""
 
-    frames: int = 32
-    budget_hours: float = 9.0
+    frames: int = 32  # evenly spaced frames sampled per video
+    budget_hours: float = 9.0  # wall-clock budget of a whole predict run (Kaggle: 9 h)
     aggregation: str | None = None  # None: use the one chosen on out-of-fold data
-    batch_size: int = 64
-    detector: str = "mtcnn"
+    batch_size: int = 64  # face crops per model call
+    detector: str = "mtcnn"  # face detector (faces.DETECTORS)
     # score every face track, not only the most prominent person: a DFDC fake may swap one of two faces,
     # and the video is as fake as its most fake track (Ensemble.video_probability)
     all_faces: bool = True
     # confident-frame mean (1st-place DFDC idea): frames beyond these P(FAKE) bounds count as confident
-    confident_fake: float = 0.8
-    confident_real: float = 0.2
+    confident_fake: float = 0.8  # at or above this P(FAKE), a confident FAKE frame
+    confident_real: float = 0.2  # ... and at or below this, a confident REAL frame
     confident_fake_share: float = 0.4  # average only the confident FAKE frames when this share of frames is one
     confident_real_share: float = 0.9  # ... or only the confident REAL frames when this share is
     # "platt" (scale + shift of the logit), "temperature" (scale only), "identity" (clip bounds only), or "auto":
     # the method chosen by cross-fitting on the rows the calibration is fitted on
     calibration: str = "platt"
-    clip_grid: tuple[float, ...] = (1e-4, 1e-3, 3e-3, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15)
+    clip_grid: tuple[float, ...] = (1e-4, 1e-3, 3e-3, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15)  # clip bounds tried
     meta: str = "logreg"  # stacking meta model: "logreg", "mlp" or "mean"
     meta_c: float = 1.0  # inverse L2 strength of the logistic-regression meta model
     meta_hidden: int = 8  # hidden units of the MLP meta model
@@ -228,7 +228,8 @@ CROP_RECIPES: dict[str, dict[str, Any]] = {
                      "self_blend": 0.25},
     "meso4_scratch": {"model": "meso4", "size": 256, "learning_rate": 1e-3},
     "meso4_flip": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
-    "meso4_dfdc": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip", "rescale", "jpeg", "blur")},
+    "meso4_dfdc": {"model": "meso4", "size": 128, "learning_rate": 1e-3,
+                   "augment": ("flip", "rescale", "jpeg", "blur")},
     "meso4_long": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 12},
     "spectral": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
     "mobilenet_v3_small": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3},
@@ -249,8 +250,8 @@ CROP_ABLATIONS: dict[str, tuple[str, str]] = {
     "12 epochs instead of 4": ("meso4_flip", "meso4_long"),
     "feature model (spectrum, SRM, LBP) instead of the CNN": ("meso4_flip", "spectral"),
 }
-QUICK_CROPS_BENCHMARK = {"recipes": ("meso4",), "k": 2, "epochs": 1, "samples_per_epoch": 64, "max_groups": 60, "n_boot": 100,
-                         "permutations": 200, "null": 20, "mesonet_weights": ("Meso4_DF",)}
+QUICK_CROPS_BENCHMARK = {"recipes": ("meso4",), "k": 2, "epochs": 1, "samples_per_epoch": 64, "max_groups": 60,
+                         "n_boot": 100, "permutations": 200, "null": 20, "mesonet_weights": ("Meso4_DF",)}
 
 # Group-bootstrap intervals from fewer groups than this cover less than 93 % at a nominal 95 % (simulated: about
 # 78 % for AUC and 83 % for balanced log loss on FF++'s 7 groups of 1-20 videos, 86-93 % at 13-75 groups, 91-95 % at

@@ -1,0 +1,297 @@
+"""Command-line flags generated from the config dataclasses, so a new config field always has a flag.
+
+Every field of a config class becomes `--field-name`, typed from its annotation, with its help text taken
+from the comment beside (or above) the field in config.py and its allowed values from the registries
+(models, detectors, aggregations, meta models, ...). A command then builds its config in three layers:
+
+    defaults  <  --config FILE (a saved config.json)  <  the field flags  <  --set key=value
+
+so `train --config models/x/config.json` replays a run, and `--set key=value` changes one field of it.
+Registries are read only when a value is checked or help is shown, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import MISSING, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from deepfake_detection.config import from_dict
+
+T = TypeVar("T")
+NONE_WORDS = ("none", "null")  # how an optional field is set to None on the command line
+
+
+# --- allowed values ----------------------------------------------------------------------------
+class Registry:
+    """The names a registry allows, looked up on first use (the model registry imports Keras)."""
+
+    def __init__(self, loader: Callable[[], Iterable[str]]) -> None:
+        self._loader = loader
+        self._names: tuple[str, ...] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(self._loader())
+        return self._names
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+
+def _models() -> Iterable[str]:
+    from deepfake_detection.models import REGISTRY
+
+    return REGISTRY
+
+
+def _normalizations() -> Iterable[str]:
+    from deepfake_detection.models import NORMALIZATIONS
+
+    return NORMALIZATIONS
+
+
+def _imbalance() -> Iterable[str]:
+    from deepfake_detection.dataset import IMBALANCE_STRATEGIES
+
+    return IMBALANCE_STRATEGIES
+
+
+def _augmentations() -> Iterable[str]:
+    from deepfake_detection.pipeline import BATCH_AUGMENTATIONS, PER_CROP_AUGMENTATIONS
+
+    return (*BATCH_AUGMENTATIONS, *PER_CROP_AUGMENTATIONS)
+
+
+def _interpolations() -> Iterable[str]:
+    from deepfake_detection.faces import INTERPOLATIONS
+
+    return INTERPOLATIONS
+
+
+def _detectors() -> Iterable[str]:
+    from deepfake_detection.faces import DETECTORS
+
+    return DETECTORS
+
+
+def _aggregations() -> Iterable[str]:
+    from deepfake_detection.aggregate import AGGREGATIONS
+
+    return AGGREGATIONS
+
+
+def _meta_models() -> Iterable[str]:
+    from deepfake_detection.ensemble import META_MODELS
+
+    return META_MODELS
+
+
+def _calibrations() -> Iterable[str]:
+    from deepfake_detection.ensemble import CALIBRATIONS
+
+    return (*CALIBRATIONS, "auto")  # auto: the method chosen by cross-fitting
+
+
+# Config field name -> the registry its values (or, for a tuple field, each element) must come from.
+FIELD_CHOICES: dict[str, Registry] = {
+    "model": Registry(_models),
+    "normalization": Registry(_normalizations),
+    "imbalance": Registry(_imbalance),
+    "augment": Registry(_augmentations),
+    "resize": Registry(_interpolations),
+    "detector": Registry(_detectors),
+    "aggregation": Registry(_aggregations),
+    "meta": Registry(_meta_models),
+    "calibration": Registry(_calibrations),
+}
+
+
+# --- help text from config.py's comments --------------------------------------------------------
+def field_help(cls: type) -> dict[str, str]:
+    """Field name -> the comment on its line in the class source, else the comment lines just above it."""
+    helps: dict[str, str] = {}
+    above: list[str] = []
+    for line in inspect.getsource(cls).splitlines()[1:]:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("#").strip())
+            continue
+        match = re.match(r"\s+(\w+)\s*:[^#]*?(?:#\s*(.*))?$", line)
+        if match and not stripped.startswith(('"""', "'''")):
+            helps[match.group(1)] = match.group(2) or " ".join(above)
+        above = []
+    return helps
+
+
+# --- parsing one value ---------------------------------------------------------------------------
+def _split_optional(hint: Any) -> tuple[Any, bool]:
+    """(the type without None, whether None is allowed) for hints like `int | None`."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return (args[0] if len(args) == 1 else hint), len(args) < len(typing.get_args(hint))
+    return hint, False
+
+
+def _parse_bool(text: str) -> bool:
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if text.lower() not in words:
+        raise ValueError(f"expected true or false, got {text!r}")
+    return words[text.lower()]
+
+
+def _check_choice(name: str, value: Any) -> Any:
+    registry = FIELD_CHOICES.get(name)
+    if registry is not None and value not in registry:
+        raise ValueError(f"{value!r} is not one of {', '.join(registry)}")
+    return value
+
+
+def parse_value(cls: type, name: str, text: str) -> Any:
+    """A field's value from command-line text: numbers, true/false, 'none' for an optional field, and comma-
+    separated items for a tuple field (each item checked against the field's registry, if it has one)."""
+    hints = typing.get_type_hints(cls)
+    if name not in hints:
+        known = ", ".join(f.name for f in fields(cls))
+        raise ValueError(f"{cls.__name__} has no field {name!r}; its fields: {known}")
+    base, optional = _split_optional(hints[name])
+    if optional and text.strip().lower() in NONE_WORDS:
+        return None
+    if typing.get_origin(base) is tuple:
+        item = typing.get_args(base)[0]
+        return tuple(_check_choice(name, _parse_scalar(item, part.strip())) for part in text.split(",") if part.strip())
+    return _check_choice(name, _parse_scalar(base, text))
+
+
+def _parse_scalar(kind: Any, text: str) -> Any:
+    if kind is bool:
+        return _parse_bool(text)
+    if kind in (int, float, str):
+        return kind(text)
+    raise ValueError(f"cannot read a {kind} from the command line")
+
+
+def _argparse_type(cls: type, name: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse_value(cls, name, text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = name  # argparse names the type in its error message
+    return convert
+
+
+# --- flags and configs -------------------------------------------------------------------------
+def dest(name: str) -> str:
+    """Where argparse stores a field's flag: prefixed so a field never collides with a command's own option."""
+    return f"config__{name}"
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Iterable[str] = (),
+                     aliases: dict[str, Iterable[str]] | None = None) -> None:
+    """One `--field-name` flag per field of `cls` (a flag left out keeps the config's value), plus
+    `--config FILE` and `--set key=value`."""
+    group = parser.add_argument_group(f"{cls.__name__} fields (default: the value in config.py or --config)")
+    helps, hints = field_help(cls), typing.get_type_hints(cls)
+    defaults = cls()
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        flags = [f"--{f.name.replace('_', '-')}", *((aliases or {}).get(f.name, ()))]
+        base, optional = _split_optional(hints[f.name])
+        text = helps.get(f.name, "")
+        default = getattr(defaults, f.name) if f.default is not MISSING or f.default_factory is not MISSING else None
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        extra = [f"default {shown}"]
+        if f.name in FIELD_CHOICES:
+            extra.append(f"one of: {CHOICES_MARK}")
+        if typing.get_origin(base) is tuple:
+            extra.append("comma-separated")
+        if optional:
+            extra.append("'none' for None")
+        help_text = _LazyHelp((text + " " if text else "") + f"({'; '.join(extra)})", f.name)
+        if base is bool and not optional:
+            group.add_argument(*flags, dest=dest(f.name), action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            group.add_argument(*flags, dest=dest(f.name), type=_argparse_type(cls, f.name),
+                               default=argparse.SUPPRESS, metavar=f.name.upper(), help=help_text)
+    first = fields(cls)[0]
+    example = f"{first.name}={getattr(defaults, first.name)}"
+    group.add_argument("--config", type=Path, default=None, metavar="FILE",
+                       help=f"start from a saved {cls.__name__} JSON (a run's config.json); other keys are ignored")
+    group.add_argument("--set", dest="config_set", action="append", default=[], metavar="KEY=VALUE",
+                       help=f"override one field (repeatable), e.g. --set {example}; applied after every other flag")
+
+
+CHOICES_MARK = "<choices>"  # replaced by the registry's names when help is shown
+
+
+class _LazyHelp(str):
+    """Help text that argparse formats with `%`: it is returned as written (a literal % stays), with the
+    field's registry names put in only then, so building the parser never imports a registry."""
+
+    field: str
+
+    def __new__(cls, text: str, name: str) -> _LazyHelp:
+        made = super().__new__(cls, text)
+        made.field = name
+        return made
+
+    def __mod__(self, params: Any) -> str:
+        registry = FIELD_CHOICES.get(self.field)
+        return str(self).replace(CHOICES_MARK, ", ".join(registry) if registry is not None else "")
+
+
+def parse_set(cls: type, items: Iterable[str]) -> dict[str, Any]:
+    """`--set key=value` items -> field values (dashes or underscores in the key)."""
+    values = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        name = key.strip().replace("-", "_")
+        values[name] = parse_value(cls, name, text)
+    return values
+
+
+def saved_settings(path: Path) -> dict[str, Any]:
+    """The JSON object a `--config FILE` names, with a clear error for a missing or broken file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"--config {path}: no such file") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--config {path}: not a readable JSON file ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"--config {path}: expected a JSON object of settings, got {type(data).__name__}")
+    return data
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, base: T | None = None) -> T:
+    """The config a command runs with: `base` (default: cls()), then --config, the field flags, then --set."""
+    cfg = base if base is not None else cls()
+    if getattr(args, "config", None) is not None:
+        cfg = from_dict(cls, {**_as_dict(cfg), **saved_settings(args.config)})
+    given = {f.name: getattr(args, dest(f.name)) for f in fields(cls) if hasattr(args, dest(f.name))}
+    return replace(cfg, **given, **parse_set(cls, getattr(args, "config_set", []) or []))
+
+
+def _as_dict(cfg: Any) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+
+
+__all__ = ["FIELD_CHOICES", "Registry", "add_config_flags", "config_from_args", "field_help", "parse_set",
+           "parse_value", "saved_settings"]
