@@ -10,7 +10,7 @@ SHELL  := /bin/bash
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install demo test models ablation detect-example notebooks report report-real bench clean
+.PHONY: help install lint demo test models ablation detect-example notebooks report report-real bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,10 @@ install: $(STAMP)  ## create .venv and install requirements.txt (once)
 demo: $(STAMP)  ## run the whole pipeline on the embedded demo data
 	$(PY) -m deepfake_detection demo --out work/demo-run
 
-test: $(STAMP)  ## run the test suite
+lint: $(STAMP)  ## ruff: pyflakes, pycodestyle, isort and bugbear rules (pyproject.toml), line length 120
+	$(VENV)/bin/ruff check src tests bench
+
+test: $(STAMP) lint  ## lint, then run the test suite
 	$(PY) -m pytest -q
 
 models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFDC crop benchmark + models/zoo + card)

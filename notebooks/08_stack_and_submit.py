@@ -57,8 +57,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-offline_install = [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(WHEELS_DIR),
-                   "deepfake-detection", "mtcnn"]
+# --no-deps: the Kaggle image brings TensorFlow and the rest; the bundle carries what it lacks
+offline_install = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--find-links", str(WHEELS_DIR),
+                   "deepfake-detection", "mtcnn", "joblib", "lz4"]
 subprocess.run(offline_install, check=True) if WHEELS_DIR else "package already installed"
 
 # %%

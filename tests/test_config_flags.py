@@ -18,7 +18,8 @@ from deepfake_detection.config import ExtractConfig, PredictConfig, TrainConfig
 from deepfake_detection.config_flags import config_from_args, field_help, parse_set, parse_value
 
 COMMANDS = {"train": TrainConfig, "extract": ExtractConfig, "predict": PredictConfig, "detect": PredictConfig}
-POSITIONAL = {"train": ["--out", "x"], "extract": ["index.csv", "--out", "x"], "predict": ["videos"], "detect": ["a.mp4"]}
+POSITIONAL = {"train": ["--out", "x"], "extract": ["index.csv", "--out", "x"], "predict": ["videos"],
+              "detect": ["a.mp4"]}
 
 
 def _parse(command: str, *flags: str):
@@ -72,6 +73,8 @@ def test_bad_command_lines_exit_with_a_usage_error(capsys):
         parse_set(TrainConfig, ["epoch=3"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_set(TrainConfig, ["epochs"])
+    assert main(["train", "--out", "x", "--set", "epochs=three"]) == 2  # a message, not a traceback
+    assert "error: --set epochs=three: invalid literal" in capsys.readouterr().err
 
 
 def test_layers_apply_in_order_config_then_flags_then_set(tmp_path):
@@ -117,7 +120,8 @@ def test_train_config_replays_the_run_with_the_same_oof_predictions(tiny_crops, 
     c1, c2 = (json.loads((d / "config.json").read_text()) for d in (first, again))
     assert {k: c1[k] for k in TrainConfig.__dataclass_fields__} == {k: c2[k] for k in TrainConfig.__dataclass_fields__}
     # --set changes one field of the replayed run and nothing else
-    assert main(["train", "--config", str(first / "config.json"), "--set", "seed=1", "--out", str(tmp_path / "s1")]) == 0
+    replay = ["train", "--config", str(first / "config.json"), "--set", "seed=1", "--out", str(tmp_path / "s1")]
+    assert main(replay) == 0
     c3 = json.loads((tmp_path / "s1" / "config.json").read_text())
     assert c3["seed"] == 1 and {k: c3[k] for k in c1 if k in TrainConfig.__dataclass_fields__ and k != "seed"} == \
         {k: c1[k] for k in c1 if k in TrainConfig.__dataclass_fields__ and k != "seed"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_detection.config import SEED, PredictConfig
-from deepfake_detection.config_flags import add_config_flags, config_from_args, saved_settings
+from deepfake_detection.config_flags import ConfigError, add_config_flags, config_from_args, saved_settings
 
 log = logging.getLogger("deepfake_detection")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
@@ -41,7 +41,8 @@ def _run_index(args) -> int:
     write_errors(problems.error_rows(index), Path(args.out).parent)
     counts = index.groupby(["source", "label"], dropna=False).size().rename("videos")
     print(counts.to_string())
-    print(f"{len(index)} videos ({int(index['exists'].sum())} on disk, {problems.missing_videos} missing) -> {args.out}")
+    on_disk = int(index["exists"].sum())
+    print(f"{len(index)} videos ({on_disk} on disk, {problems.missing_videos} missing) -> {args.out}")
     for line in problems.malformed_metadata + problems.unsafe_entries + problems.bad_entries:
         print(f"error: {line}", file=sys.stderr)
     if problems.duplicate_filenames:
@@ -186,7 +187,8 @@ def _add_stack(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="stacker folder to write (stacker.json)")
     p.add_argument("--meta", choices=["logreg", "mlp", "mean"], default=None, help="meta model (default logreg)")
     p.add_argument("--calibration", choices=["platt", "temperature", "identity", "auto"], default=None,
-                   help="calibration of the stack and of each model (default platt; auto: chosen by nested cross-fitting)")
+                   help="calibration of the stack and of each model "
+                        "(default platt; auto: chosen by nested cross-fitting)")
     p.add_argument("--null", type=int, default=0, metavar="N",
                    help="null check: rerun every reported row on N label permutations (0: off)")
     p.add_argument("--reports", type=Path, default=None,
@@ -286,10 +288,12 @@ def _run_kaggle_bundle(args) -> int:
 def _add_train(sub) -> None:
     from deepfake_detection.config import TrainConfig
 
-    p = sub.add_parser("train", help="train one backbone on face crops per fold; writes model.keras and OOF predictions",
+    p = sub.add_parser("train",
+                       help="train one backbone on face crops per fold; writes model.keras and OOF predictions",
                        description="Every TrainConfig field is a flag. `--config MODEL_DIR/config.json` replays a "
                                    "run (its crops, folds and fold too, unless given).")
-    p.add_argument("--crops", type=Path, default=None, help="crops dir with manifest.csv (extract); default: --config's")
+    p.add_argument("--crops", type=Path, default=None,
+                   help="crops dir with manifest.csv (extract); default: --config's")
     p.add_argument("--folds", type=Path, default=None, help="folds.csv (folds); default: --config's")
     p.add_argument("--fold", default=None,
                    help="fold to validate on, or 'all' for every fold (OOF for all); default: --config's, else all")
@@ -402,9 +406,11 @@ def _add_extract(sub) -> None:
     p.add_argument("index", type=Path, help="index CSV from the index command")
     p.add_argument("--out", type=Path, required=True, help="crops folder (CROPS_DIR)")
     p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder the index's paths are relative to (the DATA_DIR given to index; default: the index's folder)")
+                   help="folder the index's paths are relative to (the DATA_DIR given to index; "
+                        "default: the index's folder)")
     p.add_argument("--workers", type=int, default=1, help="local processes")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (workers must see --out)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address, e.g. tcp://host:8786 (workers must see --out)")
     p.add_argument("--shard", default=None, help="i/N: extract every N-th video starting at i (0-based)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace crops that --out holds from other settings (default: refuse and name the changes)")
@@ -536,7 +542,8 @@ def _add_benchmark_ffpp(sub) -> None:
 def _run_benchmark_ffpp(args) -> int:
     from deepfake_detection.benchmark import markdown_table, run_ffpp_benchmark
 
-    result = run_ffpp_benchmark(args.data, models=args.models.split(",") if args.models else None, frames=args.frames, size=args.size, out_dir=args.out,
+    result = run_ffpp_benchmark(args.data, models=args.models.split(",") if args.models else None,
+                                frames=args.frames, size=args.size, out_dir=args.out,
                                 work_dir=args.work, k=args.k, epochs=args.epochs, quick=args.quick, seed=args.seed,
                                 weights_dir=args.weights_dir, mesonet_dir=args.mesonet_dir,
                                 ablations=not args.no_ablations, null=args.null)
@@ -557,8 +564,10 @@ def _add_benchmark(sub) -> None:
                         "through work/dfdc-crops); cross-ffpp: the shipped zoo (--models) on every FF++ video, per "
                         "method and compression; face-clips: the zoo on REAL/ FAKE/ video folders (the DFDC face-crop "
                         "clips), with the overlap with --train-labels")
-    p.add_argument("--data", type=Path, required=True, help="face-crop folder (dfdc-crops) or FF++ folder (ffpp, cross-ffpp)")
-    p.add_argument("--models", type=Path, default=Path("models/zoo"), help="cross-ffpp, face-clips: the models to score")
+    p.add_argument("--data", type=Path, required=True,
+                   help="face-crop folder (dfdc-crops) or FF++ folder (ffpp, cross-ffpp)")
+    p.add_argument("--models", type=Path, default=Path("models/zoo"),
+                   help="cross-ffpp, face-clips: the models to score")
     p.add_argument("--train-labels", type=Path, default=Path("../shared/data/dfdc-faces/labels.csv"),
                    help="face-clips: the zoo's training crops, to count scored videos seen in training")
     p.add_argument("--recipes", default=None, help=f"comma-separated, of {', '.join(CROP_RECIPES)} (default "
@@ -590,8 +599,8 @@ def _run_benchmark(args) -> int:
         result = run_cross_dataset(args.data, args.models, out, work, seed=args.seed, **named)
         print(markdown_table(result["table"], "all"))
     elif args.suite == "ffpp":
-        result = run_ffpp_benchmark(args.data, out_dir=out, work_dir=work, k=args.k, epochs=args.epochs, quick=args.quick,
-                                    seed=args.seed, mesonet_dir=args.mesonet_dir, null=args.null or 0)
+        result = run_ffpp_benchmark(args.data, out_dir=out, work_dir=work, k=args.k, epochs=args.epochs,
+                                    quick=args.quick, seed=args.seed, mesonet_dir=args.mesonet_dir, null=args.null or 0)
         print(markdown_table(result["table"], "all"))
     else:
         overrides = {k: v for k, v in {"k": args.k, "epochs": args.epochs, "samples_per_epoch": args.samples_per_epoch,
@@ -608,7 +617,8 @@ def _run_benchmark(args) -> int:
 def _add_zoo(sub) -> None:
     p = sub.add_parser("zoo", help="ship a crop benchmark's deployed models + stacker as models/zoo with MODEL_CARD.md")
     p.add_argument("--work", type=Path, default=Path("work/dfdc-crops"), help="the benchmark's work folder (models/)")
-    p.add_argument("--bench", type=Path, default=Path("reports/dfdc-crops"), help="its out folder (results.json, stacker/)")
+    p.add_argument("--bench", type=Path, default=Path("reports/dfdc-crops"),
+                   help="its out folder (results.json, stacker/)")
     p.add_argument("--out", type=Path, default=Path("models/zoo"))
     p.set_defaults(run=_run_zoo)
 
@@ -624,8 +634,8 @@ def _run_zoo(args) -> int:
 # --- registry ----------------------------------------------------------------------------------
 # In pipeline order, so `--help` reads like the README: data, faces, models, submission, then the wrappers.
 PARSERS = [_add_demo_data, _add_index, _add_folds, _add_eda, _add_extract, _add_train, _add_score_crops, _add_gradcam,
-           _add_stack, _add_predict, _add_detect, _add_validate, _add_evaluate, _add_kaggle_bundle, _add_benchmark, _add_benchmark_ffpp, _add_zoo,
-           _add_demo, _add_notebooks, _add_report]
+           _add_stack, _add_predict, _add_detect, _add_validate, _add_evaluate, _add_kaggle_bundle, _add_benchmark,
+           _add_benchmark_ffpp, _add_zoo, _add_demo, _add_notebooks, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -643,4 +653,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("matplotlib", "PIL", "distributed", "absl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except (ConfigError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as error:
+        if args.verbose:
+            raise
+        print(f"error: {error} (-v shows the traceback)", file=sys.stderr)
+        return 2

@@ -29,6 +29,10 @@ T = TypeVar("T")
 NONE_WORDS = ("none", "null")  # how an optional field is set to None on the command line
 
 
+class ConfigError(ValueError):
+    """A setting the user gave cannot be used: an unknown field, a bad value, a missing or broken --config file."""
+
+
 # --- allowed values ----------------------------------------------------------------------------
 class Registry:
     """The names a registry allows, looked up on first use (the model registry imports Keras)."""
@@ -154,7 +158,7 @@ def _parse_bool(text: str) -> bool:
 def _check_choice(name: str, value: Any) -> Any:
     registry = FIELD_CHOICES.get(name)
     if registry is not None and value not in registry:
-        raise ValueError(f"{value!r} is not one of {', '.join(registry)}")
+        raise ConfigError(f"{value!r} is not one of {', '.join(registry)}")
     return value
 
 
@@ -164,7 +168,7 @@ def parse_value(cls: type, name: str, text: str) -> Any:
     hints = typing.get_type_hints(cls)
     if name not in hints:
         known = ", ".join(f.name for f in fields(cls))
-        raise ValueError(f"{cls.__name__} has no field {name!r}; its fields: {known}")
+        raise ConfigError(f"{cls.__name__} has no field {name!r}; its fields: {known}")
     base, optional = _split_optional(hints[name])
     if optional and text.strip().lower() in NONE_WORDS:
         return None
@@ -261,9 +265,12 @@ def parse_set(cls: type, items: Iterable[str]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         name = key.strip().replace("-", "_")
-        values[name] = parse_value(cls, name, text)
+        try:
+            values[name] = parse_value(cls, name, text)
+        except ValueError as error:
+            raise ConfigError(f"--set {item}: {error}") from None
     return values
 
 
@@ -272,11 +279,11 @@ def saved_settings(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise ValueError(f"--config {path}: no such file") from None
+        raise ConfigError(f"--config {path}: no such file") from None
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"--config {path}: not a readable JSON file ({error})") from None
+        raise ConfigError(f"--config {path}: not a readable JSON file ({error})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"--config {path}: expected a JSON object of settings, got {type(data).__name__}")
+        raise ConfigError(f"--config {path}: expected a JSON object of settings, got {type(data).__name__}")
     return data
 
 
@@ -293,5 +300,5 @@ def _as_dict(cfg: Any) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in fields(cfg)}
 
 
-__all__ = ["FIELD_CHOICES", "Registry", "add_config_flags", "config_from_args", "field_help", "parse_set",
-           "parse_value", "saved_settings"]
+__all__ = ["ConfigError", "FIELD_CHOICES", "Registry", "add_config_flags", "config_from_args", "field_help",
+           "parse_set", "parse_value", "saved_settings"]
