@@ -70,8 +70,8 @@ def role_project(paths: list[str], repeats: int) -> dict:
         video_faces(path, cfg, detector)  # warm-up: the first call at a new frame shape builds kernels
     out = {"config": asdict(cfg), "videos": {}}
     for path in paths:
-        seconds, cpu, faces = _best(lambda: video_faces(path, cfg, detector), repeats)
-        main = {f for f, t in zip(faces.frames, faces.tracks) if t == 0}
+        seconds, cpu, faces = _best(lambda path=path: video_faces(path, cfg, detector), repeats)
+        main = {f for f, t in zip(faces.frames, faces.tracks, strict=True) if t == 0}
         out["videos"][path] = {"seconds": seconds, "cpu": cpu, "found": len(set(faces.frames)), "main": len(main),
                                "sampled": faces.n_frames}
     out["rss_mb"] = _peak_rss_mb()
@@ -105,7 +105,7 @@ def role_naive(paths: list[str], repeats: int) -> dict:
         detector.detect_faces(sample_frames(path, n=1).frames[0], output_type="numpy")
     out = {"videos": {}}
     for path in paths:
-        seconds, _, found = _best(lambda: run(path), repeats)
+        seconds, _, found = _best(lambda path=path: run(path), repeats)
         out["videos"][path] = {"seconds": seconds, "found": found}
     out["rss_mb"] = _peak_rss_mb()
     return out
@@ -134,7 +134,7 @@ def role_peer(frame_files: list[str], repeats: int) -> dict:
     for frames in loaded.values():
         run(frames[:1])  # warm-up
     for file, frames in loaded.items():
-        seconds, _, found = _best(lambda: run(frames), repeats)
+        seconds, _, found = _best(lambda frames=frames: run(frames), repeats)
         out["videos"][file] = {"seconds": seconds, "found": found}
     out["rss_mb"] = _peak_rss_mb()
     return out
@@ -158,7 +158,8 @@ def _peer_python(arg: str | None) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--peer-python", default=None, help="python of the peer env (default: $DFD_PEER_PYTHON, .venv-peer)")
+    parser.add_argument("--peer-python", default=None,
+                        help="python of the peer env (default: $DFD_PEER_PYTHON, .venv-peer)")
     parser.add_argument("--role", choices=["project", "naive", "peer"], default=None, help=argparse.SUPPRESS)
     parser.add_argument("items", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,7 +177,7 @@ def main() -> None:
     if not paths:
         sys.exit(f"no DFDC videos under {DFDC}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores; other processes add time)", flush=True)
-    decode = {p: _best(lambda: decode_all(p), args.repeats)[:2] for p in paths}
+    decode = {p: _best(lambda p=p: decode_all(p), args.repeats)[:2] for p in paths}
     shapes = {p: sample_frames(p, n=1).frames[0].shape for p in paths}
     project = _child(sys.executable, "project", paths, args.repeats)
     naive = _child(sys.executable, "naive", paths, args.repeats)
@@ -190,7 +191,7 @@ def main() -> None:
                 files.append(str(Path(tmp) / f"{i}.npy"))
                 np.save(files[-1], np.stack(sample_frames(path, n=FRAMES).frames))
             peer = _child(peer_python, "peer", files, args.repeats)
-            peer["videos"] = {p: peer["videos"][f] for p, f in zip(paths, files)}
+            peer["videos"] = {p: peer["videos"][f] for p, f in zip(paths, files, strict=True)}
 
     rows = []
     for path in paths:
@@ -231,7 +232,8 @@ def main() -> None:
     print(f"target project <= 2x decode-all on 1080p: {', '.join(f'{r:.2f}x' for r in hd['project / decode'])}")
     print(f"target naive / project >= 5: {total['naive / project']:.1f}x")
     if peer:
-        print(f"target project faster than peer detection: {total['project s']:.2f} s vs {total['peer detect s']:.2f} s")
+        print(f"target project faster than peer detection: {total['project s']:.2f} s "
+              f"vs {total['peer detect s']:.2f} s")
     print(f"target peak RSS < 2048 MB: project {project['rss_mb']:.0f} MB")
 
 

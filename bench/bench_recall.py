@@ -88,7 +88,8 @@ def table(results: pd.DataFrame, faces: dict) -> pd.DataFrame:
     results = results.assign(recall=results["with_face"] / results["frames"])
     rows = []
     for (long_side, confidence), part in results.groupby(["long_side", "min_confidence"], sort=False):
-        row = {"setting": f"{long_side} px, conf >= {confidence}" + (" (default)" if (long_side, confidence) == SETTINGS[0] else ""),
+        row = {"setting": f"{long_side} px, conf >= {confidence}"
+                          + (" (default)" if (long_side, confidence) == SETTINGS[0] else ""),
                "recall": part["with_face"].sum() / part["frames"].sum()}
         for kind, sub in part.groupby("set"):
             row[f"recall {kind}"] = sub["with_face"].sum() / sub["frames"].sum()

@@ -13,7 +13,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DFD_SHARED", REPO.parent / "shared"))
 SHARED_DATA = SHARED / "data"
-SKIP_REASON = f"real data folder {SHARED_DATA} is absent (present on this project's CI; a fresh clone elsewhere has none)"
+SKIP_REASON = (f"real data folder {SHARED_DATA} is absent "
+               "(present on this project's CI; a fresh clone elsewhere has none)")
 
 
 def require_shared(*parts: str) -> Path:
@@ -46,7 +47,8 @@ def _isolated_cache(tmp_path_factory) -> None:
 TINY_CROP_SIZE = 64
 
 
-def write_crop_set(out_dir: Path, frames_per_video: int = 6, size: int = TINY_CROP_SIZE, k: int = 3) -> tuple[Path, Path]:
+def write_crop_set(out_dir: Path, frames_per_video: int = 6, size: int = TINY_CROP_SIZE,
+                   k: int = 3) -> tuple[Path, Path]:
     """A small crops dir (JPEG crops + manifest.csv) and folds.csv from the real DFDC face clips.
 
     8 FAKE clips, and the one REAL clip cut into 4 quarter-length segments that stand in for 4 REAL
@@ -140,14 +142,20 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PROBE = """<script>
 window.__problems = [];
 window.addEventListener('error', function(e){
-  if (e.target && e.target.tagName === 'IMG') { window.__problems.push('image failed: ' + (e.target.alt || e.target.src.slice(0, 60))); }
+  if (e.target && e.target.tagName === 'IMG') {
+    window.__problems.push('image failed: ' + (e.target.alt || e.target.src.slice(0, 60)));
+  }
   else { window.__problems.push('script error: ' + e.message); }
 }, true);
 var __error = console.error;
-console.error = function(){ window.__problems.push('console.error: ' + Array.from(arguments).join(' ')); __error.apply(console, arguments); };
+console.error = function(){
+  window.__problems.push('console.error: ' + Array.from(arguments).join(' ')); __error.apply(console, arguments);
+};
 window.addEventListener('load', function(){
   document.querySelectorAll('img').forEach(function(img){
-    if (!img.complete || img.naturalWidth === 0) { window.__problems.push('image not loaded: ' + (img.alt || img.src.slice(0, 60))); }
+    if (!img.complete || img.naturalWidth === 0) {
+      window.__problems.push('image not loaded: ' + (img.alt || img.src.slice(0, 60)));
+    }
   });
   document.querySelectorAll('th.sortable').forEach(function(th){ th.click(); th.click(); });
   document.title = 'PROBE:' + JSON.stringify({problems: window.__problems, images: document.images.length});

@@ -130,7 +130,8 @@ def _toy_index(n_groups: int = 20, fakes_per_group: int = 4) -> pd.DataFrame:
     for g in range(n_groups):
         rows.append({"video_id": f"r{g}", "filename": f"r{g}.mp4", "label": 0, "group": f"r{g}", "exists": 1})
         for f in range(fakes_per_group):
-            rows.append({"video_id": f"f{g}_{f}", "filename": f"f{g}_{f}.mp4", "label": 1, "group": f"r{g}", "exists": 1})
+            rows.append({"video_id": f"f{g}_{f}", "filename": f"f{g}_{f}.mp4", "label": 1, "group": f"r{g}",
+                         "exists": 1})
     frame = pd.DataFrame(rows)
     frame["label"] = frame["label"].astype("Int64")
     return frame

@@ -70,8 +70,8 @@ def runs(corpus, tmp_path_factory):
             "index_videos": main(["index", str(videos), "--out", str(out / "index_videos" / "index.csv")]),
             "extract": main(["extract", str(out / "index_videos" / "index.csv"), "--data-dir", str(videos),
                              "--out", str(out / "crops"), "--frames", "8", "--size", "64"]),
-            "predict": main(["predict", str(videos), "--models", str(ZOO), "--out", str(out / "predict" / "submission.csv"),
-                             "--frames", "8"]),
+            "predict": main(["predict", str(videos), "--models", str(ZOO),
+                             "--out", str(out / "predict" / "submission.csv"), "--frames", "8"]),
             "detect": main(["detect", *map(str, sorted(videos.iterdir())), "--models", str(ZOO), "--out",
                             str(out / "detect"), "--frames", "8", "--no-gradcam"]),
         }
@@ -108,7 +108,8 @@ def test_broken_metadata_is_named_per_part_and_the_good_entries_stay(corpus, run
         rows = _named(errors, f"{part}/")
         if rows.empty:
             failed.append(f"{part} ({what}): no errors.csv row")
-        if part not in ("invalid-json", "top-level-list", "binary") and f"{part}/aaaaaaaaaa.mp4" not in set(index["path"]):
+        if (part not in ("invalid-json", "top-level-list", "binary")
+                and f"{part}/aaaaaaaaaa.mp4" not in set(index["path"])):
             failed.append(f"{part} ({what}): its readable entry was dropped")
     assert not failed, failed
     statuses = errors.groupby(errors["input"].str.split("/").str[-2])["status"].apply(set)

@@ -45,7 +45,8 @@ def test_scratch_model_separates_its_training_crops_in_inference_mode(name, trai
     assert p.std() > 0.1, f"{name}: inference-mode outputs are near constant (std {p.std():.4f}, mean {p.mean():.3f})"
     assert roc_auc(labels, p) > 0.8, f"{name}: inference-mode AUC {roc_auc(labels, p):.3f} on its own training crops"
     # ln 2 = 0.693 is what a constant 0.5 scores; a fitted model must do far better on its own crops
-    assert balanced_log_loss(labels, p) < 0.4, f"{name}: inference-mode balanced log loss {balanced_log_loss(labels, p):.3f}"
+    assert balanced_log_loss(labels, p) < 0.4, \
+        f"{name}: inference-mode balanced log loss {balanced_log_loss(labels, p):.3f}"
 
 
 def test_scratch_batchnorm_momentum_survives_save_and_load(tmp_path):

@@ -122,9 +122,11 @@ def test_imagenet_weights_load_from_a_local_folder_without_keras_download(tmp_pa
     source = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
     with h5py.File(tmp_path / spec.weights_file, "w") as f:  # same layout as the published notop file
         legacy_h5_format.save_weights_to_hdf5_group(f, source)
-    backbone = build_model("mobilenet_v3_small", size=32, weights="imagenet", weights_dir=tmp_path).get_layer("backbone")
+    backbone = build_model("mobilenet_v3_small", size=32, weights="imagenet",
+                           weights_dir=tmp_path).get_layer("backbone")
     for name in ("conv", "expanded_conv_project"):
-        np.testing.assert_array_equal(backbone.get_layer(name).get_weights()[0], source.get_layer(name).get_weights()[0])
+        np.testing.assert_array_equal(backbone.get_layer(name).get_weights()[0],
+                                      source.get_layer(name).get_weights()[0])
 
 
 def test_missing_imagenet_file_names_the_file_and_where_to_get_it(tmp_path):
@@ -190,7 +192,8 @@ def test_gradcam_heatmap_lies_on_the_evidence_for_fake():
     images[1, 20:30, 18:30] = (250, 20, 20)  # ... and bottom right
     heatmaps = gradcam_heatmaps(_red_detector(), images)
     assert heatmaps.shape == (2, 32, 32)
-    for heatmap, (rows, cols) in zip(heatmaps, [(slice(2, 10), slice(4, 12)), (slice(20, 30), slice(18, 30))]):
+    for heatmap, (rows, cols) in zip(heatmaps, [(slice(2, 10), slice(4, 12)), (slice(20, 30), slice(18, 30))],
+                                     strict=True):
         assert heatmap[rows, cols].sum() > 0.95 * heatmap.sum() > 0
         assert heatmap[rows, cols].min() == pytest.approx(1.0, abs=1e-3)
 

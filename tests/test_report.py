@@ -78,6 +78,7 @@ def test_real_report_is_rebuilt_byte_for_byte_from_real_data_and_loads_in_a_brow
     assert found["problems"] == [] and found["images"] == len(links)
     if (committed / "report.md").is_file():
         assert text == (committed / "report.md").read_text(), "reports/real is stale: run `make report-real`"
-        assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(p.name for p in (committed / "figures").iterdir())
+        assert (sorted(p.name for p in (out / "figures").iterdir())
+                == sorted(p.name for p in (committed / "figures").iterdir()))
         size = sum(p.stat().st_size for p in committed.rglob("*") if p.is_file())
         assert size <= 5 * 2**20, f"reports/real takes {size / 2**20:.1f} MB"

@@ -109,7 +109,7 @@ def test_fakes_differ_from_their_original_inside_the_moving_face(demo_dir):
         fake, real = _frames(demo_dir / "train" / name), _frames(demo_dir / "train" / entry["original"])
         assert len(fake) == len(real)
         inside_share, inside_mean, outside_mean = [], [], []
-        for i, (f, r) in enumerate(zip(fake, real)):
+        for i, (f, r) in enumerate(zip(fake, real, strict=True)):
             diff = np.abs(f.astype(np.float32) - r).mean(axis=2)
             x1, y1, x2, y2 = boxes.loc[(name, i), ["x1", "y1", "x2", "y2"]]
             cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, 0.65 * (x2 - x1), 0.65 * (y2 - y1)

@@ -85,8 +85,9 @@ def test_no_validation_group_or_video_is_seen_in_training(frames):
 def test_augmentation_keeps_shape_dtype_and_range(frames):
     train, _ = pipeline.split_fold(frames, 0)
     plain = pipeline.train_dataset(train, TINY, epochs=1, steps_per_epoch=2)
-    augmented = pipeline.train_dataset(train, replace(TINY, augment=pipeline.AUGMENTATIONS), epochs=1, steps_per_epoch=2)
-    for (x0, y0), (x1, y1) in zip(plain, augmented):
+    augmented = pipeline.train_dataset(train, replace(TINY, augment=pipeline.AUGMENTATIONS), epochs=1,
+                                       steps_per_epoch=2)
+    for (x0, y0), (x1, y1) in zip(plain, augmented, strict=True):
         assert x1.shape == x0.shape == (8, 64, 64, 3)
         assert x1.dtype.name == "float32"
         assert 0.0 <= float(x1.numpy().min()) and float(x1.numpy().max()) <= 255.0
@@ -117,12 +118,14 @@ def trained(tiny_crops, tmp_path_factory) -> tuple[dict, Path]:
 
     crops_dir, folds_csv = tiny_crops
     out = tmp_path_factory.mktemp("trained") / "meso4"
-    return train_model(crops_dir, folds_csv, TINY, fold=TRAINED_FOLD, out_dir=out, figures_dir=out.parent / "figures"), out
+    return train_model(crops_dir, folds_csv, TINY, fold=TRAINED_FOLD, out_dir=out,
+                       figures_dir=out.parent / "figures"), out
 
 
 def test_one_epoch_run_writes_every_artifact_with_its_columns(trained, frames):
     result, out = trained
-    for name in ("model.keras", "config.json", "history.csv", "oof_frames.csv", "oof_videos.csv", f"fold_{TRAINED_FOLD}/model.keras"):
+    for name in ("model.keras", "config.json", "history.csv", "oof_frames.csv", "oof_videos.csv",
+                 f"fold_{TRAINED_FOLD}/model.keras"):
         assert (out / name).is_file(), name
     assert Path(result["figure"]).is_file()
     oof_frames = pd.read_csv(out / "oof_frames.csv")
@@ -147,7 +150,8 @@ def test_inner_split_holds_out_whole_training_groups_of_both_labels(frames):
     fit, inner = inner_split(train, 0.2, seed=0)
     assert len(fit) + len(inner) == len(train) and len(inner) > 0
     assert not set(fit["group"]) & set(inner["group"])  # whole groups
-    assert set(inner["fold"]) <= set(train["fold"]) and TRAINED_FOLD not in set(inner["fold"])  # never the reported fold
+    # never the reported fold
+    assert set(inner["fold"]) <= set(train["fold"]) and TRAINED_FOLD not in set(inner["fold"])
     assert set(fit["label"]) == {0, 1}
     assert inner_split(train[train["group"] == train["group"].iloc[0]], 0.2, seed=0) is None  # one group: no split
 

@@ -79,7 +79,8 @@ def score_rows(name: str, videos: pd.DataFrame, prob_column: str, n_boot: int = 
     return rows
 
 
-def results_table(videos: pd.DataFrame, prob_columns: dict[str, str], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def results_table(videos: pd.DataFrame, prob_columns: dict[str, str], n_boot: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
     """Scores of several models (name -> probability column of `videos`) on every subset."""
     rows = []
     for name, column in prob_columns.items():
@@ -100,12 +101,13 @@ def markdown_table(table: pd.DataFrame, subset: str = "all") -> str:
     """A markdown table of one subset: each model's metrics with intervals, then the prior baseline."""
     part = table[table["subset"] == subset]
     header = "| model | n | groups | " + " | ".join(METRICS) + " |\n|---|---|---|" + "---|" * len(METRICS) + "\n"
-    lines = [f"| {r['model']} | {r['n']} | {r.get('n_groups', '')} | " + " | ".join(format_metric(r, m) for m in METRICS)
-             + " |" for _, r in part.iterrows()]
+    lines = [f"| {r['model']} | {r['n']} | {r.get('n_groups', '')} | "
+             + " | ".join(format_metric(r, m) for m in METRICS) + " |" for _, r in part.iterrows()]
     if len(part):
         first = part.iloc[0]
         lines.append("| constant prior | {} | {} | ".format(first["n"], first.get("n_groups", "")) +
-                     " | ".join("n/a" if pd.isna(first[f"prior_{m}"]) else f"{first[f'prior_{m}']:.3f}" for m in METRICS) + " |")
+                     " | ".join("n/a" if pd.isna(first[f"prior_{m}"]) else f"{first[f'prior_{m}']:.3f}"
+                                for m in METRICS) + " |")
     return header + "\n".join(lines) + "\n"
 
 
@@ -163,8 +165,10 @@ def derive_crops(crops_dir: Path, out_dir: Path, size: int, interpolation: str, 
     return out_dir
 
 
-def read_crop_array(paths: list[str], size: int, interpolation: str | None = None, via: int | None = None) -> np.ndarray:
-    """Crop files -> float32 (N, size, size, 3) RGB 0-255; `via`: first shrink to via px (INTER_AREA), as small crops."""
+def read_crop_array(paths: list[str], size: int, interpolation: str | None = None,
+                    via: int | None = None) -> np.ndarray:
+    """Crop files -> float32 (N, size, size, 3) RGB 0-255; `via`: first shrink to via px (INTER_AREA), as small
+    crops."""
     out = np.empty((len(paths), size, size, 3), np.float32)
     for i, path in enumerate(paths):
         rgb = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -186,7 +190,7 @@ def predict_crops(model, paths: list[str], size: int, interpolation: str | None 
 
 def add_prediction(videos: pd.DataFrame, name: str, predicted: pd.DataFrame, fallback: float = 0.5) -> int:
     """Put predicted (video_id, p) into column `name` of videos; missing videos get `fallback`; returns how many."""
-    p = videos["video_id"].map(dict(zip(predicted["video_id"], predicted["p"])))
+    p = videos["video_id"].map(dict(zip(predicted["video_id"], predicted["p"], strict=True)))
     missing = int(p.isna().sum())
     if missing:
         log.warning("%s: %d videos without a prediction (no face crops) get P(FAKE) %.2f", name, missing, fallback)
@@ -194,7 +198,8 @@ def add_prediction(videos: pd.DataFrame, name: str, predicted: pd.DataFrame, fal
     return missing
 
 
-def calibrated(videos: pd.DataFrame, raw: np.ndarray, cfg: PredictConfig, labels: np.ndarray | None = None) -> np.ndarray:
+def calibrated(videos: pd.DataFrame, raw: np.ndarray, cfg: PredictConfig,
+               labels: np.ndarray | None = None) -> np.ndarray:
     """raw P(FAKE) calibrated (cfg.calibration + clip bounds), each training fold's rows by a fit on the other folds.
 
     For a model that learned nothing from these labels (pretrained MesoNet): one learned step, cross-fitted.
@@ -262,7 +267,8 @@ def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str
         same = all(done.get(key, defaults[key]) == value for key, value in json.loads(json.dumps(asdict(cfg))).items())
         same_crops = Path(done.get("crops_dir", "")).resolve() == Path(crops_dir).resolve()  # one folder, two spellings
         if same and done.get("fold") == str(fold) and same_crops \
-                and done.get("folds_csv") == str(folds_csv) and Path(folds_csv).stat().st_mtime <= config.stat().st_mtime:
+                and done.get("folds_csv") == str(folds_csv) \
+                and Path(folds_csv).stat().st_mtime <= config.stat().st_mtime:
             log.info("reusing the finished training in %s", out_dir)
             return {"seconds": 0.0, "reused": True}
     summary = train_model(crops_dir, folds_csv, cfg, fold=fold, out_dir=out_dir)
@@ -310,7 +316,8 @@ def cross_compression(folds: pd.DataFrame, crops_dir: Path, work: Path, model: s
     """c40 video predictions of `model` trained on the c23 videos of the other folds only (per fold)."""
     parts = []
     for fold in sorted(folds["fold"].unique()):
-        keep = ((folds["compression"] == "c23") & (folds["fold"] != fold)) | ((folds["compression"] == "c40") & (folds["fold"] == fold))
+        keep = (((folds["compression"] == "c23") & (folds["fold"] != fold))
+                | ((folds["compression"] == "c40") & (folds["fold"] == fold)))
         part = folds[keep]
         if part.loc[part["fold"] == fold].empty or part.loc[part["fold"] != fold, "label"].nunique() < 2:
             continue
@@ -324,11 +331,13 @@ def cross_compression(folds: pd.DataFrame, crops_dir: Path, work: Path, model: s
     return aggregate_frames(pd.concat(parts, ignore_index=True), "mean", cfg)
 
 
-def paired_delta(videos: pd.DataFrame, base: str, other: str, metric: str, n_boot: int, seed: int) -> tuple[float, float, float]:
+def paired_delta(videos: pd.DataFrame, base: str, other: str, metric: str, n_boot: int,
+                 seed: int) -> tuple[float, float, float]:
     """metric(other) - metric(base) on the same videos, with a 95 % interval from the same group resamples."""
     y, groups = videos["label"].to_numpy(int), videos["group"].to_numpy()
     a, b = videos[base].to_numpy(float), videos[other].to_numpy(float)
-    deltas = (bootstrap_samples(y, b, groups, n_boot, seed)[metric] - bootstrap_samples(y, a, groups, n_boot, seed)[metric])
+    deltas = (bootstrap_samples(y, b, groups, n_boot, seed)[metric]
+              - bootstrap_samples(y, a, groups, n_boot, seed)[metric])
     return (evaluate(y, b)[metric] - evaluate(y, a)[metric], float(np.nanquantile(deltas, 0.025)),
             float(np.nanquantile(deltas, 0.975)))
 
@@ -396,8 +405,10 @@ def run_ablations(videos: pd.DataFrame, frames_dir: Path, crops_dir: Path, folds
     variants[f"{model} [mean aggregation]{CAL}"] = ("aggregation choice", "plain mean instead of the nested OOF choice")
     inputs = fit_stacker([main], cfg, seed=bench.seed).inputs
     aggregated = oof_with_fallback([aggregation_step(cfg)], inputs, inputs.p, inputs.table["label"].to_numpy(int), cfg)
-    videos[f"{model} [no calibration]"] = videos["video_id"].map(dict(zip(inputs.table["video_id"], aggregated)))
-    variants[f"{model} [no calibration]"] = ("calibration", "nested aggregation choice only, no Platt scaling / clip bounds")
+    videos[f"{model} [no calibration]"] = videos["video_id"].map(dict(zip(inputs.table["video_id"], aggregated,
+                                                                          strict=True)))
+    variants[f"{model} [no calibration]"] = ("calibration",
+                                             "nested aggregation choice only, no Platt scaling / clip bounds")
     return ablation_rows(videos, default, variants, bench.n_boot, bench.seed)
 
 
@@ -529,12 +540,15 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
             *work.glob("ablation/*/config.json")]
     reused = sorted(str(p.parent.relative_to(work)) for p in runs if p.stat().st_mtime < started)
     facts = {
-        "data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "weights_dir": str(weights_dir) if weights_dir else None,
+        "data_dir": str(data_dir), "quick": quick, "settings": asdict(bench),
+        "weights_dir": str(weights_dir) if weights_dir else None,
         "mesonet_dir": str(mesonet_dir) if mesonet_dir else None, "n_videos_available": n_available,
-        "n_videos": len(videos), "n_real": int((videos["label"] == 0).sum()), "n_fake": int((videos["label"] == 1).sum()),
+        "n_videos": len(videos), "n_real": int((videos["label"] == 0).sum()),
+        "n_fake": int((videos["label"] == 1).sum()),
         "n_groups": int(videos["group"].nunique()), "k": bench.k,
         "n_crops": int(len(frames_256)), "videos_without_faces": int((extracted["faces"] == 0).sum()),
-        "folds": {int(f): {"videos": int(len(g)), "real": int((g["label"] == 0).sum()), "groups": sorted(g["group"].unique())}
+        "folds": {int(f): {"videos": int(len(g)), "real": int((g["label"] == 0).sum()),
+                           "groups": sorted(g["group"].unique())}
                   for f, g in videos.groupby("fold")},
         "stack_models": [m["name"] for m in stack.spec["models"]],
         "stack_aggregations": {m["name"]: m["aggregation"] for m in stack.spec["models"]},
@@ -550,7 +564,8 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
 
 # --- report -------------------------------------------------------------------------------------------------------
 def verdict(table: pd.DataFrame) -> list[str]:
-    """The issue's target in numbers: best trained/stacked row vs the best pretrained row and the prior (balanced log loss)."""
+    """The issue's target in numbers: best trained/stacked row vs the best pretrained row and the prior (balanced
+    log loss)."""
     part = table[table["subset"] == "all"].set_index("model")
     trained = part[~part.index.str.contains("pretrained")]
     pretrained = part[part.index.str.contains("pretrained")]
@@ -568,8 +583,8 @@ def verdict(table: pd.DataFrame) -> list[str]:
     auc_best = trained["roc_auc"].idxmax()
     a = trained.loc[auc_best]
     lines.append(f"- ranking: the best trained or stacked ROC AUC is {auc_best}, {format_metric(a, 'roc_auc')}"
-                 + ("; its interval contains 0.5, so no trained row shows a detectable signal." if a["roc_auc_low"] <= 0.5
-                    else "."))
+                 + ("; its interval contains 0.5, so no trained row shows a detectable signal."
+                    if a["roc_auc_low"] <= 0.5 else "."))
     if len(pretrained):
         ref = pretrained["balanced_log_loss"].idxmin()
         r = pretrained.loc[ref]
@@ -588,7 +603,8 @@ def null_markdown(null: pd.DataFrame) -> list[str]:
     lines = ["## Null check (labels permuted)", "",
              f"Every main row's exact scoring path rerun on {int(null['n_permutations'].iloc[0])} permutations of the "
              f"labels. An honest row scores balanced log loss >= ln 2 = {np.log(2):.3f} and ROC AUC about 0.5 there. "
-             + ("Every row passes." if not failed else f"**Rows scoring better than chance without signal: {', '.join(failed)}.**"),
+             + ("Every row passes." if not failed else
+                f"**Rows scoring better than chance without signal: {', '.join(failed)}.**"),
              "", _table_md(null, ["row", "null_balanced_log_loss", "null_balanced_log_loss_se", "null_roc_auc",
                                   "null_roc_auc_se", "passes"],
                            {c: "{:.4f}" for c in ("null_balanced_log_loss", "null_balanced_log_loss_se", "null_roc_auc",
@@ -613,7 +629,8 @@ def ablation_markdown(ablation: pd.DataFrame, against: str = "default") -> str:
         for metric in ("balanced_log_loss", "roc_auc"):
             cells.append(format_metric(r, metric))
             d = f"delta_{metric}"
-            cells.append("—" if r["choice"] == "default" else f"{r[d]:+.3f} [{r[d + '_low']:+.3f}, {r[d + '_high']:+.3f}]")
+            cells.append("—" if r["choice"] == "default"
+                         else f"{r[d]:+.3f} [{r[d + '_low']:+.3f}, {r[d + '_high']:+.3f}]")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -632,7 +649,8 @@ def write_figures(result: dict, figures: Path) -> list[str]:
     plots.plot_metric_by_subset(table[table["model"].isin(final)], "roc_auc").savefig(
         figures / "by_method_roc_auc.png", dpi=110)
     names += ["by_method_balanced_log_loss.png", "by_method_roc_auc.png"]
-    best = table[(table["subset"] == "all") & table["model"].isin(final)].set_index("model")["balanced_log_loss"].idxmin()
+    best = (table[(table["subset"] == "all") & table["model"].isin(final)]
+            .set_index("model")["balanced_log_loss"].idxmin())
     raw = best[: -len(CAL)]
     series = {f"{raw} (raw)": videos[raw].to_numpy(), best: videos[best].to_numpy()}
     plots.plot_reliability(reliability_table(videos["label"].to_numpy(), series, bins=5)).savefig(
@@ -651,27 +669,31 @@ def write_results(result: dict, out: Path) -> None:
     weights = (f"backbones initialised from ImageNet files in {facts['weights_dir']}" if facts["weights_dir"] else
                "every trained model starts from random weights (no ImageNet files)")
     lines = [
-        "# FaceForensics++ benchmark" + (" (QUICK MODE: a machinery check, the numbers mean nothing)" if facts["quick"] else ""),
+        "# FaceForensics++ benchmark"
+        + (" (QUICK MODE: a machinery check, the numbers mean nothing)" if facts["quick"] else ""),
         "",
         f"- **Data:** {facts['n_videos']} videos ({facts['n_real']} REAL / {facts['n_fake']} FAKE) of "
-        f"`{facts['data_dir']}`, a small public sample of FaceForensics++ ({facts['n_videos_available']} labelled videos: "
+        f"`{facts['data_dir']}`, a small public sample of FaceForensics++ "
+        f"({facts['n_videos_available']} labelled videos: "
         "15 REAL / 52 FAKE; Deepfakes, Face2Face, FaceSwap, NeuralTextures; c23 and c40)"
         + (", quick mode keeps one video per group, label and compression" if facts["quick"] else "") + ".",
         f"- **Identities and folds:** {facts['n_groups']} identity groups (a fake and both of its ids in one group), "
         f"{facts['k']} stratified group folds; every score is out-of-fold and video-level.",
         f"- **Settings:** {s['frames']} frames per video, MTCNN crops at {s['crop_size']} px (margin {s['margin']}) "
-        f"resized to {t['size']} px with cv2 INTER_{s['interpolation'].upper()} for training; {t['epochs']} epoch(s) of "
-        f"{t['steps_per_epoch'] * t['batch_size']} crops (batch {t['batch_size']}), {t['imbalance']} batches, augmentation "
-        f"{', '.join(t['augment'])}; the last epoch kept (no checkpoint chosen on the validation fold); seed {s['seed']}; "
+        f"resized to {t['size']} px with cv2 INTER_{s['interpolation'].upper()} for training; "
+        f"{t['epochs']} epoch(s) of {t['steps_per_epoch'] * t['batch_size']} crops (batch {t['batch_size']}), "
+        f"{t['imbalance']} batches, augmentation {', '.join(t['augment'])}; the last epoch kept (no checkpoint chosen "
+        f"on the validation fold); seed {s['seed']}; "
         f"{s['n_boot']} bootstrap resamples of identity groups.",
-        f"- **CPU time:** {minutes:.1f} min on {facts['cpu_count']} cores for this run (budget: about 30 min on 2 cores "
-        "for the default run; the machine was shared with other jobs)"
-        + (f"; {len(facts['reused_trainings'])} finished trainings were reused from an earlier run with the same settings "
-           f"and inputs, their time is not in this total ({', '.join(facts['reused_trainings'])})"
+        f"- **CPU time:** {minutes:.1f} min on {facts['cpu_count']} cores for this run "
+        "(budget: about 30 min on 2 cores for the default run; the machine was shared with other jobs)"
+        + (f"; {len(facts['reused_trainings'])} finished trainings were reused from an earlier run with the same "
+           f"settings and inputs, their time is not in this total ({', '.join(facts['reused_trainings'])})"
            if facts["reused_trainings"] else "") + ".",
         f"- **Weights:** {weights}; pretrained reference rows: "
         + (", ".join(f"`{Path(f).name}`" for f in facts["pretrained"]["files"]) + f" from `{facts['mesonet_dir']}`, "
-           "no training, 256 px crops scaled to [0, 1]" if facts["pretrained"]["files"] else "none (no MesoNet folder)") + ".",
+           "no training, 256 px crops scaled to [0, 1]" if facts["pretrained"]["files"]
+           else "none (no MesoNet folder)") + ".",
         "",
         "## How the numbers were made honest",
         "",
@@ -679,21 +701,22 @@ def write_results(result: dict, out: Path) -> None:
         f"labels). `MODEL{CAL}` rows: the frame aggregation (mean, median, confident-frame mean, |p-0.5|-weighted) and "
         f"`{PredictConfig().calibration}` calibration + clip bounds, both fitted on the *other* training folds, the "
         "calibration on the aggregation's cross-fitted output there (nested cross-fitting).",
-        "- `stack` rows: aggregation choice and logistic regression on the base models' OOF logits, fitted on the other "
-        "training folds; `stack +cal` adds the calibration, fitted on the meta model's cross-fitted output there. Every "
-        "learned choice that scores a fold was fitted without that fold's labels, at every level. Deployed aggregation "
+        "- `stack` rows: aggregation choice and logistic regression on the base models' OOF logits, fitted on the "
+        "other training folds; `stack +cal` adds the calibration, fitted on the meta model's cross-fitted output "
+        "there. Every learned choice that scores a fold was fitted without that fold's labels, at every level. "
+        "Deployed aggregation "
         f"per model: {', '.join(f'{k}: {v}' for k, v in facts['stack_aggregations'].items())}.",
         "- Each fold's model was trained for a fixed number of epochs and its last epoch kept: no checkpoint, early "
         "stopping or learning-rate schedule follows the fold it scores.",
         "- Videos without a face stay in every row at the fallback P(FAKE), as at test time "
         f"({facts['videos_without_faces']} here).",
-        "- The constant prior predicts each subset's own FAKE share (it knows the subset's label ratio, which a model does "
-        "not). For balanced log loss that is not the best constant: always answering 0.5 scores ln 2 = 0.693, the bar "
-        "the verdict uses.",
+        "- The constant prior predicts each subset's own FAKE share (it knows the subset's label ratio, which a "
+        "model does not). For balanced log loss that is not the best constant: always answering 0.5 scores "
+        "ln 2 = 0.693, the bar the verdict uses.",
         f"- Intervals: 95 % percentile bootstrap over identity groups, with the number of groups beside each row. "
-        f"Intervals from fewer than {C.MIN_RELIABLE_GROUPS} groups are marked{UNRELIABLE}: in simulation such intervals "
-        "cover well under 95 % (about 90 % for AUC and 81 % for balanced log loss on FF++'s 7 unequal groups), so read "
-        f"them as rough. Per-method subsets share the same REAL videos.",
+        f"Intervals from fewer than {C.MIN_RELIABLE_GROUPS} groups are marked{UNRELIABLE}: in simulation such "
+        "intervals cover well under 95 % (about 90 % for AUC and 81 % for balanced log loss on FF++'s 7 unequal "
+        "groups), so read them as rough. Per-method subsets share the same REAL videos.",
         "",
         *null_markdown(result["null"]),
         "## Verdict",
@@ -707,22 +730,26 @@ def write_results(result: dict, out: Path) -> None:
     if len(result["cross_compression"]):
         cross = result["cross_compression"]
         lines += ["## Cross-compression: tested on c40", "",
-                  "Each fold's c40 videos scored by a model trained on the c23 videos of the other folds only, beside the "
-                  "main run's model (trained on c23 and c40 of the other folds). Raw mean-of-frames predictions.", "",
+                  "Each fold's c40 videos scored by a model trained on the c23 videos of the other folds only, "
+                  "beside the main run's model (trained on c23 and c40 of the other folds). Raw mean-of-frames "
+                  "predictions.", "",
                   markdown_table(cross, "all")]
     if facts["pretrained"]["interpolation"]:
         interp = pd.DataFrame(facts["pretrained"]["interpolation"])
         interp["roc_auc [95% CI]"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in
-                                      zip(interp["roc_auc"], interp["roc_auc_low"], interp["roc_auc_high"])]
+                                      zip(interp["roc_auc"], interp["roc_auc_low"], interp["roc_auc_high"],
+                                          strict=True)]
         lines += ["## Pretrained MesoNet: resize interpolation of small crops", "",
-                  f"Each 256 px crop shrunk to {s['size']} px and enlarged back to 256 px, as a small face crop reaches MesoNet. "
-                  "At an integer enlargement cv2 INTER_AREA repeats pixels exactly like INTER_NEAREST, so those two rows agree.", "",
+                  f"Each 256 px crop shrunk to {s['size']} px and enlarged back to 256 px, as a small face crop "
+                  "reaches MesoNet. At an integer enlargement cv2 INTER_AREA repeats pixels exactly like "
+                  "INTER_NEAREST, so those two rows agree.", "",
                   _table_md(interp, ["weights", "crop", "interpolation", "roc_auc [95% CI]", "balanced_log_loss"],
                             {"balanced_log_loss": "{:.3f}"})]
     if len(result["ablation"]):
         lines += [f"## Ablations on {s['ablation_model']} (final `{s['ablation_model']}{CAL}` numbers, all videos)", "",
-                  "Each row changes one choice against the default; Δ is the paired difference on the same videos, with a "
-                  "95 % interval from resampling identity groups (an interval containing 0 means no detectable effect).", "",
+                  "Each row changes one choice against the default; Δ is the paired difference on the same videos, "
+                  "with a 95 % interval from resampling identity groups (an interval containing 0 means no "
+                  "detectable effect).", "",
                   ablation_markdown(result["ablation"])]
     lines += ["## Time per stage (s)", "", _table_md(pd.DataFrame([facts["timings_s"]]), list(facts["timings_s"])),
               "## Figures", "", *[f"![{f}](figures/{f})" for f in figures], ""]

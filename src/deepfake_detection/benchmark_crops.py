@@ -180,7 +180,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     write_stacking_report(stack, out / "stacker")
     for name, model_dir in pretrained.items():
         oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
-        videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"]))).astype(float)
+        videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"], strict=True))).astype(float)
         videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
     start = _stage(timings, "aggregation_calibration_stacking", start)
 
@@ -189,9 +189,11 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     table = results_table(videos, {r: r for r in rows}, n_boot=bench.n_boot, seed=seed)
     table = table[table["subset"] == "all"].reset_index(drop=True)
     y = videos["label"].to_numpy(int)
-    table["roc_auc_p"] = [auc_permutation_p(y, videos[r].to_numpy(float), bench.permutations, seed) for r in table["model"]]
+    table["roc_auc_p"] = [auc_permutation_p(y, videos[r].to_numpy(float), bench.permutations, seed)
+                          for r in table["model"]]
     start = _stage(timings, "scores", start)
-    null = null_table(videos, stack, list(pretrained), predict_cfg, bench.null, seed).reset_index() if bench.null else pd.DataFrame()
+    null = (null_table(videos, stack, list(pretrained), predict_cfg, bench.null, seed).reset_index() if bench.null
+            else pd.DataFrame())
     start = _stage(timings, "null_check", start)
     ablation = crop_ablation_rows(videos, bench) if bench.ablations else pd.DataFrame()
     start = _stage(timings, "ablations", start)
@@ -199,7 +201,8 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
 
     facts = {"data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "n_crops": len(videos),
              "n_real": int((y == 0).sum()), "n_fake": int(y.sum()), "n_groups": int(videos["group"].nunique()),
-             "trained": trained, "pretrained": {n: str(d) for n, d in pretrained.items()}, "timings_s": timings, "cpu_count": os.cpu_count(),
+             "trained": trained, "pretrained": {n: str(d) for n, d in pretrained.items()}, "timings_s": timings,
+             "cpu_count": os.cpu_count(),
              "stack_models": [m["name"] for m in stack.spec["models"]],
              "reused_trainings": [n for n, t in trained.items() if t.get("reused")]}
     result = {"facts": facts, "table": table, "videos": videos, "null": null, "ablation": ablation}
@@ -229,7 +232,8 @@ def write_crops_results(result: dict, out: Path) -> None:
     shown = pd.DataFrame({"model": table["model"], "n": table["n"], "groups": table["n_groups"],
                           "roc_auc [95% CI]": [format_metric(r, "roc_auc") for _, r in table.iterrows()],
                           "AUC p (perm.)": [f"{p:.4f}" for p in table["roc_auc_p"]],
-                          "balanced_log_loss [95% CI]": [format_metric(r, "balanced_log_loss") for _, r in table.iterrows()],
+                          "balanced_log_loss [95% CI]": [format_metric(r, "balanced_log_loss")
+                                                         for _, r in table.iterrows()],
                           "log_loss [95% CI]": [format_metric(r, "log_loss") for _, r in table.iterrows()],
                           "accuracy": [f"{a:.3f}" for a in table["accuracy"]]})
     prior = table.iloc[0]
@@ -237,7 +241,8 @@ def write_crops_results(result: dict, out: Path) -> None:
                              f"{prior['prior_balanced_log_loss']:.3f}", f"{prior['prior_log_loss']:.3f}",
                              f"{prior['prior_accuracy']:.3f}"]
     lines = [
-        "# DFDC face-crop benchmark" + (" (QUICK MODE: a machinery check, the numbers mean nothing)" if facts["quick"] else ""),
+        "# DFDC face-crop benchmark"
+        + (" (QUICK MODE: a machinery check, the numbers mean nothing)" if facts["quick"] else ""),
         "",
         f"- **Data:** {facts['n_crops']} real DFDC face crops ({facts['n_real']} REAL / {facts['n_fake']} FAKE) of "
         f"`{facts['data_dir']}`, one crop per video, in {facts['n_groups']} groups (a fake with its original).",
@@ -250,7 +255,8 @@ def write_crops_results(result: dict, out: Path) -> None:
         f"({s['n_boot']} resamples, widened by the t(G-1)/z factor; {UNRELIABLE.strip()} below "
         f"{C.MIN_RELIABLE_GROUPS} groups); AUC p-value from {s['permutations']} label permutations.",
         f"- **CPU time:** {minutes:.1f} min on {facts['cpu_count']} cores"
-        + (f" (reused trainings, not counted: {', '.join(facts['reused_trainings'])})" if facts["reused_trainings"] else "")
+        + (f" (reused trainings, not counted: {', '.join(facts['reused_trainings'])})" if facts["reused_trainings"]
+           else "")
         + ".",
         "",
         "## Scores (out-of-fold)",

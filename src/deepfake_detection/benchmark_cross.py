@@ -45,7 +45,8 @@ def training_overlap(videos: pd.DataFrame, train_labels: Path | None) -> dict | 
 
 
 def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int) -> pd.DataFrame:
-    """One row per labelled video: label, group, method, compression, status, and P(FAKE) of the stack and each model."""
+    """One row per labelled video: label, group, method, compression, status, and P(FAKE) of the stack and each
+    model."""
     index = labelled(index_videos(data_dir)[0]).reset_index(drop=True)
     paths = [data_dir / p for p in index["path"]]
     detections = detect_paths(paths, models_dir, work / "detect", dcfg=DetectConfig(gradcam=False, n_boot=0, seed=seed))
@@ -64,8 +65,9 @@ def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int
     return videos
 
 
-def run_cross_dataset(data_dir: str | Path, models_dir: str | Path = "models/zoo", out_dir: str | Path = "reports/cross-ffpp",
-                      work_dir: str | Path = "work/cross-ffpp", n_boot: int = 1000, permutations: int = 1000,
+def run_cross_dataset(data_dir: str | Path, models_dir: str | Path = "models/zoo",
+                      out_dir: str | Path = "reports/cross-ffpp", work_dir: str | Path = "work/cross-ffpp",
+                      n_boot: int = 1000, permutations: int = 1000,
                       seed: int = 0, name: str = "FaceForensics++", train_labels: str | Path | None = None) -> dict:
     """Score the zoo on every labelled video of a folder (FF++, or REAL/ FAKE/ video folders); write results.md,
     results.json and videos.csv. train_labels: the training crops' labels.csv, to report any overlap."""
@@ -77,7 +79,7 @@ def run_cross_dataset(data_dir: str | Path, models_dir: str | Path = "models/zoo
     subsets = evaluation_subsets(videos)
     table["roc_auc_p"] = [auc_permutation_p(videos.loc[subsets[s], "label"].astype(int).to_numpy(),
                                             videos.loc[subsets[s], m].to_numpy(float), permutations, seed)
-                          for m, s in zip(table["model"], table["subset"])]
+                          for m, s in zip(table["model"], table["subset"], strict=True)]
     y = videos["label"].astype(int).to_numpy()
     minutes = (time.perf_counter() - start) / 60
     no_face = int((~videos["status"].isin(["ok", "partial"])).sum())
@@ -114,7 +116,8 @@ def results_markdown(table: pd.DataFrame, facts: dict) -> str:
         lines += [f"## {subset}", "", markdown_table(table, subset),
                   "AUC p (perm.): " + ", ".join(f"{r['model']} {r['roc_auc_p']:.3f}" for _, r in part.iterrows()), ""]
     stack = table[(table["model"] == STACK) & (table["subset"] == "all")].iloc[0]
-    lines += ["## Reading", "", f"The zoo's stack scores ROC AUC {format_metric(stack, 'roc_auc')} on all {name} videos "
+    lines += ["## Reading", "",
+              f"The zoo's stack scores ROC AUC {format_metric(stack, 'roc_auc')} on all {name} videos "
               f"(balanced log loss {format_metric(stack, 'balanced_log_loss')}), against 0.5 / 0.693 for chance. "
               "With this few groups the intervals are wide; a method row whose interval includes 0.5 shows no "
               "evidence of detection for that method."]

@@ -60,7 +60,7 @@ class Step:
 
 def apply_chain(steps: list[Step], params: list[Any], x: np.ndarray) -> np.ndarray:
     """Run x through fitted steps in order."""
-    for step, p in zip(steps, params):
+    for step, p in zip(steps, params, strict=True):
         x = step.apply(p, x)
     return x
 

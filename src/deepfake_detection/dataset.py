@@ -49,14 +49,17 @@ class IndexProblems:
     bad_entries: list[str] = field(default_factory=list)  # entries kept with what could be read (label unknown)
 
     def error_rows(self, index: pd.DataFrame) -> list[tuple[str, str, str]]:
-        """(input, status, reason) per problem, for errors.csv: metadata files, entries and listed-but-missing videos."""
-        rows = [(line.split(": ", 1)[0], "malformed_metadata", line.split(": ", 1)[-1]) for line in self.malformed_metadata]
+        """(input, status, reason) per problem, for errors.csv: metadata files, entries and listed-but-missing
+        videos."""
+        rows = [(line.split(": ", 1)[0], "malformed_metadata", line.split(": ", 1)[-1])
+                for line in self.malformed_metadata]
         rows += [(line.split(": ", 1)[0], "unsafe_entry", line) for line in self.unsafe_entries]
         rows += [(line.split(": ", 1)[0], "bad_entry", line.split(": ", 1)[-1]) for line in self.bad_entries]
-        rows += [(p, "missing", "listed in metadata.json but not on disk") for p in index.loc[index["exists"] == 0, "path"]]
+        rows += [(p, "missing", "listed in metadata.json but not on disk")
+                 for p in index.loc[index["exists"] == 0, "path"]]
         duplicated = index[index["filename"].isin(self.duplicate_filenames) & (index["source"] == "dfdc")]
         rows += [(path, "duplicate_name", f"{name} is in several DFDC parts (video ids stay distinct per part)")
-                 for path, name in zip(duplicated["path"], duplicated["filename"])]
+                 for path, name in zip(duplicated["path"], duplicated["filename"], strict=True)]
         return rows
 
 
@@ -121,7 +124,8 @@ def _dfdc_rows(metadata_path: Path, root: Path, problems: IndexProblems) -> list
         original = entry.get("original") if isinstance(entry.get("original"), str) else ""
         rows.append({
             "filename": name, "path": _rel(folder / name, root),
-            "label": label, "split": entry.get("split") if isinstance(entry.get("split"), str) and entry["split"] else "train",
+            "label": label,
+            "split": entry.get("split") if isinstance(entry.get("split"), str) and entry["split"] else "train",
             "original": original,
             "source": "dfdc", "method": "", "compression": "", "part": part,
         })
@@ -206,7 +210,8 @@ def assign_groups(index: pd.DataFrame) -> pd.Series:
             groups.append("ffpp:" + root_of(PurePosixPath(row.filename).stem.split("_")[0]))
         else:
             key = row.original if row.original else row.filename
-            groups.append(f"{row.part}:{PurePosixPath(key).stem}" if row.source == "dfdc_test" else PurePosixPath(key).stem)
+            groups.append(f"{row.part}:{PurePosixPath(key).stem}" if row.source == "dfdc_test"
+                          else PurePosixPath(key).stem)
     return pd.Series(groups, index=index.index, name="group")
 
 
@@ -341,7 +346,8 @@ def index_crops(root: str | Path) -> pd.DataFrame:
         "original": table["original"], "group": table["group"], "source": "crops", "method": "",
         "compression": "", "part": [str(PurePosixPath(f).parent) for f in table["file"]], "exists": exists,
         "frames": 1, "fps": 0.0, "width": np.nan, "height": np.nan, "duration_s": 0.0, "readable": exists,
-        "error": np.where(exists == 1, "", "missing"), "size_bytes": [p.stat().st_size if p.is_file() else 0 for p in paths],
+        "error": np.where(exists == 1, "", "missing"),
+        "size_bytes": [p.stat().st_size if p.is_file() else 0 for p in paths],
     })
     return index[INDEX_COLUMNS]
 
@@ -375,7 +381,8 @@ def index_videos(data_dir: str | Path, probe: bool = True) -> tuple[pd.DataFrame
         rows += _ffpp_rows(videos_dir, root)
     for folder in plain_dirs:
         rows += _test_rows(folder, root)
-    index = pd.DataFrame(rows, columns=[c for c in INDEX_COLUMNS if c not in ("video_id", "group", "exists", "size_bytes", *PROBE_COLUMNS)])
+    index = pd.DataFrame(rows, columns=[c for c in INDEX_COLUMNS
+                                        if c not in ("video_id", "group", "exists", "size_bytes", *PROBE_COLUMNS)])
     index.insert(0, "video_id", [video_id_for(p) for p in index["path"]])
     index["label"] = index["label"].astype("Int64")
     index["group"] = assign_groups(index) if len(index) else pd.Series(dtype=str)

@@ -135,9 +135,9 @@ def card_summary(models_dir: Path, stacker: dict | None) -> dict:
         elif line.strip():
             sections.setdefault(current, []).append(line.strip())
     summary["card"] = str(card)
-    summary["version"] = next((l for l in sections.get("header", []) if not l.startswith("#")), "")
-    summary["training_data"] = [l.lstrip("- ") for l in sections.get("Training data and its terms", [])]
-    summary["limits"] = [l.lstrip("- ") for l in sections.get("Known limits and failure modes", [])]
+    summary["version"] = next((text for text in sections.get("header", []) if not text.startswith("#")), "")
+    summary["training_data"] = [text.lstrip("- ") for text in sections.get("Training data and its terms", [])]
+    summary["limits"] = [text.lstrip("- ") for text in sections.get("Known limits and failure modes", [])]
     return summary
 
 
@@ -354,13 +354,15 @@ def report_html(det: Detection, figures: dict[str, bytes]) -> str:
     cv = det.model_card.get("cv", {}).get("stack_calibrated")
     if cv:
         body.append(f"<p><b>How far to trust it.</b> On DFDC faces they never saw in training, these models score "
-                    f"ROC AUC {cv['roc_auc']:.3f} and balanced log loss {cv['balanced_log_loss']:.3f} (cross-validated, "
-                    "model card below; 0.5 and 0.693 are chance). That, not the interval, says how often such a verdict "
-                    "is right: the interval only shows how much it depends on which frames were sampled.</p>")
+                    f"ROC AUC {cv['roc_auc']:.3f} and balanced log loss {cv['balanced_log_loss']:.3f} "
+                    "(cross-validated, model card below; 0.5 and 0.693 are chance). That, not the interval, says how "
+                    "often such a verdict is right: the interval only shows how much it depends on which frames "
+                    "were sampled.</p>")
     if det.reason:
         body.append(f"<p class='small'>Notes: {html.escape(det.reason)}</p>")
     if "timeline" in figures:
-        body.append("<h2>P(FAKE) over the video</h2><img alt='P(FAKE) per frame' src='" + _data_uri(figures["timeline"]) + "'>"
+        body.append("<h2>P(FAKE) over the video</h2><img alt='P(FAKE) per frame' src='"
+                    + _data_uri(figures["timeline"]) + "'>"
                     "<p class='small'>Each point is one face in one sampled frame, scored by the stack; hollow points "
                     "are faces whose box was interpolated between detections. The shaded band is the 95 % interval "
                     "of the video score.</p>")
@@ -461,7 +463,7 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
     extract = inference_extract_config(extract_cfg, size, cfg)
     card = card_summary(models_dir, stacker)
     detections = []
-    for path, name in zip(tqdm(inputs, desc="detect", unit="input"), output_names(inputs)):
+    for path, name in zip(tqdm(inputs, desc="detect", unit="input"), output_names(inputs), strict=True):
         t0 = time.perf_counter()
         try:
             det, figures = detect_one(path, name, models, detector, extract, cfg, dcfg, card)

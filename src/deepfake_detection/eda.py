@@ -112,7 +112,8 @@ def data_set(index: pd.DataFrame) -> pd.Series:
 
 def length_summary(lengths: pd.DataFrame) -> pd.DataFrame:
     """Count, mean, min, median and max of frames, fps, duration and file size, per set."""
-    stats = lengths.groupby("set")[["frames", "fps", "duration_s", "size_mb"]].agg(["count", "mean", "min", "median", "max"])
+    stats = (lengths.groupby("set")[["frames", "fps", "duration_s", "size_mb"]]
+             .agg(["count", "mean", "min", "median", "max"]))
     return stats.stack(level=0, future_stack=True).round(2).rename_axis(["set", "feature"])
 
 
@@ -212,7 +213,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 def consecutive_ssim(images: list[np.ndarray]) -> np.ndarray:
     """SSIM of each image with the one before it: len(images) - 1 values."""
-    return np.array([ssim(a, b) for a, b in zip(images[:-1], images[1:])], dtype=np.float64)
+    return np.array([ssim(a, b) for a, b in zip(images[:-1], images[1:], strict=True)], dtype=np.float64)
 
 
 def face_track(frames: list[np.ndarray], detector) -> list[FaceBox] | None:
@@ -227,7 +228,7 @@ def face_track(frames: list[np.ndarray], detector) -> list[FaceBox] | None:
 def face_patches(frames: list[np.ndarray], boxes: list[FaceBox], cfg: EdaConfig) -> list[np.ndarray]:
     """Grayscale face regions (uint8 face_size x face_size) cut at the given boxes."""
     return [cv2.cvtColor(crop_face(f, b, margin=cfg.face_margin, size=cfg.face_size), cv2.COLOR_RGB2GRAY)
-            for f, b in zip(frames, boxes)]
+            for f, b in zip(frames, boxes, strict=True)]
 
 
 def manifest_patches(crops_dir: str | Path, video_id: str, cfg: EdaConfig) -> tuple[list[int], list[np.ndarray]]:
@@ -256,7 +257,7 @@ def _over_time_rows(video_id: str, label, method: str, region: str, frames: list
     name = "unknown" if pd.isna(label) else "FAKE" if label == FAKE else "REAL"
     return [{"video_id": video_id, "label": name, "method": method, "pair": pair or video_id, "region": region,
              "frame": frame, "ssim": value}
-            for frame, value in zip(frames[1:], consecutive_ssim(images))]
+            for frame, value in zip(frames[1:], consecutive_ssim(images), strict=True)]
 
 
 def _face_series(video_id: str, frames: list[int], patches: list[np.ndarray], crops_dir: str | Path | None,
@@ -273,7 +274,8 @@ def _face_series(video_id: str, frames: list[int], patches: list[np.ndarray], cr
 class SsimResult:
     """SSIM analyses in long format, the side-by-side grid rows, and the boxes they used."""
 
-    over_time: pd.DataFrame  # video_id, label, method, pair (original's id), region ("full"/"face"), frame, ssim vs previous sample
+    # video_id, label, method, pair (original's id), region ("full"/"face"), frame, ssim vs previous sample
+    over_time: pd.DataFrame
     vs_original: pd.DataFrame  # fake_id, original_id, method, compression, frame, region, ssim (fake vs original)
     grid_rows: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)  # (title, original, fake) RGB
     notes: list[str] = field(default_factory=list)  # why a video or face region is missing
@@ -284,16 +286,17 @@ def stride_indices(cfg: EdaConfig) -> list[int]:
     return list(range(0, cfg.frames * cfg.every, cfg.every))
 
 
-def aligned_frames(original_path: Path, fake_path: Path, cfg: EdaConfig) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
+def aligned_frames(original_path: Path, fake_path: Path,
+                   cfg: EdaConfig) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
     """Frames at the same indices from an original and its fake (RGB uint8), for frame-aligned SSIM."""
     original = sample_frames(original_path, indices=stride_indices(cfg))
     fake = sample_frames(fake_path, indices=original.indices)
-    fake_at = dict(zip(fake.indices, fake.frames))
-    common = [(i, f) for i, f in zip(original.indices, original.frames) if i in fake_at]
+    fake_at = dict(zip(fake.indices, fake.frames, strict=True))
+    common = [(i, f) for i, f in zip(original.indices, original.frames, strict=True) if i in fake_at]
     return [i for i, _ in common], [f for _, f in common], [fake_at[i] for i, _ in common]
 
 
-def ssim_analysis(index: pd.DataFrame, data_dir: str | Path, pairs: pd.DataFrame, cfg: EdaConfig = EdaConfig(),
+def ssim_analysis(index: pd.DataFrame, data_dir: str | Path, pairs: pd.DataFrame, cfg: EdaConfig | None = None,
                   crops_dir: str | Path | None = None, detector=None) -> SsimResult:
     """Consecutive-frame SSIM along videos and frame-aligned fake-vs-original SSIM, full frame and face.
 
@@ -302,6 +305,7 @@ def ssim_analysis(index: pd.DataFrame, data_dir: str | Path, pairs: pd.DataFrame
     crops_dir is given (and lists the video), else those aligned regions or, for videos without a pair
     (up to cfg.max_videos in all), the video's own detections.
     """
+    cfg = cfg or EdaConfig()
     root = Path(data_dir)
     detector = detector or make_detector(cfg.detector, long_side=cfg.detect_long_side)
     over_time, vs_original, grid_rows, notes = [], [], [], []
@@ -324,12 +328,13 @@ def ssim_analysis(index: pd.DataFrame, data_dir: str | Path, pairs: pd.DataFrame
         for region, (images_o, images_f) in regions.items():
             vs_original += [{"fake_id": pair.fake_id, "original_id": pair.original_id, "method": pair.method,
                              "compression": pair.compression, "frame": frame, "region": region, "ssim": ssim(a, b)}
-                            for frame, a, b in zip(frames, images_o, images_f)]
+                            for frame, a, b in zip(frames, images_o, images_f, strict=True)]
             videos = [(pair.fake_id, FAKE, pair.method, images_f)]
             if pair.original_id not in done:
                 videos.insert(0, (pair.original_id, REAL, "original", images_o))
             for video_id, label, method, images in videos:
-                series = (frames, images) if region == "full" else _face_series(video_id, frames, images, crops_dir, cfg)
+                series = ((frames, images) if region == "full"
+                          else _face_series(video_id, frames, images, crops_dir, cfg))
                 over_time += _over_time_rows(video_id, label, method, region, *series, pair=pair.original_id)
         done |= {pair.original_id, pair.fake_id}
     for row in _extra_videos(index, done, cfg.max_videos).itertuples():
@@ -398,8 +403,8 @@ def ssim_verdict(result: SsimResult) -> str:
     lower = int((per_pair["face"] < per_pair["full"]).sum())
     holds = full >= 0.9 and lower == len(per_pair)
     text = (f"Fake against its original (frame-aligned, {len(per_pair)} pairs): full-frame SSIM averages {full:.3f} "
-            f"(min {result.vs_original.loc[result.vs_original['region'] == 'full', 'ssim'].min():.3f}), the face region "
-            f"{face:.3f}; the face region is less similar in {lower}/{len(per_pair)} pairs. "
+            f"(min {result.vs_original.loc[result.vs_original['region'] == 'full', 'ssim'].min():.3f}), "
+            f"the face region {face:.3f}; the face region is less similar in {lower}/{len(per_pair)} pairs. "
             f"The expected pattern (full frame nearly identical, face region differs) "
             f"{'holds' if holds else 'does not fully hold'} on this data.")
     gap = temporal_gap(result)
@@ -435,11 +440,13 @@ def haar_annotations(frame: np.ndarray, long_side: int = ANNOTATION_LONG_SIDE) -
     gray = cv2.equalizeHist(gray_small(frame, long_side))
     scale = frame.shape[0] / gray.shape[0]  # small -> full-frame px
     min_face = max(24, gray.shape[0] // 12)
-    frontal = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(gray, 1.1, 6, minSize=(min_face, min_face))
+    frontal = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(gray, 1.1, 6,
+                                                                               minSize=(min_face, min_face))
     eyes, smiles = [], []
     for x, y, w, h in frontal:
         upper = gray[y:y + h // 2, x:x + w]
-        for ex, ey, ew, eh in _cascade("haarcascade_eye.xml").detectMultiScale(upper, 1.1, 6, minSize=(w // 12, w // 12))[:2]:
+        for ex, ey, ew, eh in _cascade("haarcascade_eye.xml").detectMultiScale(upper, 1.1, 6,
+                                                                               minSize=(w // 12, w // 12))[:2]:
             eyes.append((x + ex + ew / 2, y + ey + eh / 2, max(ew, eh) / 2))
         lower = gray[y + h // 2:y + h, x:x + w]
         found = _cascade("haarcascade_smile.xml").detectMultiScale(lower, 1.5, 15, minSize=(w // 5, h // 10))
@@ -448,7 +455,8 @@ def haar_annotations(frame: np.ndarray, long_side: int = ANNOTATION_LONG_SIDE) -
             smiles.append((x + sx, y + h // 2 + sy, sw, sh))
     profile = _cascade("haarcascade_profileface.xml")
     left = profile.detectMultiScale(gray, 1.1, 5, minSize=(min_face, min_face))
-    right = profile.detectMultiScale(cv2.flip(gray, 1), 1.1, 5, minSize=(min_face, min_face))  # faces turned the other way
+    # faces turned the other way
+    right = profile.detectMultiScale(cv2.flip(gray, 1), 1.1, 5, minSize=(min_face, min_face))
     profiles = [*left, *((gray.shape[1] - x - w, y, w, h) for x, y, w, h in right)]
 
     def up(values) -> list[tuple[int, ...]]:
@@ -494,10 +502,11 @@ def _markdown_table(table: pd.DataFrame) -> str:
 
 def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: str | Path | None = None,
             out_dir: str | Path = "work/eda/figures", crops_dir: str | Path | None = None,
-            summary_path: str | Path = "work/eda/eda_summary.md", cfg: EdaConfig = EdaConfig()) -> dict:
+            summary_path: str | Path = "work/eda/eda_summary.md", cfg: EdaConfig | None = None) -> dict:
     """Every EDA table and figure for a data folder: PNGs with stable names plus a markdown summary."""
     from deepfake_detection import plots
 
+    cfg = cfg or EdaConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Path] = {}
@@ -528,12 +537,14 @@ def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: s
         full = read_full_index(full_index)
         full_labels = label_counts(full)
         full_lengths = full_index_lengths(full)
-        save("labels_full_index", plots.plot_label_counts(full_labels, title=f"DFDC full training index ({len(full):,} videos)"))
+        save("labels_full_index", plots.plot_label_counts(full_labels,
+                                                          title=f"DFDC full training index ({len(full):,} videos)"))
         save("lengths_full_index", plots.plot_full_index_lengths(full))
         imbalance_full = imbalance_table(full["label"])
         sections += [
             f"## Full DFDC index (`{full_index}`)\n\n" + _markdown_table(full_labels),
-            f"Frames per video: min {full['frames'].min()}, median {full['frames'].median():g}, max {full['frames'].max()}; "
+            f"Frames per video: min {full['frames'].min()}, median {full['frames'].median():g}, "
+            f"max {full['frames'].max()}; "
             f"{int(full_lengths['videos'].iloc[0]):,} videos ({full_lengths['share'].iloc[0]:.1%}) have "
             f"{int(full_lengths['frames'].iloc[0])} frames.\n\n"
             + _markdown_table(full_lengths.head(10)),
@@ -563,7 +574,8 @@ def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: s
         f"{', over-time crops from ' + str(crops_dir) if crops_dir else ''}).\n\n{verdict_ssim}"
         + ("\n\n" + _markdown_table(ssim_summary(result)) if not result.vs_original.empty else "")
         + ("\n\nConsecutive-frame SSIM per video:\n\n" + _markdown_table(
-            result.over_time.groupby(["video_id", "label", "region"])["ssim"].agg(["mean", "min"]).round(3).reset_index())
+            result.over_time.groupby(["video_id", "label", "region"])["ssim"].agg(["mean", "min"]).round(3)
+            .reset_index())
            if not result.over_time.empty else "")
         + ("\n\nNotes: " + "; ".join(result.notes) if result.notes else ""))
     annotations = annotated_frames(table, data_dir, cfg.annotation_frames, prefer=list(pairs["original_id"]))

@@ -139,7 +139,7 @@ def stack_inputs(model_dirs: list[Path], cfg: PredictConfig) -> StackInputs:
     p = np.full((len(keys), len(per_model), len(AGGREGATIONS)), cfg.fallback)
     seen = np.zeros(len(keys), dtype=bool)
     for m, table in enumerate(per_model.values()):
-        row = keys["video_id"].map(dict(zip(table["video_id"], range(len(table)))))
+        row = keys["video_id"].map(dict(zip(table["video_id"], range(len(table)), strict=True)))
         present = row.notna().to_numpy()
         p[present, m] = table[list(AGGREGATIONS)].to_numpy(float)[row[present].astype(int)]
         seen |= present
@@ -188,7 +188,7 @@ def meta_predict(meta: dict, x: np.ndarray) -> np.ndarray:
         return sigmoid(x @ np.asarray(meta["weights"]) + meta["intercept"])
     if meta["kind"] == "mlp":
         h = x
-        layers = list(zip(meta["weights"], meta["biases"]))
+        layers = list(zip(meta["weights"], meta["biases"], strict=True))
         for w, b in layers[:-1]:
             h = np.maximum(h @ np.asarray(w) + np.asarray(b), 0.0)  # relu, sklearn's default
         w, b = layers[-1]
@@ -209,7 +209,8 @@ def aggregation_step(cfg: PredictConfig) -> Step:
         if cfg.aggregation is not None:
             return [names.index(cfg.aggregation)] * x.shape[1]
         weights = sample_weights(y, True)
-        return [int(np.argmin([fit_loss(y, x[:, m, a], weights) for a in range(x.shape[2])])) for m in range(x.shape[1])]
+        return [int(np.argmin([fit_loss(y, x[:, m, a], weights) for a in range(x.shape[2])]))
+                for m in range(x.shape[1])]
 
     return Step("aggregation", fit, lambda chosen, x: x[:, np.arange(x.shape[1]), chosen])
 
@@ -226,7 +227,8 @@ def _column(x: np.ndarray) -> np.ndarray:
 
 
 def calibration_step(cfg: PredictConfig) -> Step:
-    """Logit scaling + clip bounds, cfg.calibration's method; "auto" picks the method by cross-fitting on the fit rows."""
+    """Logit scaling + clip bounds, cfg.calibration's method; "auto" picks the method by cross-fitting on the fit
+    rows."""
 
     def fit(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> Calibration:
         p = _column(x)
@@ -270,7 +272,8 @@ def fallback_probability(y: np.ndarray, calibration: Calibration, cfg: PredictCo
 
 def oof_with_fallback(steps: list[Step], inputs: StackInputs, x: np.ndarray, y: np.ndarray,
                       cfg: PredictConfig) -> np.ndarray:
-    """Nested OOF output of a chain on the videos with faces; the others get the cross-fitted fallback, as at test time."""
+    """Nested OOF output of a chain on the videos with faces; the others get the cross-fitted fallback, as at test
+    time."""
     folds, face = inputs.table["fold"].to_numpy(int), inputs.has_face
     out = np.empty(len(y))
     out[face] = _column(chain_oof(steps, x[face], y[face], folds[face]))
@@ -323,8 +326,10 @@ def fit_stacker(models: str | Path | list[Path], cfg: PredictConfig | None = Non
 
     face = inputs.has_face
     steps = [aggregation_step(cfg), meta_step(kind, cfg, seed), calibration_step(cfg)]
-    chosen, final_meta, calibration = fit_chain(steps, inputs.p[face], y[face], inputs.table["fold"].to_numpy(int)[face])
-    bases = [BaseModel(n, f"{n}/{ModelDir.MODEL}", s, list(AGGREGATIONS)[a]) for n, s, a in zip(inputs.models, inputs.sizes, chosen)]
+    chosen, final_meta, calibration = fit_chain(steps, inputs.p[face], y[face],
+                                                inputs.table["fold"].to_numpy(int)[face])
+    bases = [BaseModel(n, f"{n}/{ModelDir.MODEL}", s, list(AGGREGATIONS)[a])
+             for n, s, a in zip(inputs.models, inputs.sizes, chosen, strict=True)]
     spec = {
         "models": [vars(b) for b in bases],
         "meta": final_meta,
@@ -365,7 +370,8 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
     """A DataFrame as a GitHub markdown table (index as the first column)."""
     header = [frame.index.name or ""] + [str(c) for c in frame.columns]
     cell = lambda v: format(v, floatfmt) if isinstance(v, float | np.floating) else str(v)  # noqa: E731
-    rows = [[str(i)] + [cell(v) for v in row] for i, row in zip(frame.index, frame.itertuples(index=False))]
+    rows = [[str(i)] + [cell(v) for v in row]
+            for i, row in zip(frame.index, frame.itertuples(index=False), strict=True)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
@@ -460,8 +466,9 @@ def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
         "",
         markdown_table(scores),
         "",
-        "`MODEL` rows: the plain mean of the model's out-of-fold frame predictions (nothing fitted). `_calibrated` rows: "
-        f"frame aggregation chosen and `{cal['method']}` calibration + clip bounds fitted on the other folds (nested).",
+        "`MODEL` rows: the plain mean of the model's out-of-fold frame predictions (nothing fitted). "
+        f"`_calibrated` rows: frame aggregation chosen and `{cal['method']}` calibration + clip bounds fitted on the "
+        "other folds (nested).",
         "",
         *null_section(result.null),
         "## Deployed stacker",

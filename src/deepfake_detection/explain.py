@@ -102,5 +102,5 @@ def gradcam_examples(model: keras.Model, crops_dir: str | Path, n: int = 4, seed
     p_fake = model.predict(images, verbose=0)[:, 0]
     heatmaps = gradcam_heatmaps(model, images, layer_name)
     titles = [f"{'FAKE' if label == FAKE else 'REAL'} {vid}\nP(FAKE)={p:.2f}"
-              for label, vid, p in zip(chosen["label"], chosen["video_id"], p_fake)]
+              for label, vid, p in zip(chosen["label"], chosen["video_id"], p_fake, strict=True)]
     return images.astype(np.uint8), heatmaps, titles

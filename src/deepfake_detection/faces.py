@@ -253,7 +253,7 @@ def fill_track(track: Track, n_frames: int, detected: list[bool]) -> list[tuple[
     A frame where detection ran and did not match the track stays empty: boxes are only invented
     between detections for frames that were never looked at (strided detection).
     """
-    known = dict(zip(track.positions, track.boxes))
+    known = dict(zip(track.positions, track.boxes, strict=True))
     out: list[tuple[int, FaceBox, bool]] = []
     for position in range(n_frames):
         if position in known:

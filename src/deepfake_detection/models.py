@@ -89,7 +89,8 @@ class InputNormalization(layers.Layer):
         if self.mode == "unit":
             return x / 255.0
         if self.mode == "torch":
-            return (x / 255.0 - ops.array(IMAGENET_MEAN_RGB, self.compute_dtype)) / ops.array(IMAGENET_STD_RGB, self.compute_dtype)
+            return ((x / 255.0 - ops.array(IMAGENET_MEAN_RGB, self.compute_dtype))
+                    / ops.array(IMAGENET_STD_RGB, self.compute_dtype))
         if self.mode == "caffe":
             return ops.flip(x, axis=-1) - ops.array(CAFFE_MEAN_BGR, self.compute_dtype)
         return (x - ops.array(self.mean, self.compute_dtype)) / ops.array(self.std, self.compute_dtype)
@@ -177,7 +178,7 @@ def load_mesonet_weights(model: keras.Model, path: str | Path, name: str) -> Non
         if len(groups) != len(targets):
             raise ValueError(f"{path} has {len(groups)} layers with weights, {name} needs {len(targets)}: "
                              f"is it a {'MesoInception' if name == 'meso4' else 'Meso4'} file?")
-        for group, layer in zip(groups, targets):
+        for group, layer in zip(groups, targets, strict=True):
             values = [np.asarray(f[group][w.decode()]) for w in f[group].attrs["weight_names"]]
             expected = [tuple(w.shape) for w in layer.weights]
             if [v.shape for v in values] != expected:

@@ -194,7 +194,8 @@ def rescale_crop(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.ensure_shape(tf.where(draws[0] < C.AUGMENT_RESCALE_PROBABILITY, out, image), image.shape)
 
 
-def per_crop_augment(image: tf.Tensor, label: tf.Tensor, seed: tf.Tensor, cfg: TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
+def per_crop_augment(image: tf.Tensor, label: tf.Tensor, seed: tf.Tensor,
+                     cfg: TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
     """The per-crop steps before batching, in order: self-blend (may turn REAL into FAKE), rescale, JPEG."""
     if cfg.self_blend > 0:
         image, label = maybe_self_blend(image, label, float(cfg.self_blend), seed)
@@ -211,7 +212,8 @@ def _self_blend_numpy(image: np.ndarray, seed: np.ndarray) -> np.ndarray:
     return self_blend_crop(image, np.random.default_rng(seed.astype(np.int64).tolist()))
 
 
-def maybe_self_blend(image: tf.Tensor, label: tf.Tensor, probability: float, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def maybe_self_blend(image: tf.Tensor, label: tf.Tensor, probability: float,
+                     seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """With the given probability, turn a REAL crop into a self-blended FAKE (blend.self_blend_crop)."""
     draw = tf.random.stateless_uniform([], seed=seed)
     do_blend = tf.logical_and(tf.equal(label, REAL), draw < probability)
@@ -250,7 +252,8 @@ def load_crops(frames: pd.DataFrame, size: int, interpolation: str = "area") -> 
 def _image_source(frames: pd.DataFrame, size: int, cache: bool, interpolation: str = "area"):
     """A function row -> uint8 crop: from an in-memory array (cache) or by decoding the file."""
     if cache:
-        images = tf.Variable(load_crops(frames, size, interpolation), trainable=False, name="crop_cache")  # not a graph constant
+        # not a graph constant
+        images = tf.Variable(load_crops(frames, size, interpolation), trainable=False, name="crop_cache")
         return lambda row: tf.gather(images, row)
     paths = tf.constant(frames["path"].to_numpy(str))
     return lambda row: decode_crop(tf.gather(paths, row), size, interpolation)
@@ -287,7 +290,8 @@ def eval_dataset(frames: pd.DataFrame, size: int, batch_size: int, cache: bool =
                  interpolation: str = "area") -> tf.data.Dataset:
     """Images float32 (B, S, S, 3) 0-255 in manifest order, no augmentation: for validation and OOF."""
     ds = tf.data.Dataset.from_tensor_slices(frames["path"].to_numpy(str))
-    ds = ds.map(lambda p: tf.cast(decode_crop(p, size, interpolation), tf.float32), num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda p: tf.cast(decode_crop(p, size, interpolation), tf.float32), num_parallel_calls=AUTOTUNE,
+                deterministic=True)
     ds = ds.batch(batch_size)
     if cache:
         ds = ds.cache()

@@ -48,7 +48,7 @@ def plot_fake_vs_original(rows: list[tuple[str, np.ndarray, np.ndarray]]) -> Fig
     panel_h = panel_w * height / width
     fig = Figure(figsize=(3 * panel_w + 0.8, len(rows) * (panel_h + 0.55) + 0.3), layout="constrained")
     axes = fig.subplots(len(rows), 3, squeeze=False)
-    for (title, original, fake), (ax_o, ax_f, ax_d) in zip(rows, axes):
+    for (title, original, fake), (ax_o, ax_f, ax_d) in zip(rows, axes, strict=True):
         diff = abs_difference(original, fake)
         scale = max(DIFF_MIN_SCALE, float(np.percentile(diff, 99.5)))
         ax_o.imshow(original)
@@ -135,7 +135,7 @@ def plot_file_types(types) -> Figure:
     ax = fig.subplots()
     bars = ax.barh(types["extension"], types["files"], color="#5a7d9a")
     ax.bar_label(bars, labels=[f"{n:,} files, " + (f"{mb:,.1f} MB" if mb >= 0.1 else f"{mb * 1000:,.0f} kB")
-                         for n, mb in zip(types["files"], types["size_mb"])],
+                         for n, mb in zip(types["files"], types["size_mb"], strict=True)],
                  fontsize=LABEL_SIZE - 1, padding=3)
     ax.invert_yaxis()
     ax.set_xlim(0, types["files"].max() * 1.6)
@@ -156,7 +156,7 @@ def plot_label_counts(labels, title: str = "Labels per part") -> Figure:
             continue
         bars = ax_parts.barh(names, parts[column], left=left, color=color, label=column)
         wide = parts[column] > 0.08 * parts["total"].max()  # narrow segments: the note beside the bar has the count
-        ax_parts.bar_label(bars, labels=[f"{v:,}" if w else "" for v, w in zip(parts[column], wide)],
+        ax_parts.bar_label(bars, labels=[f"{v:,}" if w else "" for v, w in zip(parts[column], wide, strict=True)],
                            label_type="center", fontsize=LABEL_SIZE - 2, color="white")
         left += parts[column].to_numpy()
     for y, row in enumerate(parts.itertuples()):
@@ -175,7 +175,8 @@ def plot_label_counts(labels, title: str = "Labels per part") -> Figure:
     _bar_counts(ax_all, bars, total=float(overall["total"]))
     ax_all.set_ylim(0, max(overall[c] for c in classes) * 1.18)
     ax_all.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    on_disk = f", {overall['on_disk']:,} on disk" if "on_disk" in labels and overall["on_disk"] < overall["total"] else ""
+    on_disk = (f", {overall['on_disk']:,} on disk" if "on_disk" in labels and overall["on_disk"] < overall["total"]
+               else "")
     _style(ax_all, f"Overall ({overall['total']:,} videos{on_disk})", "label", "videos")
     fig.suptitle(title, fontsize=TITLE_SIZE + 2)
     return fig
@@ -192,7 +193,8 @@ def plot_lengths(lengths) -> Figure:
     (ax_f, ax_d), (ax_fps, ax_res) = fig.subplots(2, 2)
     _hist_with_counts(ax_f, lengths["frames"], bins=min(12, max(3, lengths["frames"].nunique())), color="#5a7d9a")
     _style(ax_f, "Frames per video", "frames", "videos")
-    _hist_with_counts(ax_d, lengths["duration_s"], bins=min(12, max(3, lengths["duration_s"].nunique())), color="#7a9a5a")
+    _hist_with_counts(ax_d, lengths["duration_s"], bins=min(12, max(3, lengths["duration_s"].nunique())),
+                      color="#7a9a5a")
     _style(ax_d, "Duration", "seconds", "videos")
     fps = lengths["fps"].round(2).value_counts().sort_index()
     bars = ax_fps.bar([f"{v:g}" for v in fps.index], fps.to_numpy(), color="#9a7a5a")
@@ -245,7 +247,8 @@ def plot_imbalance(table) -> Figure:
     _bar_counts(ax, bars_r, fontsize=LABEL_SIZE - 2)
     _bar_counts(ax, bars_f, fontsize=LABEL_SIZE - 2)
     ax.set_xticks(x, [f"{s}\nweights {r:g} / {f:g}\nFAKE share {e:.0%}" for s, r, f, e in zip(
-        table["strategy"], table["real_weight"], table["fake_weight"], table["effective_fake_share"].fillna(0))],
+        table["strategy"], table["real_weight"], table["fake_weight"], table["effective_fake_share"].fillna(0),
+        strict=True)],
         fontsize=LABEL_SIZE - 1)
     ax.set_ylim(0, max(table["real_per_epoch"].max(), table["fake_per_epoch"].max()) * 1.18)
     ax.legend(fontsize=LABEL_SIZE - 1)
@@ -260,7 +263,7 @@ def plot_train_vs_test(lengths, ks, verdict: str = "") -> Figure:
     rows = int(np.ceil(len(features) / cols))
     fig = Figure(figsize=(4 * cols, 3.4 * rows + 0.8), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax, row in zip(axes, ks.itertuples()):
+    for ax, row in zip(axes, ks.itertuples(), strict=False):
         values = {s: lengths.loc[lengths["set"] == s, row.feature].astype(float) for s in ("train", "test")}
         low = min(v.min() for v in values.values())
         high = max(v.max() for v in values.values())
@@ -280,7 +283,8 @@ def plot_train_vs_test(lengths, ks, verdict: str = "") -> Figure:
     if verdict and len(axes) > len(features):
         axes[len(features)].text(0, 0.5, textwrap.fill(verdict, 42), fontsize=LABEL_SIZE - 1, va="center",
                                  transform=axes[len(features)].transAxes)
-    fig.suptitle("Train against test: distribution per feature (two-sample Kolmogorov-Smirnov)", fontsize=TITLE_SIZE + 2)
+    fig.suptitle("Train against test: distribution per feature (two-sample Kolmogorov-Smirnov)",
+                 fontsize=TITLE_SIZE + 2)
     return fig
 
 
@@ -295,7 +299,7 @@ def plot_ssim_over_time(over_time) -> Figure:
     colors = {}
     palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
                "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
-    for ax, region in zip(axes, regions):
+    for ax, region in zip(axes, regions, strict=True):
         for (video_id, label, method, pair), curve in over_time[over_time["region"] == region].groupby(
                 ["video_id", "label", "method", "pair"], sort=False):
             color = colors.setdefault(pair, palette[len(colors) % len(palette)])
@@ -318,7 +322,7 @@ def plot_ssim_fake_vs_original(vs_original) -> Figure:
     fig = Figure(figsize=(4.2 * cols, 3.6 * rows + 0.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
     low = max(0.0, vs_original["ssim"].min() - 0.05)
-    for ax, pair in zip(axes, pairs.itertuples()):
+    for ax, pair in zip(axes, pairs.itertuples(), strict=False):
         data = vs_original[vs_original["fake_id"] == pair.fake_id]
         means = {}
         for region, style, color in (("full", "-", "#2b7bba"), ("face", "--", "#d94f3d")):
@@ -348,7 +352,7 @@ def plot_face_annotations(annotated) -> Figure:
     aspect = max(frame.shape[0] / frame.shape[1] for _, frame, _ in annotated)  # tallest panel sets the height
     fig = Figure(figsize=(5.2 * len(annotated), 5.2 * aspect + 1.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(annotated)))
-    for ax, (title, frame, found) in zip(axes, annotated):
+    for ax, (title, frame, found) in zip(axes, annotated, strict=True):
         ax.imshow(frame)
         width = max(1.5, frame.shape[1] / 500)
         for x, y, w, h in found.frontal:
@@ -383,7 +387,7 @@ def plot_training_curves(history, title: str = "Training") -> Figure:
     panels = [(column, label) for column, label in panels if column in history.columns]
     fig = Figure(figsize=(4.6 * len(panels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (column, label) in zip(axes, panels):
+    for ax, (column, label) in zip(axes, panels, strict=True):
         for fold, rows in history.groupby("fold"):
             ax.plot(rows["epoch"] + 1, rows[column], marker="o", label=f"fold {fold}")
         _style(ax, label, "epoch")
@@ -480,7 +484,8 @@ def plot_metric_by_subset(table, metric: str = "balanced_log_loss") -> Figure:
         rows = table[table["model"] == model].set_index("subset").reindex(subsets)
         value = rows[metric].to_numpy(float)
         err = np.vstack([value - rows[f"{metric}_low"].to_numpy(float), rows[f"{metric}_high"].to_numpy(float) - value])
-        ax.bar(x + (i - (len(models) - 1) / 2) * width, value, width, yerr=np.clip(err, 0, None), capsize=2, label=model)
+        ax.bar(x + (i - (len(models) - 1) / 2) * width, value, width, yerr=np.clip(err, 0, None), capsize=2,
+               label=model)
     prior = table.drop_duplicates("subset").set_index("subset").reindex(subsets)[f"prior_{metric}"].to_numpy(float)
     ax.scatter(x, prior, marker="_", s=900, color="black", zorder=3, label="constant prior")
     ax.set_xticks(x, [s.replace("method=", "").replace("compression=", "") for s in subsets], rotation=20)

@@ -56,7 +56,8 @@ class Figures:
     def links(self, names: list[str]) -> list[str]:
         """Markdown image + caption for each named figure the run drew (RUN/figures/NAME); absent ones are left out."""
         return [line for name in names for line in copy_figure(
-            self.run_dir / "figures" / name, self.reports_dir, name, f"{name}: run `{self.run_dir}`, data: {self.origin}.")]
+            self.run_dir / "figures" / name, self.reports_dir, name,
+            f"{name}: run `{self.run_dir}`, data: {self.origin}.")]
 
 
 def data_section(run_dir: Path) -> list[str]:
@@ -179,8 +180,8 @@ class RealSources:
     """Where the real-data report reads from: ../shared, the committed benchmark runs, the zoo, a detect example."""
 
     shared: Path = Path("../shared")
-    benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"), Path("reports/dfdc-ablation"), Path("reports/cross-ffpp"),
-                                    Path("reports/face-clips"))
+    benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"), Path("reports/dfdc-ablation"),
+                                    Path("reports/cross-ffpp"), Path("reports/face-clips"))
     zoo: Path = Path("models/zoo")
     detect: Path = Path("reports/real/detect")  # `make detect-example`
     work: Path = Path("work/real")  # intermediate EDA figures
@@ -266,10 +267,12 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
     lines = ["## The shipped detector (`models/zoo`)", "",
              f"Models {', '.join(m['name'] for m in spec['models'])} under a `{spec['meta']['kind']}` stacker with "
              f"`{spec['calibration']['method']}` calibration; out-of-fold on the DFDC crops: ROC AUC "
-             f"{cv.get('roc_auc', float('nan')):.3f}, balanced log loss {cv.get('balanced_log_loss', float('nan')):.3f}. "
-             f"The data, recipe and known limits are on its [model card](../../{src.zoo.as_posix()}/MODEL_CARD.md).", ""]
+             f"{cv.get('roc_auc', float('nan')):.3f}, balanced log loss "
+             f"{cv.get('balanced_log_loss', float('nan')):.3f}. "
+             "The data, recipe and known limits are on its "
+             f"[model card](../../{src.zoo.as_posix()}/MODEL_CARD.md).", ""]
     crops = src.shared / "data" / "dfdc-faces"
-    explained = next(((e, m) for e, m in zip(spec["models"], models) if has_feature_maps(m)), None)
+    explained = next(((e, m) for e, m in zip(spec["models"], models, strict=True) if has_feature_maps(m)), None)
     if not (crops / "labels.csv").is_file() or explained is None:
         return lines + ["_(no DFDC face crops or no convolutional model: Grad-CAM skipped)_"]
     index = index_videos(crops)[0]
@@ -279,7 +282,8 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
     images = read_images([crops / p for p in chosen["path"]], entry["size"],
                          ModelDir((src.zoo / entry["path"]).parent).train_config().resize)
     p_fake = np.asarray(model.predict(images, verbose=0)).reshape(-1)
-    titles = [f"{'FAKE' if label == 1 else 'REAL'}  P={p:.2f}" for label, p in zip(chosen["label"], p_fake)]
+    titles = [f"{'FAKE' if label == 1 else 'REAL'}  P={p:.2f}"
+              for label, p in zip(chosen["label"], p_fake, strict=True)]
     heat = gradcam_heatmaps(model, images)
     src.work.mkdir(parents=True, exist_ok=True)
     plots.plot_gradcam(images.astype(np.uint8), heat, titles).savefig(src.work / "gradcam_real.png", dpi=100)
@@ -299,7 +303,8 @@ def detect_section(src: RealSources, out_dir: Path) -> list[str]:
         result = json.loads(path.read_text())
         video = Path(result["input"])
         meta = video.parent / "metadata.json"
-        label = json.loads(meta.read_text()).get(video.name, {}).get("label", "unknown") if meta.is_file() else "unknown"
+        label = (json.loads(meta.read_text()).get(video.name, {}).get("label", "unknown") if meta.is_file()
+                 else "unknown")
         lines += [f"`{video.name}` (DFDC label **{label}**): **{result['verdict']}**. {result['summary']}", ""]
         for figure in result.get("figures", []):
             rel = (path.parent / figure).relative_to(out_dir).as_posix() if path.is_relative_to(out_dir) else None

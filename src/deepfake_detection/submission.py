@@ -54,7 +54,7 @@ def validate_submission(path: str | Path, expected: list[str] | None = None) -> 
     for name in names[labels.isna()]:
         problems.append(f"label of {name} is missing or not a number")
     outside = labels.notna() & ((labels < 0) | (labels > 1) | ~np.isfinite(labels))
-    for name, value in zip(names[outside], labels[outside]):
+    for name, value in zip(names[outside], labels[outside], strict=True):
         problems.append(f"label of {name} is {value}, outside [0, 1]")
     if expected is not None:
         present, wanted = set(names), set(expected)

@@ -256,7 +256,8 @@ def render_real_clip(rng: np.random.Generator, photo: FacePhoto | None, width: i
         zoom = 1.0 + (zoom_to - 1.0) * progress
         camera = _affine(zoom, roll * np.sin(2 * np.pi * roll_hz * t), centre,
                          tuple(np.add(centre, pan * progress + shake[i])))
-        parallax = _affine(1.0 + (zoom - 1.0) * 0.5, 0.0, centre, tuple(np.add(centre, (pan * progress + shake[i]) * 0.5)))
+        parallax = _affine(1.0 + (zoom - 1.0) * 0.5, 0.0, centre,
+                           tuple(np.add(centre, (pan * progress + shake[i]) * 0.5)))
         frame = cv2.warpAffine(backdrop, (parallax @ bg_base)[:2], (width, height), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REFLECT).astype(np.float32)
         frame_points = None
@@ -300,7 +301,7 @@ def fake_frames(clip: Clip, method: str, seed: int, donor: FacePhoto) -> list[np
     manipulation is stable over time while it follows the moving face landmarks.
     """
     out = []
-    for frame, points in zip(clip.frames, clip.points):
+    for frame, points in zip(clip.frames, clip.points, strict=True):
         rng = np.random.default_rng(seed)
         mask = soft_face_mask(frame.shape[0], frame.shape[1], face_box_of(points), rng, landmarks=points)
         if method == "self_blend":
@@ -368,7 +369,7 @@ def render_group(job: GroupJob, config: DemoConfig) -> list[ClipRecord]:
     records = []
     write_clip(folder / job.real_name, clip.frames, fps)
     records.append(ClipRecord(job.real_name, REAL, None, "original", identity, width, height, fps, n_frames, boxes))
-    for (name, method), seed in zip(job.fakes, fake_seeds):
+    for (name, method), seed in zip(job.fakes, fake_seeds, strict=True):
         donor = photos[(job.identity + 1) % len(photos)]
         write_clip(folder / name, fake_frames(clip, method, int(seed), donor), fps)
         records.append(ClipRecord(name, FAKE, job.real_name, method, identity, width, height, fps,
@@ -421,7 +422,7 @@ def _train_jobs(folder: Path, n_videos: int, rng: np.random.Generator, taken: se
         start = int(rng.integers(len(FAKE_METHODS)))
         methods = [FAKE_METHODS[(start + k) % len(FAKE_METHODS)] for k in range(int(n_fakes))]
         seed = [int(s) for s in rng.integers(0, 2**31, size=2)]
-        jobs.append(GroupJob(str(folder), seed, g % n_photos, real_name, list(zip(fake_names, methods))))
+        jobs.append(GroupJob(str(folder), seed, g % n_photos, real_name, list(zip(fake_names, methods, strict=True))))
     return jobs
 
 

@@ -2,7 +2,8 @@
 
 Per fold: with pretrained weights the head first trains with the backbone frozen (`head_epochs`),
 then everything but the BatchNorm statistics fine-tunes with a cosine learning-rate decay that
-ReduceLROnPlateau can lower further; a randomly initialised network trains whole from the start. After every epoch the validation crops are predicted, averaged per video and scored
+ReduceLROnPlateau can lower further; a randomly initialised network trains whole from the start.
+After every epoch the validation crops are predicted, averaged per video and scored
 with the balanced log loss (`val_video_bll`). With `select_best`, checkpointing, early stopping and
 the plateau schedule follow that number on an *inner* validation split: whole groups held out of the
 training folds, never the fold that is then reported as out-of-fold, which is predicted once at the
@@ -233,7 +234,7 @@ def prepare_phase(fold_model: FoldModel, phase: str, learning_rate: float, strat
             model.optimizer.build(model.trainable_variables)
         fold_model.compiled_phase = phase
         fold_model.optimizer_initial = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
-    for variable, value in zip(model.optimizer.variables, fold_model.optimizer_initial):
+    for variable, value in zip(model.optimizer.variables, fold_model.optimizer_initial, strict=True):
         variable.assign(value)
     model.optimizer.learning_rate = learning_rate
 
@@ -261,7 +262,7 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         stats = channel_stats(train, cfg.size, cfg.seed) if cfg.normalization == "standardize" else None
         fold_model = build_fold_model(cfg, strategy, stats)
     model = fold_model.model
-    for variable, value in zip(model.variables, fold_model.initial):
+    for variable, value in zip(model.variables, fold_model.initial, strict=True):
         variable.assign(value)
     labels = train["label"].to_numpy(int)
     steps = cfg.steps_per_epoch or max(1, epoch_size(labels, cfg.imbalance) // cfg.batch_size)
@@ -356,7 +357,8 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
     deployment.unlink(missing_ok=True)
     save_fold_ensemble([ModelDir(out_dir / f"fold_{k}").model for k in folds], deployment)
 
-    atomic_write_csv(history[["fold", "phase", "epoch", *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
+    atomic_write_csv(history[["fold", "phase", "epoch",
+                              *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
                      out_dir / "history.csv")
     atomic_write_csv(oof_frames, ModelDir(out_dir).oof_frames)
     atomic_write_csv(oof_videos, ModelDir(out_dir).oof_videos)
@@ -379,5 +381,6 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
         figure = figures_dir / f"training_{out_dir.name}.png"
         plot_training_curves(history, title=f"{cfg.model} ({out_dir.name})").savefig(figure, dpi=110)
     return {"out_dir": str(out_dir), "model_path": str(ModelDir(out_dir).model), "val_video_bll": scores,
-            "folds": [int(k) for k in folds], "oof_video_metrics": oof_metrics, "figure": str(figure) if figure else None,
+            "folds": [int(k) for k in folds], "oof_video_metrics": oof_metrics,
+            "figure": str(figure) if figure else None,
             "seconds": info["seconds"]}

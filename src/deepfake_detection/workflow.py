@@ -128,7 +128,8 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
 
 
 def metrics_table(result: dict) -> pd.DataFrame:
-    """OOF scores of each model and the stack (with their null check), plus the submission's test score, as one table."""
+    """OOF scores of each model and the stack (with their null check), plus the submission's test score, as one
+    table."""
     oof = result["stack_scores"][["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]].copy()
     oof.insert(0, "data", "out-of-fold (train)")
     if result.get("stack_null") is not None:  # the same rows on permuted labels: what chance looks like here

@@ -55,7 +55,8 @@ def build_zoo(work_dir: str | Path, bench_dir: str | Path, out_dir: str | Path =
 def _row(table: pd.DataFrame, model: str) -> str:
     """One markdown row of the card: AUC and balanced log loss with their intervals (benchmark.format_metric)."""
     r = table.set_index("model").loc[model]
-    return f"| {model} | {format_metric(r, 'roc_auc')} | {format_metric(r, 'balanced_log_loss')} | {r['roc_auc_p']:.4f} |"
+    return (f"| {model} | {format_metric(r, 'roc_auc')} | {format_metric(r, 'balanced_log_loss')} "
+            f"| {r['roc_auc_p']:.4f} |")
 
 
 def model_card(results: dict, stacker: dict, size_mb: float) -> str:
@@ -66,8 +67,9 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
     recipes = [f"- `{name}`: {t['train_config']['model']} at {t['train_config']['size']} px, "
                + (f"initialised from `{Path(t['train_config']['weights']).name}`" if t["train_config"]["weights"]
                   else "from random weights (no ImageNet weights exist here)")
-               + f", {t['train_config']['epochs']} epoch(s) of {s['samples_per_epoch']} crops per fold, batch {s['batch_size']}, "
-               f"Adam lr {t['train_config']['learning_rate']:g}, augmentation {', '.join(t['train_config']['augment']) or 'none'}"
+               + f", {t['train_config']['epochs']} epoch(s) of {s['samples_per_epoch']} crops per fold, "
+               f"batch {s['batch_size']}, Adam lr {t['train_config']['learning_rate']:g}, "
+               f"augmentation {', '.join(t['train_config']['augment']) or 'none'}"
                + (f", self-blended fakes {t['train_config']['self_blend']}" if t["train_config"]["self_blend"] else "")
                + f"; deployed as the average of its {s['k']} fold models."
                for name, t in facts["trained"].items()]
@@ -83,9 +85,9 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
         "",
         "## What it is",
         "",
-        "Face-crop classifiers that return P(FAKE) for a face crop, and a stacker (logistic regression on their logits, "
-        "then Platt calibration and clip bounds) that combines them. `predict` applies them to every tracked face of "
-        "a video and aggregates frames as the stacker says; `score-crops` applies them to face images.",
+        "Face-crop classifiers that return P(FAKE) for a face crop, and a stacker (logistic regression on their "
+        "logits, then Platt calibration and clip bounds) that combines them. `predict` applies them to every "
+        "tracked face of a video and aggregates frames as the stacker says; `score-crops` applies them to face images.",
         "",
         *[f"- `{m['name']}`: input {m['size']} px RGB 0-255, frame aggregation `{m['aggregation']}`"
           for m in stacker["models"]],
@@ -94,10 +96,11 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
         "",
         "## Training data and its terms",
         "",
-        f"- {facts['n_crops']} DFDC face crops ({facts['n_real']} REAL / {facts['n_fake']} FAKE), one per DFDC training "
-        f"video, in {facts['n_groups']} groups (a fake with its original), from `{facts['data_dir']}`. The crops were "
-        "republished under Apache-2.0 (i-Shreyansh/DeepFake-Detection); the videos are Meta's Deepfake Detection "
-        "Challenge data, released for research use under the DFDC terms. Use these weights for research.",
+        f"- {facts['n_crops']} DFDC face crops ({facts['n_real']} REAL / {facts['n_fake']} FAKE), one per DFDC "
+        f"training video, in {facts['n_groups']} groups (a fake with its original), from `{facts['data_dir']}`. "
+        "The crops were republished under Apache-2.0 (i-Shreyansh/DeepFake-Detection); the videos are Meta's "
+        "Deepfake Detection Challenge data, released for research use under the DFDC terms. Use these weights for "
+        "research.",
         "- No FaceForensics++ video and no ImageNet weight was used for training.",
         "",
         "## Recipe",
@@ -148,7 +151,7 @@ def score_crops_with_zoo(paths: list[str | Path], zoo_dir: str | Path = ZOO_DIR,
     """P(FAKE) per face-crop image from the zoo: one column per model and `p_fake`, the calibrated stack."""
     spec, models = zoo_models(zoo_dir)
     columns = {}
-    for entry, model in zip(spec["models"], models):
+    for entry, model in zip(spec["models"], models, strict=True):
         resize = ModelDir((Path(zoo_dir) / entry["path"]).parent).train_config().resize
         images = read_images(paths, entry["size"], resize)  # (N, size, size, 3) 0-255 RGB, the training resize
         columns[entry["name"]] = np.asarray(model.predict(images, batch_size=batch_size, verbose=0)).reshape(-1)
