@@ -1,13 +1,22 @@
-"""How long does a Kaggle rerun take? Seconds per video of each inference stage, projected to 4,000 videos.
+"""Where does `predict` spend its time, and does a Kaggle rerun fit in 9 hours? Seconds per video, per stage.
 
-Prints one table from one run on the real DFDC videos in ../shared/data/dfdc:
-- decode-all: `grab()` every frame (the floor for reading a video);
-- faces: `extract.video_faces` with 32 frames and MTCNN (sampling + detection + tracking + crops);
-- 1 model: faces + efficientnet_b0 at 128 px (random weights: timing only) + aggregation;
-- 3 models: faces + efficientnet_b0, mobilenet_v3_large and xception at 128 px + stacking by mean;
-and, per row, the projected hours for DFDC's 4,000 test videos (target for 3 models: <= 9 h).
-Models are loaded and warmed up first (as `predict_videos` does); timings are the best of --repeats
-runs per video, because other processes on a shared machine only ever add time.
+One run on three real DFDC videos in ../shared/data/dfdc (1080p landscape, 1080p portrait, 720p portrait)
+prints and writes (bench/results/predict.md, predict.csv) three tables:
+
+1. **Stages**, per ensemble: decode (sampling 32 frames), detect (MTCNN at 640 px), track + crop, each
+   model's calls (resize + batches), aggregation + stack, the log row (written and fsynced), and their sum;
+   beside them `predict_video` as it runs (decoding overlaps detection, so it is below the sum), and
+   decode-all (grab() every frame: the floor for reading a video). Stages run one after another here.
+2. **Totals** per ensemble, projected to DFDC's 4,000 test videos, against the 9 h budget (8.1 s / video):
+   - the shipped zoo (models/zoo: meso4_long, meso4_dfdc, spectral, and its stacker): what `predict` uses;
+   - the registry trio the earlier bench used (efficientnet_b0, mobilenet_v3_large, xception at 128 px,
+     random weights: timing only), a heavier stand-in for ImageNet-sized backbones.
+3. **Levers**, each one change against the zoo's default, end to end: detection at 480 px (face recall in
+   bench/results/recall.md), 16 frames, 1 decoding thread overlap off, and calling each model directly
+   (`model(x)`) instead of `predict_on_batch` (model stage only).
+
+Models are loaded and warmed up first, as `predict_videos` does. Timings are the best of --repeats runs per
+video: other processes on a shared machine only ever add time.
 
     .venv/bin/python bench/bench_predict.py [--repeats 2] [--frames 32]
 """
@@ -18,19 +27,24 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DFDC = Path(os.environ.get("DFD_SHARED", REPO.parent / "shared")) / "data" / "dfdc"
+RESULTS = REPO / "bench" / "results"
 VIDEOS = ["dfdc_train_part_10/widuwuoiur.mp4", "dfdc_train_part_0/brtujopkby.mp4", "dfdc_train_part_10/yhffcuhhjy.mp4"]
-MODELS = ["efficientnet_b0", "mobilenet_v3_large", "xception"]
-SIZE = 128
+ZOO = REPO / "models" / "zoo"
+TRIO = ["efficientnet_b0", "mobilenet_v3_large", "xception"]
+TRIO_SIZE = 128
 TEST_VIDEOS = 4000
-TARGET_HOURS = 9.0
+TARGET_SECONDS = 8.1  # 9 h for 4,000 videos, less the budget guard's margin
 
 
 def best_of(repeats: int, run) -> tuple[float, object]:
@@ -43,59 +57,162 @@ def best_of(repeats: int, run) -> tuple[float, object]:
     return min(times), result
 
 
+def stage_seconds(path: Path, ensemble, extract_cfg, detector, cfg, log, repeats: int) -> dict[str, float]:
+    """Each stage of one video's prediction, run in turn and timed (best of `repeats` per stage)."""
+    from deepfake_detection.extract import video_faces
+    from deepfake_detection.predict import VideoResult, face_probabilities
+
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        timings: dict[str, float] = {}
+        faces = video_faces(path, extract_cfg, detector, timings=timings)
+        crops = np.asarray(faces.crops)
+        tracks = np.asarray(faces.tracks)
+        probs = {}
+        for model in ensemble.models:
+            start = time.perf_counter()
+            probs[model.name] = face_probabilities(model, crops, cfg.batch_size)
+            timings[f"model {model.name}"] = time.perf_counter() - start
+        start = time.perf_counter()
+        p, _ = ensemble.video_probability(probs, tracks, cfg)
+        timings["aggregate + stack"] = time.perf_counter() - start
+        start = time.perf_counter()
+        log.append(VideoResult(path.name, faces.status, "", 0.0, len(crops), ";".join(probs), p))
+        timings["log row"] = time.perf_counter() - start
+        best = {k: min(v, best.get(k, np.inf)) for k, v in timings.items()}
+    return best
+
+
+def direct_call_seconds(ensemble, crops: np.ndarray, cfg, repeats: int) -> float:
+    """The model stage with `model(x, training=False)` per batch instead of predict_on_batch."""
+    from deepfake_detection.faces import resize_crop
+
+    def run() -> None:
+        for model in ensemble.models:
+            x = crops if crops.shape[1] == model.size else np.stack(
+                [resize_crop(c, model.size, model.resize) for c in crops])
+            for start in range(0, len(x), cfg.batch_size):
+                np.asarray(model.model(x[start:start + cfg.batch_size].astype(np.float32), training=False))
+
+    return best_of(repeats, run)[0]
+
+
+def bench_ensemble(label: str, ensemble, paths, cfg, extract_cfg, repeats: int, log_dir: Path) -> list[dict]:
+    """Stage rows and end-to-end seconds of one ensemble on every video."""
+    from deepfake_detection.extract import detector_for
+    from deepfake_detection.predict import PredictionLog, predict_video
+    from deepfake_detection.video import decode_all
+
+    detector = detector_for(extract_cfg)
+    predict_video(paths[0], ensemble, [m.name for m in ensemble.models], extract_cfg, detector, cfg)  # warm-up
+    log = PredictionLog(log_dir / f"{label}.csv", run="bench")
+    rows = []
+    for path in paths:
+        row = {"ensemble": label, "video": path.name}
+        row.update(stage_seconds(path, ensemble, extract_cfg, detector, cfg, log, repeats))
+        row["sum of stages"] = sum(v for k, v in row.items() if k not in ("ensemble", "video"))
+        row["predict_video"], result = best_of(repeats, lambda path=path: predict_video(
+            path, ensemble, [m.name for m in ensemble.models], extract_cfg, detector, cfg))
+        row["decode-all"], frames = best_of(1, lambda path=path: decode_all(path))
+        row["crops"], row["frames"] = result.frames, frames
+        rows.append(row)
+    return rows
+
+
+def lever_rows(ensemble, paths, cfg, extract_cfg, repeats: int, baseline: float) -> list[dict]:
+    """End-to-end seconds per video with one setting changed against the default."""
+    from deepfake_detection.extract import detector_for, video_faces
+    from deepfake_detection.predict import face_probabilities, predict_video
+
+    levers = {
+        "detection at 480 px (default 640)": (cfg, replace(extract_cfg, detect_long_side=480)),
+        "16 frames (default 32)": (replace(cfg, frames=16), replace(extract_cfg, frames=16)),
+        "decode not overlapped with detection": (cfg, replace(extract_cfg, overlap_decode=False)),
+    }
+    rows = [{"lever": "default (zoo, 32 frames, 640 px)", "s / video": baseline}]
+    for name, (lever_cfg, lever_extract) in levers.items():
+        detector = detector_for(lever_extract)
+        active = [m.name for m in ensemble.models]
+        predict_video(paths[0], ensemble, active, lever_extract, detector, lever_cfg)  # warm-up
+        seconds = [best_of(repeats, partial(predict_video, p, ensemble, active, lever_extract, detector,
+                                            lever_cfg))[0] for p in paths]
+        rows.append({"lever": name, "s / video": float(np.mean(seconds))})
+    detector = detector_for(extract_cfg)
+    crops = [np.asarray(video_faces(p, extract_cfg, detector).crops) for p in paths]
+    via_predict = np.mean([best_of(repeats, lambda c=c: [face_probabilities(m, c, cfg.batch_size)
+                                                         for m in ensemble.models])[0] for c in crops])
+    direct = np.mean([direct_call_seconds(ensemble, c, cfg, repeats) for c in crops])
+    rows.append({"lever": "model stage: predict_on_batch (default)", "s / video": float(via_predict)})
+    rows.append({"lever": "model stage: model(x) called directly", "s / video": float(direct)})
+    table = pd.DataFrame(rows)
+    end_to_end = ~table["lever"].str.startswith("model stage")
+    table["vs default"] = np.where(end_to_end, table["s / video"] / baseline,
+                                   table["s / video"] / float(via_predict))
+    return table.to_dict("records")
+
+
+def markdown(table: pd.DataFrame) -> str:
+    from deepfake_detection.ensemble import markdown_table
+
+    return markdown_table(table.set_index(table.columns[0]), floatfmt=".2f")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--frames", type=int, default=32)
     args = parser.parse_args()
 
-    from dataclasses import replace
-
     from deepfake_detection.config import ExtractConfig, PredictConfig
-    from deepfake_detection.extract import detector_for, video_faces
     from deepfake_detection.models import build_model
-    from deepfake_detection.predict import load_ensemble, predict_video
-    from deepfake_detection.video import decode_all
+    from deepfake_detection.predict import STACKER_DIR, inference_extract_config, load_ensemble
 
     paths = [DFDC / v for v in VIDEOS]
-    missing = [str(p) for p in paths if not p.exists()]
+    missing = [str(p) for p in paths if not p.exists()] + ([] if ZOO.is_dir() else [str(ZOO)])
     if missing:
-        raise SystemExit(f"missing benchmark videos: {missing}")
-    cfg = PredictConfig(frames=args.frames, aggregation="mean")
-    extract_cfg = replace(ExtractConfig(), frames=args.frames, size=SIZE)
-    detector = detector_for(extract_cfg)
-    video_faces(paths[0], extract_cfg, detector)  # warm-up: MTCNN graph building is not per video
-
+        raise SystemExit(f"missing benchmark inputs: {missing}")
+    cfg = PredictConfig(frames=args.frames)
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for name in MODELS:
+        zoo = load_ensemble(ZOO, ZOO / STACKER_DIR, cfg)
+        zoo_extract = inference_extract_config(ExtractConfig(), max(m.size for m in zoo.models), cfg)
+        rows = bench_ensemble("zoo", zoo, paths, cfg, zoo_extract, args.repeats, Path(tmp))
+        for name in TRIO:
             (Path(tmp) / name).mkdir()
-            build_model(name, size=SIZE).save(Path(tmp) / name / "model.keras")
-        ensemble = load_ensemble(tmp, None, cfg)  # loads and warms up every model once
-        rows = []
-        for path in paths:
-            row = {"video": path.name}
-            row["decode-all"], frames = best_of(args.repeats, lambda: decode_all(path))
-            row["faces"], faces = best_of(args.repeats, lambda: video_faces(path, extract_cfg, detector))
-            row["1 model"], one = best_of(args.repeats, lambda: predict_video(
-                path, ensemble, MODELS[:1], extract_cfg, detector, cfg))
-            row["3 models"], three = best_of(args.repeats, lambda: predict_video(
-                path, ensemble, MODELS, extract_cfg, detector, cfg))
-            row["frames"], row["crops"] = frames, len(faces.crops)
-            for model, seconds in three.model_seconds.items():
-                row[f"{model} s"] = round(seconds, 2)
-            rows.append(row)
+            build_model(name, size=TRIO_SIZE).save(Path(tmp) / name / "model.keras")
+        trio_cfg = replace(cfg, aggregation="mean")
+        trio = load_ensemble(tmp, None, trio_cfg)
+        trio_extract = inference_extract_config(ExtractConfig(), TRIO_SIZE, trio_cfg)
+        rows += bench_ensemble("registry trio", trio, paths, trio_cfg, trio_extract, args.repeats, Path(tmp))
+        stages = pd.DataFrame(rows)
+        zoo_mean = float(stages.loc[stages["ensemble"] == "zoo", "predict_video"].mean())
+        levers = pd.DataFrame(lever_rows(zoo, paths, cfg, zoo_extract, args.repeats, zoo_mean))
 
-    table = pd.DataFrame(rows).set_index("video")
-    stages = ["decode-all", "faces", "1 model", "3 models"]
-    summary = pd.DataFrame({"s / video": table[stages].mean(),
-                            f"h / {TEST_VIDEOS} videos": table[stages].mean() * TEST_VIDEOS / 3600})
-    print(f"{args.frames} frames, {SIZE} px, {os.cpu_count()} CPUs, best of {args.repeats}")
-    print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-    print()
-    print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
-    projected = summary.loc["3 models", f"h / {TEST_VIDEOS} videos"]
-    verdict = "meets" if projected <= TARGET_HOURS else "misses"
-    print(f"\n3-model ensemble: {projected:.2f} h for {TEST_VIDEOS} videos -> {verdict} the {TARGET_HOURS:.0f} h budget")
+    models = [c for c in stages.columns if c.startswith("model ")]
+    order = ["decode", "detect", "track + crop", *models, "aggregate + stack", "log row", "sum of stages",
+             "predict_video", "decode-all"]
+    stages = stages[["ensemble", "video", *order, "crops", "frames"]]
+    per_stage = stages.groupby("ensemble", sort=False)[order].mean().T.astype(object).fillna("")
+    totals = stages.groupby("ensemble", sort=False)["predict_video"].mean().to_frame("s / video")
+    totals[f"h / {TEST_VIDEOS} videos"] = totals["s / video"] * TEST_VIDEOS / 3600
+    totals["target"] = f"<= {TARGET_SECONDS} s"
+    totals["verdict"] = np.where(totals["s / video"] <= TARGET_SECONDS, "meets", "misses")
+    levers[f"h / {TEST_VIDEOS} videos"] = np.where(levers["lever"].str.startswith("model stage"), "",
+                                                   (levers["s / video"] * TEST_VIDEOS / 3600).map("{:.2f}".format))
+    header = (f"{args.frames} frames, MTCNN at {ExtractConfig().detect_long_side} px, {os.cpu_count()} CPUs, "
+              f"best of {args.repeats}, {len(paths)} DFDC videos; bench took {time.perf_counter() - started:.0f} s")
+    text = "\n\n".join([
+        f"# predict: seconds per video\n\n{header}",
+        "## Stages (mean s / video; run one after another)\n\n" + markdown(per_stage.reset_index(names="stage")),
+        "## Totals against the 9 h budget\n\n" + markdown(totals.reset_index()),
+        "## Levers (zoo, one change each; model-stage rows compare the model stage only)\n\n" + markdown(levers),
+        "## Per video (crops: face crops scored; frames: all frames of the video)\n\n"
+        + markdown(stages.astype(object).fillna("")),
+    ]) + "\n"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "predict.md").write_text(text)
+    stages.to_csv(RESULTS / "predict.csv", index=False)
+    print(text)
 
 
 if __name__ == "__main__":

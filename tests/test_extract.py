@@ -236,7 +236,7 @@ def test_strided_detection_interpolates_between_keyframes(mtcnn):
 # --- a dataset on disk -------------------------------------------------------------------------------------
 def test_dataset_statuses_crops_and_manifest(local_run):
     out, manifest, videos = local_run
-    status = dict(zip(videos["video_id"], videos["status"]))
+    status = dict(zip(videos["video_id"], videos["status"], strict=True))
     assert status == {"a_landscape": "ok", "b_portrait": "ok", "c_missing": "missing", "c_one_frame": "no_face",
                       "c_text": "unreadable", "c_zero": "unreadable"}
     assert videos.set_index("video_id").loc["c_zero", "reason"] == "zero-byte file"
@@ -257,7 +257,8 @@ def test_rerun_skips_finished_videos(local_run, small_index):
 
 
 def test_killed_run_resumes_to_the_same_result(haar_run, mp_index, tmp_path):
-    """Kill the CLI (the worker process) after its first finished video; the resumed run must equal an uninterrupted one."""
+    """Kill the CLI (the worker process) after its first finished video; the resumed run must equal an
+    uninterrupted one."""
     index_csv = tmp_path / "index.csv"
     mp_index.to_csv(index_csv, index=False)
     out = tmp_path / "crops"
@@ -380,3 +381,37 @@ def test_videos_that_failed_are_retried_on_rerun(clip_index, tmp_path):
     assert again.loc["a_clip", "status"] == "ok" and again.loc["a_clip", "faces"] == HAAR.frames
     assert len(list((tmp_path / "a_clip").glob("*.jpg"))) == HAAR.frames
     assert zero_part.stat().st_mtime_ns == before  # a final status is not redone
+
+
+def test_killed_at_random_points_resumes_to_the_uninterrupted_result(demo_dir, tmp_path):
+    """SIGKILL the extract command at three seeded random points of its work (each kill in a run that resumes
+    the killed one), then let it finish: crops, manifest and videos.csv equal an uninterrupted run's."""
+    from deepfake_detection.dataset import index_videos
+    from killing import kill_points, run_until_killed
+
+    index, _ = index_videos(demo_dir / "train", probe=False)
+    index_csv = tmp_path / "index.csv"
+    index.to_csv(index_csv, index=False)
+    reference = tmp_path / "reference"
+    extract_dataset(index, reference, HAAR, data_dir=demo_dir / "train")
+    out = tmp_path / "crops"
+    command = [sys.executable, "-m", "deepfake_detection", "extract", str(index_csv), "--out", str(out),
+               "--data-dir", str(demo_dir / "train"), "--frames", str(HAAR.frames), "--detector", HAAR.detector]
+
+    def finished() -> int:
+        return len(list((out / "parts").glob("*.json"))) if (out / "parts").is_dir() else 0
+
+    killed = [run_until_killed(command, finished, after, delay)
+              for after, delay in kill_points(len(index), n=3, seed=0)]
+    assert any(killed), "every run finished before its kill point: nothing was interrupted"
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest, expected = pd.read_csv(out / "manifest.csv"), pd.read_csv(reference / "manifest.csv")
+    assert len(expected) > 0
+    _same_manifest(manifest, expected)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "videos.csv")[["video_id", "status", "faces"]],
+                                  pd.read_csv(reference / "videos.csv")[["video_id", "status", "faces"]])
+    crops = sorted(p.relative_to(out) for p in out.rglob("*.jpg"))
+    assert crops == sorted(p.relative_to(reference) for p in reference.rglob("*.jpg"))
+    assert all((out / c).read_bytes() == (reference / c).read_bytes() for c in crops)
+    assert not (out / ".tmp").exists() or not any((out / ".tmp").iterdir())  # the killed runs' leftovers are gone

@@ -49,7 +49,7 @@ def write_oof_models(models_dir: Path, names: tuple[str, ...], n_videos: int = 8
     """oof_frames.csv + oof_videos.csv per model: the same videos, independent noise per model."""
     rng = np.random.default_rng(seed)
     truth = frame_table(lambda r, n: np.zeros(n), lambda r, n: np.zeros(n), n_videos=n_videos, frames=8)
-    for k, name in enumerate(names):
+    for _, name in enumerate(names):
         z = np.where(truth["label"] == 1, 0.6, -0.6) + rng.normal(0, 2.0, len(truth)) + 0.8  # biased, noisy
         frames = truth.assign(p=1 / (1 + np.exp(-z)))
         (models_dir / name).mkdir(parents=True, exist_ok=True)
@@ -384,3 +384,33 @@ def test_bundle_installs_offline_and_its_notebook_runs(tiny_models, wheelhouse, 
     subprocess.run([python, "-c", script, str(bundle / "notebook" / "08_stack_and_submit.py"), json.dumps(params),
                     str(tmp_path / "executed")], check=True, cwd=tmp_path, env=env)
     assert validate_submission(tmp_path / "out" / "submission.csv", few["filename"].tolist()) == []
+
+
+@pytest.mark.slow
+def test_killed_at_random_points_resumes_to_the_same_submission(full_run, demo_dir, tiny_models, tmp_path):
+    """SIGKILL predict at three seeded random points (each kill in a run resuming the killed one), then let it
+    finish: the submission equals the uninterrupted run's, and no finished video was predicted twice."""
+    from killing import kill_points, run_until_killed
+
+    out, log_path = tmp_path / "submission.csv", tmp_path / "predictions_log.csv"
+    command = [sys.executable, "-m", "deepfake_detection", "predict", str(demo_dir / "test_videos"),
+               "--models", str(tiny_models), "--out", str(out), "--frames", str(FRAMES),
+               "--sample-submission", str(demo_dir / "sample_submission.csv")]
+    total = len(pd.read_csv(demo_dir / "sample_submission.csv"))
+
+    def logged() -> int:
+        return len(pd.read_csv(log_path)) if log_path.exists() and log_path.stat().st_size else 0
+
+    killed = [run_until_killed(command, logged, after, delay, cwd=REPO)
+              for after, delay in kill_points(total, n=3, seed=1)]
+    assert any(killed), "every run finished before its kill point: nothing was interrupted"
+    before_last = logged()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed, uninterrupted = pd.read_csv(out), pd.read_csv(full_run[0])
+    assert resumed["filename"].tolist() == uninterrupted["filename"].tolist()
+    np.testing.assert_allclose(resumed["label"], uninterrupted["label"], rtol=1e-5, atol=1e-7)
+    rows = pd.read_csv(log_path)
+    assert len(rows) == total and rows["video"].is_unique  # each video logged once across all the runs
+    assert before_last <= len(rows)
+    assert rows.set_index("video").loc[full_run[1]["video"], "status"].tolist() == full_run[1]["status"].tolist()

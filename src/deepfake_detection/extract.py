@@ -71,7 +71,7 @@ def detector_for(cfg: ExtractConfig):
 
 
 def _keyframes_done(per_frame: list, positions: list[int], future: Future) -> None:
-    for position, boxes in zip(positions, future.result()):
+    for position, boxes in zip(positions, future.result(), strict=True):
         per_frame[position] = boxes
 
 
@@ -116,31 +116,49 @@ def _detect_sampled(frames_iter, cfg: ExtractConfig, detector) -> tuple[list[int
     retry = [p for p, boxes in enumerate(per_frame)
              if boxes is None and any(q in empty for q in range(p - stride + 1, p + stride))]
     if retry:
-        for position, boxes in zip(retry, detector.detect([frames[p] for p in retry])):
+        for position, boxes in zip(retry, detector.detect([frames[p] for p in retry]), strict=True):
             per_frame[position] = boxes
     return indices, frames, per_frame
 
 
-def video_faces(path: str | Path, cfg: ExtractConfig, detector, boxes_from: pd.DataFrame | None = None) -> VideoFaces:
+def video_faces(path: str | Path, cfg: ExtractConfig, detector, boxes_from: pd.DataFrame | None = None,
+                timings: dict[str, float] | None = None) -> VideoFaces:
     """Sample a video, find and track its faces, and return square crops; never raises on bad input.
 
     boxes_from: manifest rows (frame, track, x1, y1, x2, y2, confidence) of another video, usually
     the original of a fake: the same frames are cropped at those boxes instead of detecting.
+    timings: when given (profiling), the stages run one after another and their seconds go into it: "decode"
+    (sampling the frames), "detect" (detector calls), "track + crop". Without it, decoding overlaps detection.
     """
     start = time.perf_counter()
     wanted = None if boxes_from is None else sorted(set(boxes_from["frame"].astype(int)))
     sample, frames_iter = iter_frames(path, n=cfg.frames, every=cfg.every, indices=wanted)
+    stage = time.perf_counter()
+    if timings is not None:
+        frames_iter = iter(list(frames_iter))
+        stage = _lap(timings, "decode", start)
     if boxes_from is not None:
         result = _faces_at_boxes(sample, frames_iter, boxes_from, cfg)
     else:
         indices, frames, per_frame = _detect_sampled(frames_iter, cfg, detector)
+        if timings is not None:
+            stage = _lap(timings, "detect", stage)
         result = _faces_from_detections(indices, frames, per_frame, cfg)
+        if timings is not None:
+            _lap(timings, "track + crop", stage)
     if sample.status in ("missing", "unreadable", "empty"):
         result = _empty(cfg.size, "missing" if sample.status == "missing" else "unreadable", sample.reason)
     elif sample.status == "partial":
         result.reason = "; ".join(r for r in (sample.reason, result.reason) if r)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    """timings[name] = seconds since `since`; returns now (the next stage's start)."""
+    now = time.perf_counter()
+    timings[name] = now - since
+    return now
 
 
 def image_faces(path: str | Path, cfg: ExtractConfig, detector) -> VideoFaces:
@@ -188,7 +206,8 @@ def _faces_at_boxes(sample, frames_iter, boxes_from: pd.DataFrame, cfg: ExtractC
         return _empty(cfg.size, "no_face", "none of the given boxes' frames decoded", len(frames))
     boxes = [FaceBox(r.x1, r.y1, r.x2, r.y2, r.confidence) for r in rows.itertuples()]
     return VideoFaces(
-        crops=np.stack([crop_face(frames[int(f)], b, cfg.margin, cfg.size) for f, b in zip(rows["frame"], boxes)]),
+        crops=np.stack([crop_face(frames[int(f)], b, cfg.margin, cfg.size)
+                        for f, b in zip(rows["frame"], boxes, strict=True)]),
         frames=rows["frame"].astype(int).tolist(), tracks=rows["track"].astype(int).tolist(),
         boxes=rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float32),
         confidences=rows["confidence"].to_numpy(np.float32), detected=[False] * len(rows), n_frames=len(frames))
@@ -265,7 +284,7 @@ def _write_crops(faces: VideoFaces, video_id: str, task: dict, cfg: ExtractConfi
     rows = []
     params = [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)]
     for crop, frame, track, box, confidence, detected in zip(faces.crops, faces.frames, faces.tracks, faces.boxes,
-                                                             faces.confidences, faces.detected):
+                                                             faces.confidences, faces.detected, strict=True):
         name = f"{frame:05d}_{track}.jpg"
         if not cv2.imwrite(str(tmp / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), params):
             raise OSError(f"could not write {tmp / name}")
@@ -321,9 +340,9 @@ def _original_ids(index: pd.DataFrame) -> pd.Series:
 
 def _tasks(rows: pd.DataFrame, index: pd.DataFrame, data_dir: Path | None) -> list[dict]:
     resolve = (lambda p: str(data_dir / p)) if data_dir is not None else str
-    paths = dict(zip(index["video_id"], index["path"]))
+    paths = dict(zip(index["video_id"], index["path"], strict=True))
     originals = _original_ids(index) if "original" in index else pd.Series("", index=index.index)
-    original_of = dict(zip(index["video_id"], originals))
+    original_of = dict(zip(index["video_id"], originals, strict=True))
     tasks = []
     for row in rows.itertuples():
         original_id = original_of.get(row.video_id, "")
@@ -380,8 +399,8 @@ def merge_parts(index: pd.DataFrame, out_dir: str | Path) -> tuple[pd.DataFrame,
     table = pd.DataFrame(videos, columns=VIDEOS_COLUMNS)
     atomic_write_csv(manifest, out / "manifest.csv")
     atomic_write_csv(table, out / "videos.csv")
-    paths = dict(zip(index["video_id"], index["path"]))  # errors.csv names the file, not the key
-    write_errors(list(zip(table["video_id"].map(paths), table["status"], table["reason"].fillna(""))), out)
+    paths = dict(zip(index["video_id"], index["path"], strict=True))  # errors.csv names the file, not the key
+    write_errors(list(zip(table["video_id"].map(paths), table["status"], table["reason"].fillna(""), strict=True)), out)
     return manifest, table
 
 
