@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -254,31 +252,6 @@ def test_rerun_skips_finished_videos(local_run, small_index):
     extract_dataset(small_index, out, CFG)
     assert part.stat().st_mtime_ns == before
     _same_manifest(pd.read_csv(out / "manifest.csv"), manifest)
-
-
-def test_killed_run_resumes_to_the_same_result(haar_run, mp_index, tmp_path):
-    """Kill the CLI (the worker process) after its first finished video; the resumed run must equal an
-    uninterrupted one."""
-    index_csv = tmp_path / "index.csv"
-    mp_index.to_csv(index_csv, index=False)
-    out = tmp_path / "crops"
-    command = [sys.executable, "-m", "deepfake_detection", "extract", str(index_csv), "--out", str(out),
-               "--data-dir", "/", "--frames", str(HAAR.frames), "--detector", HAAR.detector]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
-    deadline = time.monotonic() + 120
-    while not (out / "parts" / "a_clip.json").exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)  # now decoding or detecting b_portrait
-    process.wait()
-    assert (out / "parts" / "a_clip.json").exists()
-    assert not (out / "parts" / "c_zero.json").exists()  # it was killed mid-run
-    extract_dataset(mp_index, out, HAAR, data_dir="/")
-    reference, manifest = haar_run
-    _same_manifest(pd.read_csv(out / "manifest.csv"), manifest)
-    assert sorted(p.name for p in (out / "b_portrait").iterdir()) == sorted(
-        p.name for p in (reference / "b_portrait").iterdir())
-    assert not any((out / ".tmp").iterdir())  # leftovers of the killed run are cleaned up
 
 
 def test_shards_and_process_pool_give_the_same_manifest(haar_run, mp_index, tmp_path):
