@@ -50,16 +50,18 @@ STACKER_DIR = STACKER_DIR or f"{MODELS_DIR}/stacker"
 REPORTS_DIR = REPORTS_DIR or STACKER_DIR
 
 # %% [markdown]
-# On Kaggle the package and `mtcnn` come from the bundle's wheels (no internet); in the repository they are installed.
+# On Kaggle the package, Keras and `mtcnn` come from the bundle's wheels (no internet); in the repository they are
+# installed.
 
 # %%
 import subprocess
 import sys
 from pathlib import Path
 
-# --no-deps: the Kaggle image brings TensorFlow and the rest; the bundle carries what it lacks
-offline_install = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--find-links", str(WHEELS_DIR),
-                   "deepfake-detection", "mtcnn", "joblib", "lz4"]
+# every wheel of the bundle (this package, Keras, mtcnn and its dependencies), --no-deps: the Kaggle image
+# brings TensorFlow and the rest
+wheels = sorted(str(w) for w in Path(WHEELS_DIR).glob("*.whl")) if WHEELS_DIR else []
+offline_install = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", *wheels]
 subprocess.run(offline_install, check=True) if WHEELS_DIR else "package already installed"
 
 # %%

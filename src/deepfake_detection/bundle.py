@@ -1,7 +1,7 @@
 """A folder to upload as a Kaggle dataset, so the submission notebook runs with the internet off.
 
-It holds a wheel of this package, wheels of what the Kaggle image lacks (mtcnn and its small
-dependencies), the trained models with their out-of-fold files and the stacker, and notebook 08
+It holds a wheel of this package, wheels of Keras and of what the Kaggle image lacks (mtcnn and its
+small dependencies), the trained models with their out-of-fold files and the stacker, and notebook 08
 with its paths pointed at `/kaggle/input/<dataset>` and `/kaggle/working/submission.csv`. On
 Kaggle the notebook installs the wheels with `pip install --no-index --find-links`.
 """
@@ -35,7 +35,10 @@ DEFAULT_DATASET = "deepfake-detection-bundle"
 COMPETITION_INPUT = "/kaggle/input/deepfake-detection-challenge"
 KAGGLE_WORKING = "/kaggle/working"
 MAX_BYTES = 1_000_000_000  # largest bundle accepted (Kaggle datasets allow more; uploads this big get slow)
-EXTRA_PACKAGES = ("mtcnn", "joblib", "lz4")  # not in the Kaggle image (mtcnn) or its dependencies
+# Wheels the bundle carries: Keras (the model files are written by this Keras; an image's older Keras may not
+# read them), and what the Kaggle image lacks (mtcnn and its small dependencies). The notebook installs them with
+# --no-deps: TensorFlow and the rest come from the image.
+EXTRA_PACKAGES = ("keras", "mtcnn", "joblib", "lz4")
 MODEL_FILES = ModelDir.FILES
 INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")  # written by pip on install, not in wheels
 
@@ -155,6 +158,47 @@ def write_kaggle_notebook(dest_dir: Path, dataset: str) -> Path:
     return path
 
 
+BUNDLE_README = "README.md"
+
+
+def write_bundle_readme(root: Path, dataset: str) -> Path:
+    """README.md of the bundle: what it holds, how the notebook installs it, and what it was tested against."""
+    wheels = sorted(p.name for p in (root / "wheels").glob("*.whl"))
+    models = sorted(p.name for p in (root / "models").iterdir() if p.is_dir())
+    tf = _installed_pins(("tensorflow",))[0] if _has_distribution("tensorflow") else "tensorflow (not installed)"
+    lines = [
+        f"# {dataset}: offline deepfake-detection bundle",
+        "",
+        "Attach this dataset to a Kaggle notebook with the internet off and run `notebook/"
+        f"{Path(NOTEBOOK_NAME).with_suffix('.ipynb').name}`. Its first cell installs the wheels below with",
+        "`pip install --no-index --no-deps --find-links wheels/`; TensorFlow and the rest come from the image.",
+        "",
+        "- wheels: " + ", ".join(f"`{w}`" for w in wheels),
+        "- models: " + ", ".join(f"`{m}`" for m in models),
+        "",
+        "## Tested against",
+        "",
+        f"- built with Python {sys.version.split()[0]} and `{tf}`;",
+        "- `tests/test_predict.py::test_bundle_installs_offline_and_its_notebook_runs`: a fresh virtual",
+        "  environment that lends the build machine's packages *except* the bundled ones (Keras, mtcnn and",
+        "  this package come only from `wheels/`), installs with `--no-index`, and runs the notebook on demo videos;",
+        "- not run on a Kaggle image from here: there is no access to one. An image whose TensorFlow is older than",
+        "  the one above may not run the bundled Keras; rebuild the bundle with that TensorFlow installed.",
+        "",
+    ]
+    path = root / BUNDLE_README
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _has_distribution(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def _size_table(root: Path) -> pd.DataFrame:
     """Files and bytes per top-level part of the bundle (models listed per model)."""
     rows = []
@@ -193,6 +237,7 @@ def build_bundle(models_dir: str | Path, out_dir: str | Path, dataset_name: str 
     build_package_wheel(staging / "wheels")
     fetch_wheels(staging / "wheels", Path(wheels_from) if wheels_from else None)
     write_kaggle_notebook(staging / "notebook", dataset)
+    write_bundle_readme(staging, dataset)
     (staging / "dataset-metadata.json").write_text(json.dumps(
         {"title": dataset, "id": f"KAGGLE_USERNAME/{dataset}", "licenses": [{"name": "other"}]}, indent=2) + "\n")
 
