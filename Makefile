@@ -10,7 +10,7 @@ SHELL  := /bin/bash
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help install lint demo test models ablation detect-example notebooks report report-real bench clean
+.PHONY: help install lint demo test models ablation detect-example notebooks report report-real bench bench-peer clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,12 @@ report-real: $(STAMP)  ## reports/real/report.md + report.html from ../shared, t
 
 bench: $(STAMP)  ## run the benchmarks in bench/
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+PEER := .venv-peer/bin/python
+bench-peer: $(STAMP)  ## optional: facenet-pytorch's MTCNN beside ours in bench_extract (own env, bench/requirements-peer.txt)
+	test -x $(PEER) || { $(PYTHON) -m venv .venv-peer && .venv-peer/bin/pip install --quiet -r bench/requirements-peer.txt \
+		&& .venv-peer/bin/pip install --quiet --no-deps facenet-pytorch==2.6.0; }
+	$(PY) bench/bench_extract.py --peer-python $(PEER)
 
 clean:  ## remove generated outputs (keeps .venv)
 	rm -rf work build dist reports/figures/*.png reports/*.md reports/ffpp
