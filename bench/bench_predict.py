@@ -151,6 +151,11 @@ def lever_rows(ensemble, paths, cfg, extract_cfg, repeats: int, baseline: float)
     return table.to_dict("records")
 
 
+def blank_nan(table: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells where a stage does not apply (another ensemble's models)."""
+    return table.astype(object).where(table.notna(), "")
+
+
 def markdown(table: pd.DataFrame) -> str:
     from deepfake_detection.ensemble import markdown_table
 
@@ -192,7 +197,7 @@ def main() -> None:
     order = ["decode", "detect", "track + crop", *models, "aggregate + stack", "log row", "sum of stages",
              "predict_video", "decode-all"]
     stages = stages[["ensemble", "video", *order, "crops", "frames"]]
-    per_stage = stages.groupby("ensemble", sort=False)[order].mean().T.astype(object).fillna("")
+    per_stage = blank_nan(stages.groupby("ensemble", sort=False)[order].mean().T)
     totals = stages.groupby("ensemble", sort=False)["predict_video"].mean().to_frame("s / video")
     totals[f"h / {TEST_VIDEOS} videos"] = totals["s / video"] * TEST_VIDEOS / 3600
     totals["target"] = f"<= {TARGET_SECONDS} s"
@@ -207,7 +212,7 @@ def main() -> None:
         "## Totals against the 9 h budget\n\n" + markdown(totals.reset_index()),
         "## Levers (zoo, one change each; model-stage rows compare the model stage only)\n\n" + markdown(levers),
         "## Per video (crops: face crops scored; frames: all frames of the video)\n\n"
-        + markdown(stages.astype(object).fillna("")),
+        + markdown(blank_nan(stages)),
     ]) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "predict.md").write_text(text)
