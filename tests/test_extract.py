@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 
 from conftest import require_shared
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import ExtractConfig
 from deepfake_detection.extract import (
-    MANIFEST_COLUMNS,
-    SETTINGS_FILE,
     SettingsChanged,
     extract_dataset,
     merge_parts,
@@ -238,7 +237,7 @@ def test_dataset_statuses_crops_and_manifest(local_run):
     assert status == {"a_landscape": "ok", "b_portrait": "ok", "c_missing": "missing", "c_one_frame": "no_face",
                       "c_text": "unreadable", "c_zero": "unreadable"}
     assert videos.set_index("video_id").loc["c_zero", "reason"] == "zero-byte file"
-    assert list(manifest.columns) == MANIFEST_COLUMNS
+    assert list(manifest.columns) == list(CropsDir.MANIFEST_COLUMNS)
     assert manifest.groupby("video_id").size().to_dict() == {"a_landscape": 4, "b_portrait": 4}
     crop = cv2.imread(str(out / manifest["crop_path"][0]))
     assert crop.shape == (128, 128, 3)
@@ -324,7 +323,7 @@ def clip_index(broken) -> pd.DataFrame:
 
 def test_rerun_with_other_settings_is_refused_or_extracts_again(clip_index, tmp_path):
     extract_dataset(clip_index, tmp_path, HAAR)
-    assert json.loads((tmp_path / SETTINGS_FILE).read_text())["frames"] == HAAR.frames
+    assert json.loads(CropsDir(tmp_path).settings.read_text())["frames"] == HAAR.frames
     part = tmp_path / "parts" / "a_clip.json"
     before = part.stat().st_mtime_ns
     with pytest.raises(SettingsChanged, match=r"frames: 4 -> 6; size: 128 -> 64\).*another output folder"):
@@ -339,7 +338,7 @@ def test_rerun_with_other_settings_is_refused_or_extracts_again(clip_index, tmp_
     assert {cv2.imread(str(tmp_path / p)).shape for p in manifest["crop_path"]} == {(64, 64, 3)}
     on_disk = sorted(p.name for p in (tmp_path / "a_clip").iterdir())
     assert on_disk == sorted(Path(p).name for p in manifest["crop_path"])  # the old crops are gone
-    assert json.loads((tmp_path / SETTINGS_FILE).read_text())["size"] == 64
+    assert json.loads(CropsDir(tmp_path).settings.read_text())["size"] == 64
 
 
 def test_videos_that_failed_are_retried_on_rerun(clip_index, tmp_path):

@@ -1,10 +1,24 @@
 """The on-disk layout of what passes between stages, owned in one place.
 
-A trained model folder (`train`, the benchmarks, the zoo, the bundle) holds:
+A face-crops folder (`extract`, and the benchmarks' derived copies), `CropsDir`, holds:
+- `<video_id>/<frame>_<track>.jpg`: the crops;
+- `manifest.csv`: one row per crop (MANIFEST_COLUMNS); `videos.csv`: one row per video (VIDEOS_COLUMNS);
+- `settings.json`: the extraction settings the crops were made with;
+- `parts/<video_id>.json`: one per finished video, so a killed run resumes; `.tmp/`: a killed run's leftovers.
+
+A trained model folder (`train`, the benchmarks, the zoo, the bundle), `ModelDir`, holds:
 - `model.keras`: the deployed model (the fold models averaged), loadable in Keras safe mode;
 - `config.json`: the TrainConfig it was trained with plus run facts (folds, timings, scores);
 - `oof_frames.csv` / `oof_videos.csv`: its out-of-fold predictions per crop and per video.
-Every stage names these files through `ModelDir`, so the layout changes in one class.
+
+A stacker folder, `StackerDir` (by default `stacker/` inside a models folder), holds `stacker.json`: the meta
+model, calibration and base-model list as plain numbers; and `stacking.md` with `figures/`: its report.
+
+A pipeline run folder (`demo`, read back by `report`), `RunDir`, holds `data/`, `index.csv`, `folds.csv`,
+`eda_summary.md`, `figures/`, `crops/` (a CropsDir), `models/` (ModelDirs and the StackerDir), `submission.csv` with
+`predictions_log.csv`, `evaluation.json` and `timings.json`.
+
+Every stage names these files through these classes, so the layout changes in one place.
 """
 
 from __future__ import annotations
@@ -13,6 +27,54 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_detection.config import TrainConfig, from_json
+
+PREDICTIONS_LOG = "predictions_log.csv"  # beside a submission: one row per finished video (predict resumes from it)
+
+
+@dataclass(frozen=True)
+class CropsDir:
+    """One face-crops folder."""
+
+    path: Path
+
+    MANIFEST = "manifest.csv"
+    VIDEOS = "videos.csv"
+    SETTINGS = "settings.json"
+    PARTS = "parts"
+    TMP = ".tmp"
+    # manifest.csv, one row per crop: where its box was (detected or interpolated between detections), the crop
+    # file relative to the folder, and the video's label and group
+    MANIFEST_COLUMNS = ("video_id", "frame", "track", "x1", "y1", "x2", "y2", "confidence", "detected",
+                        "crop_path", "label", "group")
+    REQUIRED_COLUMNS = tuple(c for c in MANIFEST_COLUMNS if c != "detected")  # what training reads
+    VIDEOS_COLUMNS = ("video_id", "status", "reason", "frames", "faces", "seconds")  # videos.csv, one per video
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / self.MANIFEST
+
+    @property
+    def videos(self) -> Path:
+        return self.path / self.VIDEOS
+
+    @property
+    def settings(self) -> Path:
+        return self.path / self.SETTINGS
+
+    @property
+    def parts(self) -> Path:
+        return self.path / self.PARTS
+
+    @property
+    def tmp(self) -> Path:
+        return self.path / self.TMP
+
+    def part(self, video_id: str) -> Path:
+        """The part file that marks `video_id` as finished."""
+        return self.parts / f"{video_id}.json"
 
 
 @dataclass(frozen=True)
@@ -56,4 +118,94 @@ class ModelDir:
         return from_json(TrainConfig, self.config) if self.config.exists() else TrainConfig()
 
 
-__all__ = ["ModelDir"]
+@dataclass(frozen=True)
+class StackerDir:
+    """One stacker folder."""
+
+    path: Path
+
+    NAME = "stacker"  # its folder name inside a models folder (models/stacker, models/zoo/stacker)
+    FILE = "stacker.json"
+    REPORT = "stacking.md"
+    FIGURES = "figures"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @classmethod
+    def of(cls, models_dir: str | Path) -> StackerDir:
+        """The stacker folder inside a models folder."""
+        return cls(Path(models_dir) / cls.NAME)
+
+    @property
+    def spec(self) -> Path:
+        return self.path / self.FILE
+
+    @property
+    def report(self) -> Path:
+        return self.path / self.REPORT
+
+    @property
+    def figures(self) -> Path:
+        return self.path / self.FIGURES
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One pipeline run folder (the demo workflow's layout, which `report` reads back)."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def data(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def index(self) -> Path:
+        return self.path / "index.csv"
+
+    @property
+    def folds(self) -> Path:
+        return self.path / "folds.csv"
+
+    @property
+    def eda_summary(self) -> Path:
+        return self.path / "eda_summary.md"
+
+    @property
+    def figures(self) -> Path:
+        return self.path / "figures"
+
+    @property
+    def crops(self) -> CropsDir:
+        return CropsDir(self.path / "crops")
+
+    @property
+    def models(self) -> Path:
+        return self.path / "models"
+
+    @property
+    def stacker(self) -> StackerDir:
+        return StackerDir.of(self.models)
+
+    @property
+    def submission(self) -> Path:
+        return self.path / "submission.csv"
+
+    @property
+    def predictions_log(self) -> Path:
+        return self.path / PREDICTIONS_LOG
+
+    @property
+    def evaluation(self) -> Path:
+        return self.path / "evaluation.json"
+
+    @property
+    def timings(self) -> Path:
+        return self.path / "timings.json"
+
+
+__all__ = ["PREDICTIONS_LOG", "CropsDir", "ModelDir", "RunDir", "StackerDir"]

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import CropsDir, ModelDir
 from deepfake_detection.config import SEED, BenchmarkConfig, ExtractConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.crossfit import chain_oof, null_check
 from deepfake_detection.dataset import index_videos, labelled, make_folds
@@ -143,7 +143,7 @@ def derive_crops(crops_dir: Path, out_dir: Path, size: int, interpolation: str, 
     clamped the region). Writes JPEGs and a manifest.csv with the same rows; reused when complete.
     """
     manifest = read_manifest(crops_dir)
-    done = out_dir / "manifest.csv"
+    done = CropsDir(out_dir).manifest
     if done.exists() and len(pd.read_csv(done)) == len(manifest):
         return out_dir
     keep = 1.0 if to_margin is None else (1 + 2 * to_margin) / (1 + 2 * float(margin))

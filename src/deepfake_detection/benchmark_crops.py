@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection import config as C
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import ModelDir, StackerDir
 from deepfake_detection.benchmark import (
     CAL,
     MESONET_ARCHITECTURES,
@@ -176,8 +176,8 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     extra = [n for n in trained if n not in bench.recipes]  # trained for the ablations only: scored, not stacked
     if extra:
         add_trained(videos, [work / "models" / n for n in extra], predict_cfg, seed, stack=False)
-    save_stacker(stack.spec, out / "stacker")
-    write_stacking_report(stack, out / "stacker")
+    save_stacker(stack.spec, StackerDir.of(out).path)
+    write_stacking_report(stack, StackerDir.of(out).path)
     for name, model_dir in pretrained.items():
         oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
         videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"], strict=True))).astype(float)
@@ -208,7 +208,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     result = {"facts": facts, "table": table, "videos": videos, "null": null, "ablation": ablation}
     write_crops_results(result, out)
     return {"results_md": str(out / "results.md"), "results_json": str(out / "results.json"), "table": table,
-            "facts": facts, "null": null, "ablation": ablation, "stacker": str(out / "stacker")}
+            "facts": facts, "null": null, "ablation": ablation, "stacker": str(StackerDir.of(out).path)}
 
 
 def write_crops_results(result: dict, out: Path) -> None:

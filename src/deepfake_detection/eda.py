@@ -21,6 +21,7 @@ from scipy.stats import ks_2samp
 from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
 
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import FAKE, REAL, EdaConfig
 from deepfake_detection.dataset import imbalance_table, index_videos, labelled, read_index
 from deepfake_detection.faces import FaceBox, crop_face, make_detector
@@ -249,7 +250,7 @@ def manifest_patches(crops_dir: str | Path, video_id: str, cfg: EdaConfig) -> tu
 
 @lru_cache(maxsize=4)
 def _read_manifest(crops_dir: str) -> pd.DataFrame:
-    return pd.read_csv(Path(crops_dir) / "manifest.csv", dtype={"video_id": str, "crop_path": str})
+    return pd.read_csv(CropsDir(crops_dir).manifest, dtype={"video_id": str, "crop_path": str})
 
 
 def _over_time_rows(video_id: str, label, method: str, region: str, frames: list[int], images: list[np.ndarray],

@@ -32,7 +32,7 @@ from deepfake_detection.aggregate import (
     save_json,
     sigmoid,
 )
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import ModelDir, StackerDir
 from deepfake_detection.config import SEED, PredictConfig
 from deepfake_detection.crossfit import (
     NULL_AUC_SLACK,
@@ -47,8 +47,7 @@ from deepfake_detection.metrics import evaluate
 
 log = logging.getLogger(__name__)
 
-STACKER_FILE = "stacker.json"
-STACKER_DIR = "stacker"
+STACKER_FILE, STACKER_DIR = StackerDir.FILE, StackerDir.NAME  # stacker.json inside models/stacker
 META_MODELS = ("logreg", "mlp", "mean")
 KEYS = ["video_id", "label", "group"]
 CALIBRATIONS = ("identity", "temperature", "platt")
@@ -419,7 +418,7 @@ def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
     from deepfake_detection import plots
 
     reports_dir = Path(reports_dir)
-    figures = reports_dir / "figures"
+    figures = StackerDir(reports_dir).figures
     figures.mkdir(parents=True, exist_ok=True)
     names = [m["name"] for m in result.spec["models"]]
     table, y = result.table, result.table["label"].to_numpy()
@@ -489,6 +488,6 @@ def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
         "![reliability](figures/stacking_reliability.png)",
         "",
     ]
-    path = reports_dir / "stacking.md"
+    path = StackerDir(reports_dir).report
     path.write_text("\n".join(lines))
     return path

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import FAKE, REAL, SEED
 from deepfake_detection.models import input_size, read_images
 
@@ -87,7 +88,7 @@ def gradcam_examples(model: keras.Model, crops_dir: str | Path, n: int = 4, seed
                      layer_name: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """n REAL and n FAKE crops from a crops manifest: (images uint8 (2n, S, S, 3), heatmaps (2n, S, S), titles)."""
     crops_dir = Path(crops_dir)
-    manifest = pd.read_csv(crops_dir / "manifest.csv")
+    manifest = pd.read_csv(CropsDir(crops_dir).manifest)
     rows = []
     for label in (REAL, FAKE):
         pool = manifest[manifest["label"] == label]
@@ -96,7 +97,7 @@ def gradcam_examples(model: keras.Model, crops_dir: str | Path, n: int = 4, seed
             continue
         rows.append(pool.sample(min(n, len(pool)), random_state=seed))
     if not rows:
-        raise ValueError(f"{crops_dir / 'manifest.csv'} has no labelled crops")
+        raise ValueError(f"{CropsDir(crops_dir).manifest} has no labelled crops")
     chosen = pd.concat(rows, ignore_index=True)
     images = read_images([crops_dir / p for p in chosen["crop_path"]], input_size(model))
     p_fake = model.predict(images, verbose=0)[:, 0]

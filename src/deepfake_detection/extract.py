@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import ExtractConfig, from_dict
 from deepfake_detection.faces import FaceBox, crop_face, fill_track, make_detector, select_tracks, track_faces
 from deepfake_detection.io import atomic_write_csv, atomic_write_json, write_errors
@@ -32,12 +33,7 @@ from deepfake_detection.video import iter_frames
 
 log = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ["video_id", "frame", "track", "x1", "y1", "x2", "y2", "confidence", "detected",
-                    "crop_path", "label", "group"]
-VIDEOS_COLUMNS = ["video_id", "status", "reason", "frames", "faces", "seconds"]
 FINAL_STATUSES = ("ok", "no_face", "unreadable")  # "missing" and "error" are retried by a rerun
-PARTS_DIR, TMP_DIR = "parts", ".tmp"
-SETTINGS_FILE = "settings.json"
 SPEED_ONLY = ("detect_batch", "overlap_decode")  # ExtractConfig fields that change how fast, not which crops
 
 
@@ -225,7 +221,7 @@ def _cached_detector(cfg: ExtractConfig):
 
 
 def _read_part(out_dir: Path, video_id: str) -> dict | None:
-    path = out_dir / PARTS_DIR / f"{video_id}.json"
+    path = CropsDir(out_dir).part(video_id)
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -247,7 +243,7 @@ def extract_video(task: dict, cfg_dict: dict, out_dir: str) -> dict:
         log.exception("extracting %s failed", video_id)
         rows, video = [], {"video_id": video_id, "status": "error", "reason": f"{type(exc).__name__}: {exc}",
                            "frames": 0, "faces": 0, "seconds": 0.0}
-    atomic_write_json({"video": video, "faces": rows}, out / PARTS_DIR / f"{video_id}.json")
+    atomic_write_json({"video": video, "faces": rows}, CropsDir(out).part(video_id))
     return video
 
 
@@ -258,7 +254,8 @@ def _extract_faces(task: dict, cfg: ExtractConfig, out: Path) -> VideoFaces:
         return video_faces(task["path"], cfg, _cached_detector(cfg))
     part = _read_part(out, original_id)
     if part is not None and part["video"]["status"] in FINAL_STATUSES:
-        status, boxes = part["video"]["status"], pd.DataFrame(part["faces"], columns=MANIFEST_COLUMNS)
+        status = part["video"]["status"]
+        boxes = pd.DataFrame(part["faces"], columns=list(CropsDir.MANIFEST_COLUMNS))
     else:  # the original is in another shard or not done yet: detect it here, write nothing for it
         original = video_faces(task["original_path"], cfg, _cached_detector(cfg))
         status = original.status
@@ -279,7 +276,7 @@ def _extract_faces(task: dict, cfg: ExtractConfig, out: Path) -> VideoFaces:
 def _write_crops(faces: VideoFaces, video_id: str, task: dict, cfg: ExtractConfig, out: Path) -> list[dict]:
     """JPEGs into a temporary folder renamed into place; manifest rows for them."""
     final = out / video_id
-    tmp = out / TMP_DIR / f"{video_id}.{uuid.uuid4().hex}"
+    tmp = CropsDir(out).tmp / f"{video_id}.{uuid.uuid4().hex}"
     tmp.mkdir(parents=True)
     rows = []
     params = [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)]
@@ -394,11 +391,11 @@ def merge_parts(index: pd.DataFrame, out_dir: str | Path) -> tuple[pd.DataFrame,
         if part is not None:
             videos.append(part["video"])
             faces += part["faces"]
-    manifest = pd.DataFrame(faces, columns=MANIFEST_COLUMNS)
+    manifest = pd.DataFrame(faces, columns=list(CropsDir.MANIFEST_COLUMNS))
     manifest["label"] = manifest["label"].astype("Int64")
-    table = pd.DataFrame(videos, columns=VIDEOS_COLUMNS)
-    atomic_write_csv(manifest, out / "manifest.csv")
-    atomic_write_csv(table, out / "videos.csv")
+    table = pd.DataFrame(videos, columns=list(CropsDir.VIDEOS_COLUMNS))
+    atomic_write_csv(manifest, CropsDir(out).manifest)
+    atomic_write_csv(table, CropsDir(out).videos)
     paths = dict(zip(index["video_id"], index["path"], strict=True))  # errors.csv names the file, not the key
     write_errors(list(zip(table["video_id"].map(paths), table["status"], table["reason"].fillna(""), strict=True)), out)
     return manifest, table
@@ -418,11 +415,11 @@ def settings_differences(stored: dict, wanted: dict) -> list[str]:
 
 def clear_extraction(out: Path) -> None:
     """Delete what extract_dataset wrote into out: part files, their crop folders, manifest, videos and settings."""
-    for part in sorted((out / PARTS_DIR).glob("*.json")):
+    for part in sorted(CropsDir(out).parts.glob("*.json")):
         shutil.rmtree(out / part.stem, ignore_errors=True)
-    for folder in (PARTS_DIR, TMP_DIR):
+    for folder in (CropsDir.PARTS, CropsDir.TMP):
         shutil.rmtree(out / folder, ignore_errors=True)
-    for name in ("manifest.csv", "videos.csv", SETTINGS_FILE):
+    for name in (CropsDir.MANIFEST, CropsDir.VIDEOS, CropsDir.SETTINGS):
         (out / name).unlink(missing_ok=True)
 
 
@@ -431,7 +428,7 @@ def check_settings(out: Path, cfg: ExtractConfig, overwrite: bool = False) -> No
 
     overwrite: clear the folder's earlier extraction instead of raising.
     """
-    path, wanted = out / SETTINGS_FILE, crop_settings(cfg)
+    path, wanted = CropsDir(out).settings, crop_settings(cfg)
     if path.exists():
         changed = settings_differences(json.loads(path.read_text()), wanted)
         if not changed:
@@ -443,7 +440,7 @@ def check_settings(out: Path, cfg: ExtractConfig, overwrite: bool = False) -> No
                 f"pass --overwrite (overwrite=True to extract_dataset) or delete {out}")
         log.warning("%s: settings changed (%s); deleting the earlier crops", out, "; ".join(changed))
         clear_extraction(out)
-    elif any((out / PARTS_DIR).glob("*.json")):
+    elif any(CropsDir(out).parts.glob("*.json")):
         log.warning("%s holds crops from before settings were recorded; assuming they match %s", out, wanted)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(wanted, path)
@@ -467,9 +464,9 @@ def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig
             raise FileNotFoundError(f"none of the {len(index)} indexed videos exist under "
                                     f"{data_root or Path.cwd()}; is the data folder (--data-dir) right?")
     check_settings(out, cfg, overwrite)
-    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
-    if shard is None and scheduler is None and (out / TMP_DIR).exists():
-        shutil.rmtree(out / TMP_DIR)  # leftovers of killed runs; sharded runs may share the folder
+    CropsDir(out).parts.mkdir(parents=True, exist_ok=True)
+    if shard is None and scheduler is None and CropsDir(out).tmp.exists():
+        shutil.rmtree(CropsDir(out).tmp)  # leftovers of killed runs; sharded runs may share the folder
     rows = shard_rows(index, shard)
     done, failed = set(), 0
     for video_id in rows["video_id"]:
@@ -490,6 +487,5 @@ def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig
     return videos[videos["video_id"].isin(set(rows["video_id"]))].reset_index(drop=True)
 
 
-__all__ = ["VideoFaces", "MANIFEST_COLUMNS", "VIDEOS_COLUMNS", "SETTINGS_FILE", "SettingsChanged", "detector_for",
-           "video_faces", "extract_video", "parse_shard", "shard_rows", "merge_parts", "check_settings",
-           "extract_dataset"]
+__all__ = ["VideoFaces", "SettingsChanged", "detector_for", "video_faces", "extract_video", "parse_shard",
+           "shard_rows", "merge_parts", "check_settings", "extract_dataset"]

@@ -19,6 +19,7 @@ import pandas as pd
 import tensorflow as tf
 
 from deepfake_detection import config as C
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import FAKE, REAL, TrainConfig
 from deepfake_detection.dataset import (
     IMBALANCE_STRATEGIES,
@@ -31,7 +32,6 @@ from deepfake_detection.faces import INTERPOLATIONS, resize_crop
 
 log = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ["video_id", "frame", "track", "x1", "y1", "x2", "y2", "confidence", "crop_path", "label", "group"]
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -42,15 +42,16 @@ def read_manifest(crops_dir: str | Path) -> pd.DataFrame:
     A face-crop dataset without manifest.csv (labels.csv or REAL/FAKE folders) is its own manifest.
     """
     crops_dir = Path(crops_dir)
-    if not (crops_dir / "manifest.csv").exists() and is_crop_dataset(crops_dir):
+    path = CropsDir(crops_dir).manifest
+    if not path.exists() and is_crop_dataset(crops_dir):
         manifest = crops_manifest(crops_dir)
         manifest["path"] = [str(crops_dir / p) for p in manifest["crop_path"]]
         return manifest
-    manifest = pd.read_csv(crops_dir / "manifest.csv", dtype={"video_id": str, "group": str, "crop_path": str},
+    manifest = pd.read_csv(path, dtype={"video_id": str, "group": str, "crop_path": str},
                            keep_default_na=False, na_values={"label": [""]})
-    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    missing = [c for c in CropsDir.REQUIRED_COLUMNS if c not in manifest.columns]
     if missing:
-        raise ValueError(f"{crops_dir / 'manifest.csv'} lacks columns {missing}")
+        raise ValueError(f"{path} lacks columns {missing}")
     manifest["path"] = [str(crops_dir / p) for p in manifest["crop_path"]]
     return manifest
 

@@ -27,7 +27,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from deepfake_detection.aggregate import aggregate, logit, sigmoid
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import PREDICTIONS_LOG, ModelDir
 from deepfake_detection.config import ExtractConfig, PredictConfig
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.faces import resize_crop
@@ -37,7 +37,7 @@ from deepfake_detection.submission import expected_filenames, validate_submissio
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["video", "status", "reason", "seconds", "frames", "models", "p", "run"]
-LOG_NAME = "predictions_log.csv"
+LOG_NAME = PREDICTIONS_LOG
 RATE_SMOOTHING = 0.3  # weight of the newest video in the moving averages of the pace
 # PredictConfig fields that change a video's P(FAKE) (budget and batch settings only change how fast)
 RESULT_SETTINGS = ("frames", "detector", "all_faces", "aggregation", "confident_fake", "confident_real",

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import ModelDir, RunDir
 from deepfake_detection.ensemble import markdown_table as _table
 from deepfake_detection.io import atomic_write_text
 from deepfake_detection.metrics import evaluate
@@ -31,7 +31,7 @@ EDA_FIGURES = ("file_types", "labels", "labels_full_index", "lengths", "lengths_
 
 def data_origin(run_dir: Path, data_dir: Path) -> str:
     """'demo (synthetic)', 'FaceForensics++' or 'DFDC', from what the data folder and the index hold."""
-    index_path = run_dir / "index.csv"
+    index_path = RunDir(run_dir).index
     if (data_dir / "demo_manifest.json").exists():
         return "demo (synthetic; says nothing about DFDC quality)"
     if index_path.exists():
@@ -56,13 +56,13 @@ class Figures:
     def links(self, names: list[str]) -> list[str]:
         """Markdown image + caption for each named figure the run drew (RUN/figures/NAME); absent ones are left out."""
         return [line for name in names for line in copy_figure(
-            self.run_dir / "figures" / name, self.reports_dir, name,
+            RunDir(self.run_dir).figures / name, self.reports_dir, name,
             f"{name}: run `{self.run_dir}`, data: {self.origin}.")]
 
 
 def data_section(run_dir: Path) -> list[str]:
     """Counts, label ratio and lengths per part, from index.csv."""
-    index = pd.read_csv(run_dir / "index.csv")
+    index = pd.read_csv(RunDir(run_dir).index)
     labelled = index[index["label"].notna()]
     counts = index.assign(label=index["label"].map({1: "FAKE", 0: "REAL"}).fillna("unlabelled")) \
         .pivot_table(index="part", columns="label", values="video_id", aggfunc="count", fill_value=0)
@@ -77,7 +77,7 @@ def data_section(run_dir: Path) -> list[str]:
 
 def crops_section(run_dir: Path, figures: list[str]) -> list[str]:
     """Face-detection outcome per video status, from crops/videos.csv."""
-    videos = pd.read_csv(run_dir / "crops" / "videos.csv")
+    videos = pd.read_csv(RunDir(run_dir).crops.videos)
     status = videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum"),
                                           seconds_mean=("seconds", "mean"))
     return ["## Face detection", f"{len(videos)} videos, {int(videos['faces'].sum())} face crops, "
@@ -87,7 +87,7 @@ def crops_section(run_dir: Path, figures: list[str]) -> list[str]:
 def models_section(run_dir: Path, figures: Figures) -> list[str]:
     """Per-model training curves and out-of-fold video metrics, from models/*/oof_videos.csv."""
     rows, curves = {}, []
-    for oof in sorted((run_dir / "models").glob("*/oof_videos.csv")):
+    for oof in sorted(RunDir(run_dir).models.glob(f"*/{ModelDir.OOF_VIDEOS}")):
         videos = pd.read_csv(oof)
         rows[oof.parent.name] = evaluate(videos["label"], videos["p"])
         curves += figures.links([f"training_{oof.parent.name}.png"])
@@ -97,19 +97,20 @@ def models_section(run_dir: Path, figures: Figures) -> list[str]:
 
 def stacking_section(run_dir: Path, figures: Figures) -> list[str]:
     """The run's own stacking report (models/stacker/stacking.md), its figures copied beside report.md."""
-    stacker = run_dir / "models" / "stacker"
-    if not (stacker / "stacking.md").exists():
-        return ["## Stacking", f"_(no stacking.md in {stacker}: run `stack --out {stacker}` to write it)_"]
+    stacker = RunDir(run_dir).stacker
+    if not stacker.report.exists():
+        return ["## Stacking",
+                f"_(no {stacker.REPORT} in {stacker.path}: run `stack --out {stacker.path}` to write it)_"]
     figures.folder.mkdir(parents=True, exist_ok=True)
-    for figure in sorted((stacker / "figures").glob("*.png")):
+    for figure in sorted(stacker.figures.glob("*.png")):
         shutil.copyfile(figure, figures.folder / figure.name)
-    body = (stacker / "stacking.md").read_text().replace("# Stacking", "## Stacking", 1).replace("\n## ", "\n### ")
+    body = stacker.report.read_text().replace("# Stacking", "## Stacking", 1).replace("\n## ", "\n### ")
     return [body, "", f"*Stacking figures: run `{run_dir}`, data: {figures.origin}.*"]
 
 
 def inference_section(run_dir: Path) -> list[str]:
     """Seconds per test video and the status of each, from predictions_log.csv."""
-    log_frame = pd.read_csv(run_dir / "predictions_log.csv")
+    log_frame = pd.read_csv(RunDir(run_dir).predictions_log)
     by_status = log_frame.groupby("status").agg(videos=("video", "size"), seconds_mean=("seconds", "mean"),
                                                 seconds_max=("seconds", "max"))
     per_video = log_frame["seconds"].mean()
@@ -122,13 +123,14 @@ def submission_section(run_dir: Path) -> list[str]:
     """Rows, prediction spread, validation and (when labels exist) the score of submission.csv."""
     from deepfake_detection.submission import validate_submission
 
-    submission = pd.read_csv(run_dir / "submission.csv")
-    problems = validate_submission(run_dir / "submission.csv")
-    lines = ["## Submission", f"`{run_dir / 'submission.csv'}`: {len(submission)} rows, P(FAKE) mean "
+    run = RunDir(run_dir)
+    submission = pd.read_csv(run.submission)
+    problems = validate_submission(run.submission)
+    lines = ["## Submission", f"`{run.submission}`: {len(submission)} rows, P(FAKE) mean "
              f"{submission['label'].mean():.3f}, min {submission['label'].min():.3f}, max "
              f"{submission['label'].max():.3f}; validator: {'valid' if not problems else '; '.join(problems)}."]
-    if (run_dir / "evaluation.json").exists():
-        scores = json.loads((run_dir / "evaluation.json").read_text())
+    if run.evaluation.exists():
+        scores = json.loads(run.evaluation.read_text())
         lines += ["", "Scored against the test labels:", "", _table(pd.Series(scores).to_frame("value"))]
     return lines
 
@@ -136,29 +138,30 @@ def submission_section(run_dir: Path) -> list[str]:
 def write_report(run_dir: str | Path, reports_dir: str | Path = "reports", data_dir: str | Path | None = None) -> Path:
     """Write reports_dir/report.md from the artifacts of run_dir; sections without files are noted, not faked."""
     run_dir, reports_dir = Path(run_dir), Path(reports_dir)
-    data_dir = Path(data_dir) if data_dir is not None else run_dir / "data"  # the demo workflow's layout
+    run = RunDir(run_dir)
+    data_dir = Path(data_dir) if data_dir is not None else run.data  # the demo workflow's layout
     origin = data_origin(run_dir, data_dir)
     figures = Figures(run_dir, reports_dir, origin)
     if figures.folder.exists():  # a figure of an earlier run must not survive into this report
         shutil.rmtree(figures.folder)
-    summary = run_dir / "eda_summary.md"
+    summary = run.eda_summary
     lines = [f"# Progress report — data: {origin}", "",
              f"Generated from the files in `{run_dir}` by `python -m deepfake_detection report`.", ""]
     sections = [
-        ("index.csv", lambda: data_section(run_dir)),
-        ("index.csv", lambda: ["## Exploratory analysis", *figures.links([f"eda_{n}.png" for n in EDA_FIGURES]),
+        (run.index, lambda: data_section(run_dir)),
+        (run.index, lambda: ["## Exploratory analysis", *figures.links([f"eda_{n}.png" for n in EDA_FIGURES]),
                                *(["", summary.read_text()] if summary.exists() else [])]),
-        ("crops/videos.csv", lambda: crops_section(run_dir, figures.links(["crops_samples.png", "demo_pairs.png"]))),
-        ("models", lambda: models_section(run_dir, figures)),
-        ("models/stacker/stacker.json", lambda: stacking_section(run_dir, figures)),
-        ("predictions_log.csv", lambda: inference_section(run_dir)),
-        ("submission.csv", lambda: submission_section(run_dir)),
+        (run.crops.videos, lambda: crops_section(run_dir, figures.links(["crops_samples.png", "demo_pairs.png"]))),
+        (run.models, lambda: models_section(run_dir, figures)),
+        (run.stacker.spec, lambda: stacking_section(run_dir, figures)),
+        (run.predictions_log, lambda: inference_section(run_dir)),
+        (run.submission, lambda: submission_section(run_dir)),
     ]
     for needed, section in sections:
-        if (run_dir / needed).exists():
+        if needed.exists():
             lines += [*section(), ""]
         else:
-            lines += [f"_(no `{needed}` in {run_dir}: section skipped)_", ""]
+            lines += [f"_(no `{needed.relative_to(run_dir)}` in {run_dir}: section skipped)_", ""]
     path = reports_dir / "report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))

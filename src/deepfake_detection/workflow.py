@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepfake_detection.artifacts import RunDir
 from deepfake_detection.config import SEED, ExtractConfig, PredictConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,9 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
     from deepfake_detection.io import atomic_write_csv
 
     settings = settings or DemoSettings()
-    run_dir = Path(run_dir)
-    data_dir, crops_dir, models_dir = run_dir / "data", run_dir / "crops", run_dir / "models"
-    figures_dir = run_dir / "figures"
+    run = RunDir(run_dir)
+    run_dir = run.path
+    data_dir, crops_dir, models_dir, figures_dir = run.data, run.crops.path, run.models, run.figures
     timings: dict[str, float] = {}
 
     with _step("demo data", timings):
@@ -89,13 +90,12 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
         plots.plot_fake_vs_original(synth.demo_pairs(data_dir)).savefig(figures_dir / "demo_pairs.png", dpi=110)
     with _step("index", timings):
         index, _ = dataset.index_videos(data_dir)
-        atomic_write_csv(index, run_dir / "index.csv")
+        atomic_write_csv(index, run.index)
     with _step("folds", timings):
         folds = dataset.make_folds(index, k=settings.folds, seed=settings.seed)
-        atomic_write_csv(folds, run_dir / "folds.csv")
+        atomic_write_csv(folds, run.folds)
     with _step("eda", timings):
-        eda.run_eda(data_dir, index=run_dir / "index.csv", out_dir=figures_dir,
-                    summary_path=run_dir / "eda_summary.md")
+        eda.run_eda(data_dir, index=run.index, out_dir=figures_dir, summary_path=run.eda_summary)
     extract_cfg = ExtractConfig(frames=settings.frames, size=settings.size, detector=settings.detector)
     with _step("extract", timings):
         extract.extract_dataset(dataset.labelled(index), crops_dir, extract_cfg, data_dir=data_dir)
@@ -105,26 +105,26 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
                               seed=settings.seed)
             if settings.quick:
                 cfg = train.quick_config(cfg)
-            train.train_model(crops_dir, run_dir / "folds.csv", cfg, fold="all", out_dir=models_dir / name,
+            train.train_model(crops_dir, run.folds, cfg, fold="all", out_dir=models_dir / name,
                               figures_dir=figures_dir)
     predict_cfg = PredictConfig(frames=settings.frames, detector=settings.detector)
     with _step("stack", timings):
         stacked = ensemble.fit_stacker(models_dir, predict_cfg, seed=settings.seed, null=settings.null)
-        ensemble.save_stacker(stacked.spec, models_dir / ensemble.STACKER_DIR)
-        ensemble.write_stacking_report(stacked, models_dir / ensemble.STACKER_DIR)
+        ensemble.save_stacker(stacked.spec, run.stacker.path)
+        ensemble.write_stacking_report(stacked, run.stacker.path)
     with _step("predict", timings):
-        predict.predict_videos(data_dir / "test_videos", models_dir, out=run_dir / "submission.csv",
+        predict.predict_videos(data_dir / "test_videos", models_dir, out=run.submission,
                                sample_submission=data_dir / "sample_submission.csv", cfg=predict_cfg,
                                extract_cfg=extract_cfg)
     with _step("evaluate", timings):
-        scores, _ = metrics.evaluate_files(run_dir / "submission.csv", data_dir / "test_labels.csv")
-        (run_dir / "evaluation.json").write_text(json.dumps(scores, indent=2) + "\n")
-    (run_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+        scores, _ = metrics.evaluate_files(run.submission, data_dir / "test_labels.csv")
+        run.evaluation.write_text(json.dumps(scores, indent=2) + "\n")
+    run.timings.write_text(json.dumps(timings, indent=2) + "\n")
     with _step("report", timings):
         report_path = report.write_report(run_dir, settings.reports_dir)
     return {"run_dir": run_dir, "scores": scores, "stack_scores": stacked.scores, "stack_null": stacked.null,
             "timings": timings,
-            "report": report_path, "submission": run_dir / "submission.csv", "figures": figures_dir}
+            "report": report_path, "submission": run.submission, "figures": figures_dir}
 
 
 def metrics_table(result: dict) -> pd.DataFrame:
