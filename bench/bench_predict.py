@@ -157,9 +157,9 @@ def blank_nan(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    from deepfake_detection.ensemble import markdown_table
+    from deepfake_detection.reporting import to_markdown
 
-    return markdown_table(table.set_index(table.columns[0]), floatfmt=".2f")
+    return to_markdown(table.set_index(table.columns[0]), floatfmt=".2f")
 
 
 def main() -> None:

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection.config import ExtractConfig
-from deepfake_detection.ensemble import markdown_table
 from deepfake_detection.faces import MtcnnDetector
+from deepfake_detection.reporting import to_markdown
 from deepfake_detection.video import sample_frames
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,15 +115,15 @@ def main() -> None:
     detectors = {s: MtcnnDetector(long_side=s[0], min_confidence=s[1]) for s in SETTINGS}
     results = measure(videos, detectors)
     summary = table(results, multiface(detectors))
-    text = markdown_table(summary.set_index("setting"), floatfmt=".3f")
+    text = to_markdown(summary.set_index("setting"), floatfmt=".3f")
     worst = (results.assign(recall=results["with_face"] / results["frames"])
              .query("long_side == @DEFAULT.detect_long_side and min_confidence == @DEFAULT.min_confidence")
              .nsmallest(8, "recall").set_index("video")[["with_face", "frames"]])
     print(text)
-    print("\nlowest-recall videos at the default setting:\n" + markdown_table(worst))
+    print("\nlowest-recall videos at the default setting:\n" + to_markdown(worst))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(f"# Face recall on {len(results['video'].unique())} real videos (32 frames each)\n\n{text}\n\n"
-                        "Lowest-recall videos at the default setting:\n\n" + markdown_table(worst) + "\n")
+                        "Lowest-recall videos at the default setting:\n\n" + to_markdown(worst) + "\n")
     results.to_csv(args.out.with_suffix(".csv"), index=False)
 
 

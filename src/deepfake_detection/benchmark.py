@@ -41,6 +41,7 @@ from deepfake_detection.io import atomic_write_csv
 from deepfake_detection.metrics import bootstrap_intervals, bootstrap_samples, evaluate, prior_baseline
 from deepfake_detection.models import build_model, get_spec
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
+from deepfake_detection.reporting import lap, to_markdown
 from deepfake_detection.train import quick_config, train_model
 
 log = logging.getLogger(__name__)
@@ -97,18 +98,17 @@ def format_metric(row: pd.Series, metric: str) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]{mark}"
 
 
-def markdown_table(table: pd.DataFrame, subset: str = "all") -> str:
+def scores_markdown(table: pd.DataFrame, subset: str = "all") -> str:
     """A markdown table of one subset: each model's metrics with intervals, then the prior baseline."""
     part = table[table["subset"] == subset]
-    header = "| model | n | groups | " + " | ".join(METRICS) + " |\n|---|---|---|" + "---|" * len(METRICS) + "\n"
-    lines = [f"| {r['model']} | {r['n']} | {r.get('n_groups', '')} | "
-             + " | ".join(format_metric(r, m) for m in METRICS) + " |" for _, r in part.iterrows()]
+    rows = [[r["model"], r["n"], r.get("n_groups", ""), *[format_metric(r, m) for m in METRICS]]
+            for _, r in part.iterrows()]
     if len(part):
         first = part.iloc[0]
-        lines.append("| constant prior | {} | {} | ".format(first["n"], first.get("n_groups", "")) +
-                     " | ".join("n/a" if pd.isna(first[f"prior_{m}"]) else f"{first[f'prior_{m}']:.3f}"
-                                for m in METRICS) + " |")
-    return header + "\n".join(lines) + "\n"
+        rows.append(["constant prior", first["n"], first.get("n_groups", ""),
+                     *["n/a" if pd.isna(first[f"prior_{m}"]) else f"{first[f'prior_{m}']:.3f}" for m in METRICS]])
+    cells = pd.DataFrame(rows, columns=["model", "n", "groups", *METRICS], dtype=object)
+    return to_markdown(cells, floatfmt=None, index=False) + "\n"
 
 
 # --- orchestration ------------------------------------------------------------------------------------------------
@@ -433,12 +433,6 @@ def null_table(videos: pd.DataFrame, stack: StackResult, pretrained: list[str], 
     return null_check(path, inputs.table["label"].to_numpy(int), n, seed)
 
 
-def _stage(timings: dict, name: str, start: float) -> float:
-    timings[name] = round(time.perf_counter() - start, 1)
-    log.info("benchmark stage %s: %.1f s", name, timings[name])
-    return time.perf_counter()
-
-
 def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = None, size: int | None = None,
                        out_dir: str | Path = "reports/ffpp", work_dir: str | Path = "work/ffpp", k: int | None = None,
                        epochs: int | None = None, quick: bool = False, seed: int = SEED,
@@ -477,7 +471,7 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
     folds = make_folds(labelled_videos, k=bench.k, seed=seed)
     folds_csv = work / "folds.csv"
     write_if_changed(folds, folds_csv)
-    start = _stage(timings, "index_and_folds", start)
+    start = lap(timings, "index_and_folds", start, 1, log)
 
     # 3: MTCNN extraction once at MesoNet's 256 px, then resized copies at the training size
     extract_cfg = ExtractConfig(frames=bench.frames, size=bench.crop_size, margin=bench.margin)
@@ -485,7 +479,7 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
     extracted = extract_dataset(folds, crops_dir, extract_cfg, workers=bench.workers, data_dir=data_dir)
     frames_dir = derive_crops(crops_dir, work / f"crops_{bench.size}_{bench.interpolation}_m{bench.margin}",
                               bench.size, bench.interpolation)
-    start = _stage(timings, "extraction", start)
+    start = lap(timings, "extraction", start, 1, log)
 
     # 4-5: per-fold training and OOF predictions of every model
     trained: dict[str, dict] = {}
@@ -493,13 +487,13 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
         cfg = train_config(model, bench, quick, weights_dir)
         trained[model] = {**train_or_reuse(frames_dir, folds_csv, cfg, "all", work / "models" / model),
                           "train_config": asdict(cfg)}
-        start = _stage(timings, f"train_{model}", start)
+        start = lap(timings, f"train_{model}", start, 1, log)
 
     # 6-7: per-model rows and the stack; aggregation choice, meta model and calibration nested over the training folds
     videos = folds[["video_id", "label", "group", "fold", "method", "compression"]].copy()
     videos["label"] = videos["label"].astype(int)
     stack = add_trained(videos, [work / "models" / m for m in bench.models], predict_cfg, seed)
-    start = _stage(timings, "aggregation_calibration_stacking", start)
+    start = lap(timings, "aggregation_calibration_stacking", start, 1, log)
 
     # reference: the original MesoNet weights without training
     frames_256 = frames_with_folds(read_manifest(crops_dir), folds)
@@ -508,7 +502,7 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
         pretrained = pretrained_rows(videos, frames_256, Path(mesonet_dir), bench, predict_cfg)
     else:
         log.warning("no MesoNet weights folder (%s): pretrained reference rows skipped", mesonet_dir)
-    start = _stage(timings, "pretrained_mesonet", start)
+    start = lap(timings, "pretrained_mesonet", start, 1, log)
 
     # cross-compression: trained on c23 of the other folds, tested on c40
     cross_rows = []
@@ -519,13 +513,13 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
         add_prediction(c40, name, predicted)
         cross_rows += score_rows(name, c40, name, bench.n_boot, seed)
         cross_rows += score_rows(f"{model} trained on c23+c40", c40, model, bench.n_boot, seed)
-        start = _stage(timings, f"cross_compression_{model}", start)
+        start = lap(timings, f"cross_compression_{model}", start, 1, log)
     cross_table = pd.DataFrame(cross_rows)
 
     ablation = pd.DataFrame()
     if ablations and bench.ablation_model in bench.models:
         ablation = run_ablations(videos, frames_dir, crops_dir, folds_csv, work, bench, quick, weights_dir, predict_cfg)
-        start = _stage(timings, "ablations", start)
+        start = lap(timings, "ablations", start, 1, log)
 
     rows = [c for m in bench.models for c in (m, m + CAL)] + ["stack", "stack" + CAL]
     rows += [c for c in videos.columns if c.endswith(PRETRAINED) or c.endswith(PRETRAINED + CAL)]
@@ -534,7 +528,7 @@ def run_ffpp_benchmark(data_dir: str | Path, models=None, frames: int | None = N
     if null:
         pretrained_names = [c for c in videos.columns if c.endswith(PRETRAINED)]
         null_rows = null_table(videos, stack, pretrained_names, predict_cfg, null, seed).reset_index()
-        start = _stage(timings, "null_check", start)
+        start = lap(timings, "null_check", start, 1, log)
     timings["total"] = round(time.perf_counter() - total, 1)
     runs = [*work.glob("models/*/config.json"), *work.glob("cross_compression/*/*/config.json"),
             *work.glob("ablation/*/config.json")]
@@ -613,17 +607,13 @@ def null_markdown(null: pd.DataFrame) -> list[str]:
 
 
 def _table_md(frame: pd.DataFrame, columns: list[str], formats: dict[str, str] | None = None) -> str:
-    formats = formats or {}
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(formats.get(c, "{}").format(row[c]) for c in columns) + " |")
-    return "\n".join(lines) + "\n"
+    """The chosen columns as a markdown table, cells as given (formats: a pattern per column)."""
+    return to_markdown(frame[columns].astype(object), floatfmt=None, formats=formats, index=False) + "\n"
 
 
 def ablation_markdown(ablation: pd.DataFrame, against: str = "default") -> str:
     """Ablation rows: metric with interval, and the paired delta against the default (or base) with its interval."""
-    lines = [f"| choice | setting | balanced log loss | Δ vs {against} | ROC AUC | Δ vs {against} |",
-             "|---|---|---|---|---|---|"]
+    rows = []
     for _, r in ablation.iterrows():
         cells = [r["choice"], r["setting"]]
         for metric in ("balanced_log_loss", "roc_auc"):
@@ -631,8 +621,9 @@ def ablation_markdown(ablation: pd.DataFrame, against: str = "default") -> str:
             d = f"delta_{metric}"
             cells.append("—" if r["choice"] == "default"
                          else f"{r[d]:+.3f} [{r[d + '_low']:+.3f}, {r[d + '_high']:+.3f}]")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    columns = ["choice", "setting", "balanced log loss", f"Δ vs {against}", "ROC AUC", f"Δ vs {against}"]
+    return to_markdown(pd.DataFrame(rows, columns=columns, dtype=object), floatfmt=None, index=False) + "\n"
 
 
 def write_figures(result: dict, figures: Path) -> list[str]:
@@ -726,14 +717,14 @@ def write_results(result: dict, out: Path) -> None:
     ]
     for subset in table["subset"].unique():
         n = table.loc[table["subset"] == subset].iloc[0]
-        lines += [f"## {subset} ({n['n_fake']} FAKE / {n['n_real']} REAL videos)", "", markdown_table(table, subset)]
+        lines += [f"## {subset} ({n['n_fake']} FAKE / {n['n_real']} REAL videos)", "", scores_markdown(table, subset)]
     if len(result["cross_compression"]):
         cross = result["cross_compression"]
         lines += ["## Cross-compression: tested on c40", "",
                   "Each fold's c40 videos scored by a model trained on the c23 videos of the other folds only, "
                   "beside the main run's model (trained on c23 and c40 of the other folds). Raw mean-of-frames "
                   "predictions.", "",
-                  markdown_table(cross, "all")]
+                  scores_markdown(cross, "all")]
     if facts["pretrained"]["interpolation"]:
         interp = pd.DataFrame(facts["pretrained"]["interpolation"])
         interp["roc_auc [95% CI]"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in

@@ -27,7 +27,6 @@ from deepfake_detection.benchmark import (
     PRETRAINED,
     UNRELIABLE,
     _json_default,
-    _stage,
     _table_md,
     ablation_markdown,
     ablation_row,
@@ -48,6 +47,7 @@ from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.metrics import auc_permutation_p
 from deepfake_detection.models import build_model
 from deepfake_detection.pipeline import frames_with_folds, read_manifest
+from deepfake_detection.reporting import lap
 from deepfake_detection.train import OOF_FRAME_COLUMNS, video_predictions
 
 log = logging.getLogger(__name__)
@@ -150,14 +150,14 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     folds = crop_folds(data_dir, bench)
     folds_csv = work / "folds.csv"
     write_if_changed(folds, folds_csv)
-    start = _stage(timings, "index_and_folds", start)
+    start = lap(timings, "index_and_folds", start, 1, log)
 
     trained = {}
     for name in trained_recipes(bench):
         cfg = recipe_config(name, bench, mesonet_dir, quick)
         trained[name] = {**train_or_reuse(data_dir, folds_csv, cfg, "all", work / "models" / name),
                          "train_config": asdict(cfg)}
-        start = _stage(timings, f"train_{name}", start)
+        start = lap(timings, f"train_{name}", start, 1, log)
 
     pretrained: dict[str, Path] = {}
     if mesonet_dir is not None:
@@ -166,7 +166,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
             model_dir = pretrained_model_dir(stem, mesonet_dir, frames, work)
             if model_dir is not None:
                 pretrained[stem + PRETRAINED] = model_dir
-    start = _stage(timings, "pretrained_mesonet", start)
+    start = lap(timings, "pretrained_mesonet", start, 1, log)
 
     # the trained recipes are scored and stacked (nested); the third-party MesoNet files are reference rows only,
     # calibrated by cross-fitting, never stack inputs, so the stacker the zoo ships holds the project's own weights
@@ -182,7 +182,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
         oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
         videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"], strict=True))).astype(float)
         videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
-    start = _stage(timings, "aggregation_calibration_stacking", start)
+    start = lap(timings, "aggregation_calibration_stacking", start, 1, log)
 
     rows = [c for n in trained for c in (n, n + CAL)] + ["stack", "stack" + CAL]
     rows += [c for n in pretrained for c in (n, n + CAL)]
@@ -191,12 +191,12 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     y = videos["label"].to_numpy(int)
     table["roc_auc_p"] = [auc_permutation_p(y, videos[r].to_numpy(float), bench.permutations, seed)
                           for r in table["model"]]
-    start = _stage(timings, "scores", start)
+    start = lap(timings, "scores", start, 1, log)
     null = (null_table(videos, stack, list(pretrained), predict_cfg, bench.null, seed).reset_index() if bench.null
             else pd.DataFrame())
-    start = _stage(timings, "null_check", start)
+    start = lap(timings, "null_check", start, 1, log)
     ablation = crop_ablation_rows(videos, bench) if bench.ablations else pd.DataFrame()
-    start = _stage(timings, "ablations", start)
+    start = lap(timings, "ablations", start, 1, log)
     timings["total"] = round(time.perf_counter() - total, 1)
 
     facts = {"data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "n_crops": len(videos),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.benchmark import evaluation_subsets, format_metric, markdown_table, results_table
+from deepfake_detection.benchmark import evaluation_subsets, format_metric, results_table, scores_markdown
 from deepfake_detection.config import PredictConfig
 from deepfake_detection.dataset import index_videos, labelled
 from deepfake_detection.detect import DetectConfig, detect_paths
@@ -113,7 +113,7 @@ def results_markdown(table: pd.DataFrame, facts: dict) -> str:
              f"- **CPU time:** {facts['minutes']} min on 2 cores.", ""]
     for subset in table["subset"].unique():
         part = table[table["subset"] == subset]
-        lines += [f"## {subset}", "", markdown_table(table, subset),
+        lines += [f"## {subset}", "", scores_markdown(table, subset),
                   "AUC p (perm.): " + ", ".join(f"{r['model']} {r['roc_auc_p']:.3f}" for _, r in part.iterrows()), ""]
     stack = table[(table["model"] == STACK) & (table["subset"] == "all")].iloc[0]
     lines += ["## Reading", "",

@@ -540,14 +540,14 @@ def _add_benchmark_ffpp(sub) -> None:
 
 
 def _run_benchmark_ffpp(args) -> int:
-    from deepfake_detection.benchmark import markdown_table, run_ffpp_benchmark
+    from deepfake_detection.benchmark import run_ffpp_benchmark, scores_markdown
 
     result = run_ffpp_benchmark(args.data, models=args.models.split(",") if args.models else None,
                                 frames=args.frames, size=args.size, out_dir=args.out,
                                 work_dir=args.work, k=args.k, epochs=args.epochs, quick=args.quick, seed=args.seed,
                                 weights_dir=args.weights_dir, mesonet_dir=args.mesonet_dir,
                                 ablations=not args.no_ablations, null=args.null)
-    print(markdown_table(result["table"], "all"))
+    print(scores_markdown(result["table"], "all"))
     print(f"results: {result['results_md']}, {result['results_json']}; figures: {len(result['figures'])}")
     return 0
 
@@ -586,7 +586,7 @@ def _add_benchmark(sub) -> None:
 
 
 def _run_benchmark(args) -> int:
-    from deepfake_detection.benchmark import markdown_table, run_ffpp_benchmark
+    from deepfake_detection.benchmark import run_ffpp_benchmark, scores_markdown
     from deepfake_detection.benchmark_crops import run_crops_benchmark
     from deepfake_detection.config import CROP_ABLATIONS
 
@@ -597,11 +597,11 @@ def _run_benchmark(args) -> int:
 
         named = {"name": "DFDC face-crop clip", "train_labels": args.train_labels} if args.suite == "face-clips" else {}
         result = run_cross_dataset(args.data, args.models, out, work, seed=args.seed, **named)
-        print(markdown_table(result["table"], "all"))
+        print(scores_markdown(result["table"], "all"))
     elif args.suite == "ffpp":
         result = run_ffpp_benchmark(args.data, out_dir=out, work_dir=work, k=args.k, epochs=args.epochs,
                                     quick=args.quick, seed=args.seed, mesonet_dir=args.mesonet_dir, null=args.null or 0)
-        print(markdown_table(result["table"], "all"))
+        print(scores_markdown(result["table"], "all"))
     else:
         overrides = {k: v for k, v in {"k": args.k, "epochs": args.epochs, "samples_per_epoch": args.samples_per_epoch,
                                        "max_groups": args.max_groups, "null": args.null}.items() if v is not None}

@@ -25,6 +25,7 @@ from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import FAKE, REAL, EdaConfig
 from deepfake_detection.dataset import imbalance_table, index_videos, labelled, read_index
 from deepfake_detection.faces import FaceBox, crop_face, make_detector
+from deepfake_detection.reporting import to_markdown
 from deepfake_detection.video import sample_frames
 
 log = logging.getLogger(__name__)
@@ -490,15 +491,22 @@ def annotated_frames(index: pd.DataFrame, data_dir: str | Path, n: int = EdaConf
 
 
 # --- everything at once ---------------------------------------------------------------------------
-def _markdown_table(table: pd.DataFrame) -> str:
+def _summary_cell(value) -> str:
+    """A cell of the summary file: blank for missing, yes/no, thousands separators, 4 significant digits."""
+    if pd.isna(value):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _summary_table(table: pd.DataFrame) -> str:
     """A DataFrame as a GitHub markdown table (the summary file's format)."""
-    header = "| " + " | ".join(map(str, table.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in table.columns) + "|"
-    body = ["| " + " | ".join("" if pd.isna(v) else ("yes" if v else "no") if isinstance(v, (bool, np.bool_)) else
-                             f"{v:,}" if isinstance(v, (int, np.integer)) else
-                             f"{v:.4g}" if isinstance(v, float) else str(v) for v in row) + " |"
-            for row in table.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
+    cells = pd.DataFrame([[_summary_cell(v) for v in row] for row in table.itertuples(index=False)],
+                         columns=table.columns, dtype=object)
+    return to_markdown(cells, floatfmt=None, index=False)
 
 
 def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: str | Path | None = None,
@@ -528,9 +536,9 @@ def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: s
     save("imbalance", plots.plot_imbalance(imbalance))
     sections = [
         f"# EDA summary\n\nData: `{data_dir}` ({len(table)} indexed videos, {len(lengths)} readable).",
-        "## File types\n\n" + _markdown_table(types),
-        "## Labels (indexed videos)\n\n" + _markdown_table(labels),
-        "## Video lengths\n\n" + _markdown_table(length_summary(lengths).reset_index()),
+        "## File types\n\n" + _summary_table(types),
+        "## Labels (indexed videos)\n\n" + _summary_table(labels),
+        "## Video lengths\n\n" + _summary_table(length_summary(lengths).reset_index()),
         "Orientation: " + ", ".join(f"{k} {v}" for k, v in lengths["orientation"].value_counts().items())
         + ". Resolutions: " + ", ".join(f"{k} {v}" for k, v in lengths["resolution"].value_counts().items()) + ".",
     ]
@@ -543,20 +551,20 @@ def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: s
         save("lengths_full_index", plots.plot_full_index_lengths(full))
         imbalance_full = imbalance_table(full["label"])
         sections += [
-            f"## Full DFDC index (`{full_index}`)\n\n" + _markdown_table(full_labels),
+            f"## Full DFDC index (`{full_index}`)\n\n" + _summary_table(full_labels),
             f"Frames per video: min {full['frames'].min()}, median {full['frames'].median():g}, "
             f"max {full['frames'].max()}; "
             f"{int(full_lengths['videos'].iloc[0]):,} videos ({full_lengths['share'].iloc[0]:.1%}) have "
             f"{int(full_lengths['frames'].iloc[0])} frames.\n\n"
-            + _markdown_table(full_lengths.head(10)),
-            "### Imbalance strategies on the full index\n\n" + _markdown_table(imbalance_full),
+            + _summary_table(full_lengths.head(10)),
+            "### Imbalance strategies on the full index\n\n" + _summary_table(imbalance_full),
         ]
-    sections.append("## Imbalance strategies (indexed, labelled videos)\n\n" + _markdown_table(imbalance))
+    sections.append("## Imbalance strategies (indexed, labelled videos)\n\n" + _summary_table(imbalance))
     verdict_tt = train_test_verdict(ks, cfg.ks_alpha)
     unreadable = unreadable_counts(table)
     sections.append("## Train against test\n\n" + verdict_tt
-                    + ("\n\n" + _markdown_table(ks) if ks is not None else "")
-                    + ("\n\nUnreadable videos:\n\n" + _markdown_table(unreadable) if len(unreadable) else ""))
+                    + ("\n\n" + _summary_table(ks) if ks is not None else "")
+                    + ("\n\nUnreadable videos:\n\n" + _summary_table(unreadable) if len(unreadable) else ""))
     if ks is not None:
         save("train_vs_test", plots.plot_train_vs_test(lengths, ks, verdict_tt))
     pairs = select_pairs(fake_original_pairs(table), cfg.pairs_per_method, cfg.min_pairs)
@@ -573,8 +581,8 @@ def run_eda(data_dir: str | Path, index: str | Path | None = None, full_index: s
         f"{cfg.face_size} px; {cfg.frames} frames {cfg.every} apart per video. Face regions of a pair are cut "
         f"at the boxes found on the original ({cfg.detector} detector"
         f"{', over-time crops from ' + str(crops_dir) if crops_dir else ''}).\n\n{verdict_ssim}"
-        + ("\n\n" + _markdown_table(ssim_summary(result)) if not result.vs_original.empty else "")
-        + ("\n\nConsecutive-frame SSIM per video:\n\n" + _markdown_table(
+        + ("\n\n" + _summary_table(ssim_summary(result)) if not result.vs_original.empty else "")
+        + ("\n\nConsecutive-frame SSIM per video:\n\n" + _summary_table(
             result.over_time.groupby(["video_id", "label", "region"])["ssim"].agg(["mean", "min"]).round(3)
             .reset_index())
            if not result.over_time.empty else "")

@@ -44,6 +44,7 @@ from deepfake_detection.crossfit import (
     null_check,
 )
 from deepfake_detection.metrics import evaluate
+from deepfake_detection.reporting import to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -365,16 +366,6 @@ def stacker_predict(spec: dict, probs: np.ndarray) -> np.ndarray:
 
 
 # --- report ----------------------------------------------------------------------------------------
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
-    """A DataFrame as a GitHub markdown table (index as the first column)."""
-    header = [frame.index.name or ""] + [str(c) for c in frame.columns]
-    cell = lambda v: format(v, floatfmt) if isinstance(v, float | np.floating) else str(v)  # noqa: E731
-    rows = [[str(i)] + [cell(v) for v in row]
-            for i, row in zip(frame.index, frame.itertuples(index=False), strict=True)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-
-
 def roc_points(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Long table (model, fpr, tpr) of ROC curves for the given prediction columns."""
     parts = []
@@ -410,7 +401,7 @@ def null_section(null: pd.DataFrame | None) -> list[str]:
             f"The same reporting path rerun on {n} permutations of the labels. An honest row scores balanced log loss "
             f">= ln 2 = {np.log(2):.4f} and ROC AUC about 0.5 there; a row passes when its mean loss is at least "
             f"{np.log(2) - NULL_BLL_SLACK:.4f} and its mean AUC at most {0.5 + NULL_AUC_SLACK:.2f}. {verdict}", "",
-            markdown_table(table), ""]
+            to_markdown(table), ""]
 
 
 def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
@@ -463,7 +454,7 @@ def write_stacking_report(result: StackResult, reports_dir: str | Path) -> Path:
         "",
         "## Scores (out-of-fold, nested)",
         "",
-        markdown_table(scores),
+        to_markdown(scores),
         "",
         "`MODEL` rows: the plain mean of the model's out-of-fold frame predictions (nothing fitted). "
         f"`_calibrated` rows: frame aggregation chosen and `{cal['method']}` calibration + clip bounds fitted on the "

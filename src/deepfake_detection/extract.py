@@ -29,6 +29,7 @@ from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import ExtractConfig, from_dict
 from deepfake_detection.faces import FaceBox, crop_face, fill_track, make_detector, select_tracks, track_faces
 from deepfake_detection.io import atomic_write_csv, atomic_write_json, write_errors
+from deepfake_detection.reporting import lap
 from deepfake_detection.video import iter_frames
 
 log = logging.getLogger(__name__)
@@ -132,29 +133,22 @@ def video_faces(path: str | Path, cfg: ExtractConfig, detector, boxes_from: pd.D
     stage = time.perf_counter()
     if timings is not None:
         frames_iter = iter(list(frames_iter))
-        stage = _lap(timings, "decode", start)
+        stage = lap(timings, "decode", start)
     if boxes_from is not None:
         result = _faces_at_boxes(sample, frames_iter, boxes_from, cfg)
     else:
         indices, frames, per_frame = _detect_sampled(frames_iter, cfg, detector)
         if timings is not None:
-            stage = _lap(timings, "detect", stage)
+            stage = lap(timings, "detect", stage)
         result = _faces_from_detections(indices, frames, per_frame, cfg)
         if timings is not None:
-            _lap(timings, "track + crop", stage)
+            lap(timings, "track + crop", stage)
     if sample.status in ("missing", "unreadable", "empty"):
         result = _empty(cfg.size, "missing" if sample.status == "missing" else "unreadable", sample.reason)
     elif sample.status == "partial":
         result.reason = "; ".join(r for r in (sample.reason, result.reason) if r)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
-
-
-def _lap(timings: dict[str, float], name: str, since: float) -> float:
-    """timings[name] = seconds since `since`; returns now (the next stage's start)."""
-    now = time.perf_counter()
-    timings[name] = now - since
-    return now
 
 
 def image_faces(path: str | Path, cfg: ExtractConfig, detector) -> VideoFaces:

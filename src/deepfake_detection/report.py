@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection.artifacts import ModelDir, RunDir
-from deepfake_detection.ensemble import markdown_table as _table
 from deepfake_detection.io import atomic_write_text
 from deepfake_detection.metrics import evaluate
+from deepfake_detection.reporting import to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def data_section(run_dir: Path) -> list[str]:
     fake_share = (labelled["label"] == 1).mean() if len(labelled) else float("nan")
     return ["## Data", f"{len(index)} videos, {len(labelled)} labelled: {int((labelled['label'] == 1).sum())} FAKE / "
             f"{int((labelled['label'] == 0).sum())} REAL (FAKE share {fake_share:.1%}); "
-            f"{int((index['readable'] == 0).sum())} unreadable or missing.", "", _table(counts, ".0f"), "",
-            "Lengths of the readable videos:", "", _table(lengths, ".1f")]
+            f"{int((index['readable'] == 0).sum())} unreadable or missing.", "", to_markdown(counts, ".0f"), "",
+            "Lengths of the readable videos:", "", to_markdown(lengths, ".1f")]
 
 
 def crops_section(run_dir: Path, figures: list[str]) -> list[str]:
@@ -81,7 +81,7 @@ def crops_section(run_dir: Path, figures: list[str]) -> list[str]:
     status = videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum"),
                                           seconds_mean=("seconds", "mean"))
     return ["## Face detection", f"{len(videos)} videos, {int(videos['faces'].sum())} face crops, "
-            f"{videos['seconds'].sum():.1f} s in total.", "", _table(status, ".2f"), "", *figures]
+            f"{videos['seconds'].sum():.1f} s in total.", "", to_markdown(status, ".2f"), "", *figures]
 
 
 def models_section(run_dir: Path, figures: Figures) -> list[str]:
@@ -92,7 +92,7 @@ def models_section(run_dir: Path, figures: Figures) -> list[str]:
         rows[oof.parent.name] = evaluate(videos["label"], videos["p"])
         curves += figures.links([f"training_{oof.parent.name}.png"])
     table = pd.DataFrame(rows).T[["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]]
-    return ["## Models (out-of-fold, video level, mean of frames)", "", _table(table), "", *curves]
+    return ["## Models (out-of-fold, video level, mean of frames)", "", to_markdown(table), "", *curves]
 
 
 def stacking_section(run_dir: Path, figures: Figures) -> list[str]:
@@ -116,7 +116,7 @@ def inference_section(run_dir: Path) -> list[str]:
     per_video = log_frame["seconds"].mean()
     return ["## Inference time", f"{len(log_frame)} test videos, {log_frame['seconds'].sum():.1f} s in total, "
             f"{per_video:.2f} s per video on this machine: {per_video * 4000 / 3600:.2f} h projected for "
-            "Kaggle's 4,000 test videos.", "", _table(by_status, ".2f")]
+            "Kaggle's 4,000 test videos.", "", to_markdown(by_status, ".2f")]
 
 
 def submission_section(run_dir: Path) -> list[str]:
@@ -131,7 +131,7 @@ def submission_section(run_dir: Path) -> list[str]:
              f"{submission['label'].max():.3f}; validator: {'valid' if not problems else '; '.join(problems)}."]
     if run.evaluation.exists():
         scores = json.loads(run.evaluation.read_text())
-        lines += ["", "Scored against the test labels:", "", _table(pd.Series(scores).to_frame("value"))]
+        lines += ["", "Scored against the test labels:", "", to_markdown(pd.Series(scores).to_frame("value"))]
     return lines
 
 

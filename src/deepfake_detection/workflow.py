@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +24,7 @@ import pandas as pd
 
 from deepfake_detection.artifacts import RunDir
 from deepfake_detection.config import SEED, ExtractConfig, PredictConfig, TrainConfig
+from deepfake_detection.reporting import step
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +47,6 @@ class DemoSettings:
     quick: bool = False  # tiny CI-sized run: 1 epoch, few batches
     null: int = 100  # label permutations of the stacking null check (0: none)
     reports_dir: Path = field(default_factory=lambda: Path("reports"))
-
-
-@contextmanager
-def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
-    """Log and time one pipeline step into timings[name] (seconds)."""
-    log.info("== %s", name)
-    start = time.perf_counter()
-    yield
-    timings[name] = round(time.perf_counter() - start, 1)
-    log.info("== %s done in %.1f s", name, timings[name])
 
 
 def ensure_demo_data(data_dir: str | Path, videos: int = 40, seed: int = SEED) -> bool:
@@ -84,23 +72,23 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
     data_dir, crops_dir, models_dir, figures_dir = run.data, run.crops.path, run.models, run.figures
     timings: dict[str, float] = {}
 
-    with _step("demo data", timings):
+    with step("demo data", timings, log):
         ensure_demo_data(data_dir, settings.videos, settings.seed)
         figures_dir.mkdir(parents=True, exist_ok=True)
         plots.plot_fake_vs_original(synth.demo_pairs(data_dir)).savefig(figures_dir / "demo_pairs.png", dpi=110)
-    with _step("index", timings):
+    with step("index", timings, log):
         index, _ = dataset.index_videos(data_dir)
         atomic_write_csv(index, run.index)
-    with _step("folds", timings):
+    with step("folds", timings, log):
         folds = dataset.make_folds(index, k=settings.folds, seed=settings.seed)
         atomic_write_csv(folds, run.folds)
-    with _step("eda", timings):
+    with step("eda", timings, log):
         eda.run_eda(data_dir, index=run.index, out_dir=figures_dir, summary_path=run.eda_summary)
     extract_cfg = ExtractConfig(frames=settings.frames, size=settings.size, detector=settings.detector)
-    with _step("extract", timings):
+    with step("extract", timings, log):
         extract.extract_dataset(dataset.labelled(index), crops_dir, extract_cfg, data_dir=data_dir)
     for name in settings.models:
-        with _step(f"train {name}", timings):
+        with step(f"train {name}", timings, log):
             cfg = TrainConfig(model=name, size=settings.size, epochs=settings.epochs, patience=settings.patience,
                               seed=settings.seed)
             if settings.quick:
@@ -108,19 +96,19 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
             train.train_model(crops_dir, run.folds, cfg, fold="all", out_dir=models_dir / name,
                               figures_dir=figures_dir)
     predict_cfg = PredictConfig(frames=settings.frames, detector=settings.detector)
-    with _step("stack", timings):
+    with step("stack", timings, log):
         stacked = ensemble.fit_stacker(models_dir, predict_cfg, seed=settings.seed, null=settings.null)
         ensemble.save_stacker(stacked.spec, run.stacker.path)
         ensemble.write_stacking_report(stacked, run.stacker.path)
-    with _step("predict", timings):
+    with step("predict", timings, log):
         predict.predict_videos(data_dir / "test_videos", models_dir, out=run.submission,
                                sample_submission=data_dir / "sample_submission.csv", cfg=predict_cfg,
                                extract_cfg=extract_cfg)
-    with _step("evaluate", timings):
+    with step("evaluate", timings, log):
         scores, _ = metrics.evaluate_files(run.submission, data_dir / "test_labels.csv")
         run.evaluation.write_text(json.dumps(scores, indent=2) + "\n")
     run.timings.write_text(json.dumps(timings, indent=2) + "\n")
-    with _step("report", timings):
+    with step("report", timings, log):
         report_path = report.write_report(run_dir, settings.reports_dir)
     return {"run_dir": run_dir, "scores": scores, "stack_scores": stacked.scores, "stack_null": stacked.null,
             "timings": timings,

@@ -22,6 +22,7 @@ from deepfake_detection.artifacts import ModelDir
 from deepfake_detection.benchmark import format_metric
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.models import load_model, read_images
+from deepfake_detection.reporting import to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,15 @@ def build_zoo(work_dir: str | Path, bench_dir: str | Path, out_dir: str | Path =
     return out_dir
 
 
-def _row(table: pd.DataFrame, model: str) -> str:
-    """One markdown row of the card: AUC and balanced log loss with their intervals (benchmark.format_metric)."""
-    r = table.set_index("model").loc[model]
-    return (f"| {model} | {format_metric(r, 'roc_auc')} | {format_metric(r, 'balanced_log_loss')} "
-            f"| {r['roc_auc_p']:.4f} |")
+def card_scores(table: pd.DataFrame, models: list[str]) -> str:
+    """The card's score table: AUC and balanced log loss with their intervals (benchmark.format_metric), AUC p."""
+    rows = []
+    for model in models:
+        r = table.set_index("model").loc[model]
+        rows.append([model, format_metric(r, "roc_auc"), format_metric(r, "balanced_log_loss"),
+                     f"{r['roc_auc_p']:.4f}"])
+    columns = ["row", "ROC AUC [95% CI]", "balanced log loss [95% CI]", "AUC p"]
+    return to_markdown(pd.DataFrame(rows, columns=columns, dtype=object), floatfmt=None, index=False)
 
 
 def model_card(results: dict, stacker: dict, size_mb: float) -> str:
@@ -114,9 +119,7 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
         f"from {s['permutations']} label permutations. Null check ({s['null']} permutations): {null_line}. "
         f"The run took {facts['timings_s']['total'] / 60:.0f} min on {facts['cpu_count']} CPU cores.",
         "",
-        "| row | ROC AUC [95% CI] | balanced log loss [95% CI] | AUC p |",
-        "|---|---|---|---|",
-        *[_row(table, m) for m in rows],
+        card_scores(table, rows),
         "",
         "Groups are source videos, not people: DFDC reuses actors across videos and does not publish actor ids, so "
         "expect somewhat lower scores on people the models never saw.",
