@@ -13,6 +13,7 @@ Registries are read only when a value is checked or help is shown, so `--help` s
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import re
@@ -35,16 +36,18 @@ class ConfigError(ValueError):
 
 # --- allowed values ----------------------------------------------------------------------------
 class Registry:
-    """The names a registry allows, looked up on first use (the model registry imports Keras)."""
+    """The names a registry allows: attributes of a module, imported on first use (the model registry imports
+    Keras), plus any extra names."""
 
-    def __init__(self, loader: Callable[[], Iterable[str]]) -> None:
-        self._loader = loader
+    def __init__(self, module: str, *attributes: str, extra: tuple[str, ...] = ()) -> None:
+        self._module, self._attributes, self._extra = module, attributes, extra
         self._names: tuple[str, ...] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
         if self._names is None:
-            self._names = tuple(self._loader())
+            module = importlib.import_module(self._module)
+            self._names = tuple(n for a in self._attributes for n in getattr(module, a)) + self._extra
         return self._names
 
     def __contains__(self, value: object) -> bool:
@@ -54,71 +57,17 @@ class Registry:
         return iter(self.names)
 
 
-def _models() -> Iterable[str]:
-    from deepfake_detection.models import REGISTRY
-
-    return REGISTRY
-
-
-def _normalizations() -> Iterable[str]:
-    from deepfake_detection.models import NORMALIZATIONS
-
-    return NORMALIZATIONS
-
-
-def _imbalance() -> Iterable[str]:
-    from deepfake_detection.dataset import IMBALANCE_STRATEGIES
-
-    return IMBALANCE_STRATEGIES
-
-
-def _augmentations() -> Iterable[str]:
-    from deepfake_detection.pipeline import BATCH_AUGMENTATIONS, PER_CROP_AUGMENTATIONS
-
-    return (*BATCH_AUGMENTATIONS, *PER_CROP_AUGMENTATIONS)
-
-
-def _interpolations() -> Iterable[str]:
-    from deepfake_detection.faces import INTERPOLATIONS
-
-    return INTERPOLATIONS
-
-
-def _detectors() -> Iterable[str]:
-    from deepfake_detection.faces import DETECTORS
-
-    return DETECTORS
-
-
-def _aggregations() -> Iterable[str]:
-    from deepfake_detection.aggregate import AGGREGATIONS
-
-    return AGGREGATIONS
-
-
-def _meta_models() -> Iterable[str]:
-    from deepfake_detection.ensemble import META_MODELS
-
-    return META_MODELS
-
-
-def _calibrations() -> Iterable[str]:
-    from deepfake_detection.ensemble import CALIBRATIONS
-
-    return (*CALIBRATIONS, "auto")  # auto: the method chosen by cross-fitting
-
-
 # Config field name -> the registry its values (or, for a tuple field, each element) must come from.
 FIELD_CHOICES: dict[str, Registry] = {
-    "model": Registry(_models),
-    "normalization": Registry(_normalizations),
-    "imbalance": Registry(_imbalance),
-    "augment": Registry(_augmentations),
-    "resize": Registry(_interpolations),
-    "detector": Registry(_detectors),
-    "aggregation": Registry(_aggregations),
-    "meta": Registry(_meta_models),
-    "calibration": Registry(_calibrations),
+    "model": Registry("deepfake_detection.models", "REGISTRY"),
+    "normalization": Registry("deepfake_detection.models", "NORMALIZATIONS"),
+    "imbalance": Registry("deepfake_detection.dataset", "IMBALANCE_STRATEGIES"),
+    "augment": Registry("deepfake_detection.pipeline", "BATCH_AUGMENTATIONS", "PER_CROP_AUGMENTATIONS"),
+    "resize": Registry("deepfake_detection.faces", "INTERPOLATIONS"),
+    "detector": Registry("deepfake_detection.faces", "DETECTORS"),
+    "aggregation": Registry("deepfake_detection.aggregate", "AGGREGATIONS"),
+    "meta": Registry("deepfake_detection.ensemble", "META_MODELS"),
+    "calibration": Registry("deepfake_detection.ensemble", "CALIBRATIONS", extra=("auto",)),  # auto: cross-fitted
 }
 
 
