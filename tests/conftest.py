@@ -47,25 +47,57 @@ def _isolated_cache(tmp_path_factory) -> None:
 TINY_CROP_SIZE = 64
 
 
+def _face_clip_sources() -> list[dict]:
+    """8 real DFDC FAKE face clips, and the one REAL clip cut into 4 quarters that stand in for 4 REAL videos."""
+    clips = SHARED_DATA / "face-clips"
+    sources = [{"path": p, "label": 1, "segment": 0, "segments": 1} for p in sorted((clips / "FAKE").glob("*.mp4"))[:8]]
+    sources += [{"path": p, "label": 0, "segment": q, "segments": 4}
+                for p in sorted((clips / "REAL").glob("*.mp4"))[:1] for q in range(4)]
+    return sources
+
+
+def _demo_clip_sources(out_dir: Path) -> list[dict]:
+    """12 synthetic demo clips (3 REAL, each with 3 fakes in its group), faces cut at the boxes the demo recorded."""
+    import json
+
+    import pandas as pd
+
+    from deepfake_detection.config import DemoConfig
+    from deepfake_detection.synth import make_demo_dataset
+
+    demo = out_dir / "demo"
+    make_demo_dataset(demo, n_videos=12, seed=0, n_test=2, config=DemoConfig(**DEMO_QUICK))
+    metadata = json.loads((demo / "train" / "metadata.json").read_text())
+    boxes = pd.read_csv(demo / "face_boxes.csv").query("split == 'train'")
+    return [{"path": demo / "train" / name, "label": int(entry["label"] == "FAKE"), "segment": 0, "segments": 1,
+             "group": Path(entry.get("original") or name).stem,
+             "boxes": {int(b.frame): (b.x1, b.y1, b.x2, b.y2) for b in boxes[boxes["filename"] == name].itertuples()}}
+            for name, entry in sorted(metadata.items())]
+
+
 def write_crop_set(out_dir: Path, frames_per_video: int = 6, size: int = TINY_CROP_SIZE,
                    k: int = 3) -> tuple[Path, Path]:
-    """A small crops dir (JPEG crops + manifest.csv) and folds.csv from the real DFDC face clips.
+    """A small crops dir (JPEG crops + manifest.csv) and folds.csv, every fold holding both classes.
 
-    8 FAKE clips, and the one REAL clip cut into 4 quarter-length segments that stand in for 4 REAL
-    videos (each its own group), so every fold holds both classes.
+    From the real DFDC face clips in ../shared when present (on CI they must be); elsewhere from synthetic demo
+    clips, so the training and inference tests run in any clone.
     """
     import cv2
     import pandas as pd
 
     from deepfake_detection.dataset import make_folds
 
-    clips = require_shared("data", "face-clips")
-    sources = [(p, 1, 0, 1) for p in sorted((clips / "FAKE").glob("*.mp4"))[:8]]
-    sources += [(p, 0, q, 4) for p in sorted((clips / "REAL").glob("*.mp4"))[:1] for q in range(4)]
+    if (SHARED_DATA / "face-clips").exists() or os.environ.get("CI"):
+        require_shared("data", "face-clips")  # on CI the real clips must be there
+        sources = _face_clip_sources()
+    else:
+        sources = _demo_clip_sources(out_dir)
     crops_dir = out_dir / "crops"
     rows, videos = [], []
-    for path, label, segment, segments in sources:
+    for source in sources:
+        path, label, segment, segments = source["path"], source["label"], source["segment"], source["segments"]
         video_id = f"{path.stem.replace('.', '_')}_s{segment}"
+        group = source.get("group", video_id)
         capture = cv2.VideoCapture(str(path))
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         start, span = segment * total // segments, total // segments
@@ -77,14 +109,18 @@ def write_crop_set(out_dir: Path, frames_per_video: int = 6, size: int = TINY_CR
             if not ok:
                 break
             if index in wanted:
+                box = source.get("boxes", {}).get(index)
+                if box is not None:  # the demo's recorded face box
+                    x1, y1, x2, y2 = (max(0, int(round(v))) for v in box)
+                    frame = frame[y1:y2, x1:x2]
                 crop = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
                 rel = f"{video_id}/{index:04d}_0.jpg"
                 cv2.imwrite(str(crops_dir / rel), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
                 rows.append({"video_id": video_id, "frame": index, "track": 0, "x1": 0, "y1": 0, "x2": 256,
-                             "y2": 256, "confidence": 1.0, "crop_path": rel, "label": label, "group": video_id})
+                             "y2": 256, "confidence": 1.0, "crop_path": rel, "label": label, "group": group})
             index += 1
         capture.release()
-        videos.append({"video_id": video_id, "label": label, "group": video_id, "exists": 1})
+        videos.append({"video_id": video_id, "label": label, "group": group, "exists": 1})
     pd.DataFrame(rows).to_csv(crops_dir / "manifest.csv", index=False)
     index_frame = pd.DataFrame(videos)
     index_frame["label"] = index_frame["label"].astype("Int64")
@@ -95,7 +131,8 @@ def write_crop_set(out_dir: Path, frames_per_video: int = 6, size: int = TINY_CR
 
 @pytest.fixture(scope="session")
 def tiny_crops(tmp_path_factory) -> tuple[Path, Path]:
-    """(crops_dir, folds_csv): 12 videos x 6 real DFDC face crops at 64 px in 3 group folds."""
+    """(crops_dir, folds_csv): 12 videos x 6 face crops at 64 px in 3 group folds (real DFDC clips from
+    ../shared, else synthetic demo clips)."""
     return write_crop_set(tmp_path_factory.mktemp("tiny_crops"))
 
 
