@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.config import SEED, PredictConfig
+from deepfake_detection.config import SEED, EdaConfig, PredictConfig
 from deepfake_detection.config_flags import ConfigError, add_config_flags, config_from_args, saved_settings
 
 log = logging.getLogger("deepfake_detection")
+# PredictConfig fields that only matter when videos are read (predict, detect), not when `stack` fits on OOF tables
+INFERENCE_ONLY = ("frames", "budget_hours", "batch_size", "detector", "all_faces", "budget_margin", "min_frames")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
 
 
@@ -128,6 +130,7 @@ def _add_eda(sub) -> None:
     p.add_argument("--crops", type=Path, default=None, help="extraction output with manifest.csv (face crops)")
     p.add_argument("--out", type=Path, default=Path("work/eda/figures"), help="folder for the PNG figures")
     p.add_argument("--summary", type=Path, default=None, help="default: beside the figures folder")
+    add_config_flags(p, EdaConfig)
     p.set_defaults(run=_run_eda)
 
 
@@ -135,7 +138,8 @@ def _run_eda(args) -> int:
     from deepfake_detection.eda import run_eda
 
     result = run_eda(args.data_dir, index=args.index, full_index=args.full_index, out_dir=args.out,
-                     crops_dir=args.crops, summary_path=args.summary or args.out.parent / "eda_summary.md")
+                     crops_dir=args.crops, summary_path=args.summary or args.out.parent / "eda_summary.md",
+                     cfg=config_from_args(EdaConfig, args))
     print(result["train_test_verdict"])
     print(result["ssim_verdict"])
     for path in result["figures"].values():
@@ -185,23 +189,19 @@ def _add_stack(sub) -> None:
     p = sub.add_parser("stack", help="fit the stacking meta model + calibration on the models' OOF predictions")
     p.add_argument("--models", type=Path, required=True, help="folder of model folders with oof_*.csv")
     p.add_argument("--out", type=Path, required=True, help="stacker folder to write (stacker.json)")
-    p.add_argument("--meta", choices=["logreg", "mlp", "mean"], default=None, help="meta model (default logreg)")
-    p.add_argument("--calibration", choices=["platt", "temperature", "identity", "auto"], default=None,
-                   help="calibration of the stack and of each model "
-                        "(default platt; auto: chosen by nested cross-fitting)")
     p.add_argument("--null", type=int, default=0, metavar="N",
                    help="null check: rerun every reported row on N label permutations (0: off)")
     p.add_argument("--reports", type=Path, default=None,
                    help="where stacking.md and its figures go (default: the stacker folder, --out)")
     p.add_argument("--seed", type=int, default=SEED)
+    add_config_flags(p, PredictConfig, skip=INFERENCE_ONLY)
     p.set_defaults(run=_run_stack)
 
 
 def _run_stack(args) -> int:
     from deepfake_detection.ensemble import fit_stacker, save_stacker, write_stacking_report
 
-    cfg = PredictConfig(**({"calibration": args.calibration} if args.calibration else {}))
-    result = fit_stacker(args.models, cfg, meta=args.meta, seed=args.seed, null=args.null)
+    result = fit_stacker(args.models, config_from_args(PredictConfig, args), seed=args.seed, null=args.null)
     path = save_stacker(result.spec, args.out)
     report = write_stacking_report(result, args.reports or args.out)
     table = result.scores[["log_loss", "balanced_log_loss", "roc_auc"]]

@@ -157,7 +157,7 @@ class EdaConfig:
     grid_pairs: int = 4  # fake/original rows in the side-by-side grid
     annotation_frames: int = 3  # frames in the OpenCV Haar annotation figure
     ks_alpha: float = 0.05  # KS p-value below which train and test are said to differ on a feature
-    seed: int = SEED
+    seed: int = SEED  # which videos and pairs the figures sample
 
 
 @dataclass
