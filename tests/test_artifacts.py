@@ -30,6 +30,14 @@ def test_run_dir_nests_the_crops_models_and_stacker_folders(tmp_path):
     assert set(CropsDir.REQUIRED_COLUMNS) < set(CropsDir.MANIFEST_COLUMNS)
 
 
+def test_stacker_dir_saves_and_loads_its_spec_atomically(tmp_path):
+    spec = {"models": [{"name": "meso4", "path": "meso4/model.keras"}], "fallback": 0.5}
+    folder = StackerDir.of(tmp_path / "models")
+    assert folder.save(spec) == folder.spec and folder.load() == spec
+    assert StackerDir.at(folder.spec) == folder and StackerDir.at(folder.path) == folder  # the file or its folder
+    assert [p.name for p in folder.path.iterdir()] == [StackerDir.FILE]  # no temporary file left behind
+
+
 def test_extract_writes_the_crops_dir_schema(demo_dir, tmp_path):
     """An extraction's manifest.csv and videos.csv have exactly the columns CropsDir declares."""
     from dataclasses import replace

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,6 @@ from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 
 from deepfake_detection.config import KAGGLE_EPS, PredictConfig
-from deepfake_detection.io import atomic_write_json
 from deepfake_detection.metrics import balanced_log_loss, log_loss
 
 Aggregator = Callable[[np.ndarray, PredictConfig], float]
@@ -207,8 +205,3 @@ def fit_calibration(y: np.ndarray, p: np.ndarray, cfg: PredictConfig | None = No
                 best = (score, low, high)
     calibration.clip_low, calibration.clip_high = float(best[1]), float(best[2])
     return calibration
-
-
-def save_json(data: dict, path: str | Path) -> None:
-    """Write a dict as indented JSON (calibration, stacker): plain numbers, no pickle."""
-    atomic_write_json(data, path)

@@ -23,10 +23,12 @@ Every stage names these files through these classes, so the layout changes in on
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_detection.config import TrainConfig, from_json
+from deepfake_detection.io import atomic_write_json
 
 PREDICTIONS_LOG = "predictions_log.csv"  # beside a submission: one row per finished video (predict resumes from it)
 
@@ -136,6 +138,20 @@ class StackerDir:
     def of(cls, models_dir: str | Path) -> StackerDir:
         """The stacker folder inside a models folder."""
         return cls(Path(models_dir) / cls.NAME)
+
+    @classmethod
+    def at(cls, path: str | Path) -> StackerDir:
+        """The stacker folder a path names: the folder itself, or its stacker.json."""
+        path = Path(path)
+        return cls(path.parent if path.name == cls.FILE and not path.is_dir() else path)
+
+    def save(self, spec: dict) -> Path:
+        """Write stacker.json atomically (plain numbers, no pickle); returns its path."""
+        return atomic_write_json(spec, self.spec)
+
+    def load(self) -> dict:
+        """Read stacker.json."""
+        return json.loads(self.spec.read_text())
 
     @property
     def spec(self) -> Path:

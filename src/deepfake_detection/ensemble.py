@@ -29,7 +29,6 @@ from deepfake_detection.aggregate import (
     fit_loss,
     logit,
     sample_weights,
-    save_json,
     sigmoid,
 )
 from deepfake_detection.artifacts import ModelDir, StackerDir
@@ -346,17 +345,13 @@ def fit_stacker(models: str | Path | list[Path], cfg: PredictConfig | None = Non
 
 
 def save_stacker(spec: dict, out_dir: str | Path) -> Path:
-    """Write stacker.json into out_dir."""
-    path = Path(out_dir) / STACKER_FILE
-    save_json(spec, path)
-    return path
+    """Write stacker.json into out_dir (StackerDir owns the file)."""
+    return StackerDir(out_dir).save(spec)
 
 
 def load_stacker(stacker_dir: str | Path) -> dict:
     """Read stacker.json (a folder or the file itself)."""
-    path = Path(stacker_dir)
-    path = path / STACKER_FILE if path.is_dir() else path
-    return json.loads(path.read_text())
+    return StackerDir.at(stacker_dir).load()
 
 
 def stacker_predict(spec: dict, probs: np.ndarray) -> np.ndarray:
