@@ -28,12 +28,17 @@ def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Completed
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> tuple[Path, Path]:
-    """(python of a fresh venv holding only the wheel, a working folder outside the repository)."""
+def wheel(tmp_path_factory) -> Path:
+    """This package's wheel, built once for the module."""
     from deepfake_detection.bundle import build_package_wheel
 
+    return build_package_wheel(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> tuple[Path, Path]:
+    """(python of a fresh venv holding only the wheel, a working folder outside the repository)."""
     root = tmp_path_factory.mktemp("wheel")
-    wheel = build_package_wheel(root / "dist")
     venv = root / "venv"
     made = _run([sys.executable, "-m", "venv", str(venv)], cwd=root)
     assert made.returncode == 0, made.stderr
@@ -48,10 +53,7 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     return python, work
 
 
-def test_wheel_holds_the_package_and_declares_its_dependencies(tmp_path):
-    from deepfake_detection.bundle import build_package_wheel
-
-    wheel = build_package_wheel(tmp_path)
+def test_wheel_holds_the_package_and_declares_its_dependencies(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()

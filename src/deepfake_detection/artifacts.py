@@ -34,10 +34,18 @@ PREDICTIONS_LOG = "predictions_log.csv"  # beside a submission: one row per fini
 
 
 @dataclass(frozen=True)
-class CropsDir:
-    """One face-crops folder."""
+class _Folder:
+    """A folder of the layout, named by its path (a str is taken as a Path)."""
 
     path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+
+@dataclass(frozen=True)
+class CropsDir(_Folder):
+    """One face-crops folder."""
 
     MANIFEST = "manifest.csv"
     VIDEOS = "videos.csv"
@@ -50,9 +58,6 @@ class CropsDir:
                         "crop_path", "label", "group")
     REQUIRED_COLUMNS = tuple(c for c in MANIFEST_COLUMNS if c != "detected")  # what training reads
     VIDEOS_COLUMNS = ("video_id", "status", "reason", "frames", "faces", "seconds")  # videos.csv, one per video
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
 
     @property
     def manifest(self) -> Path:
@@ -80,19 +85,14 @@ class CropsDir:
 
 
 @dataclass(frozen=True)
-class ModelDir:
+class ModelDir(_Folder):
     """One trained model folder."""
-
-    path: Path
 
     MODEL = "model.keras"
     CONFIG = "config.json"
     OOF_FRAMES = "oof_frames.csv"
     OOF_VIDEOS = "oof_videos.csv"
     FILES = (MODEL, CONFIG, OOF_FRAMES, OOF_VIDEOS)  # what a copy of the folder carries
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
 
     @property
     def name(self) -> str:
@@ -121,18 +121,13 @@ class ModelDir:
 
 
 @dataclass(frozen=True)
-class StackerDir:
+class StackerDir(_Folder):
     """One stacker folder."""
-
-    path: Path
 
     NAME = "stacker"  # its folder name inside a models folder (models/stacker, models/zoo/stacker)
     FILE = "stacker.json"
     REPORT = "stacking.md"
     FIGURES = "figures"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
 
     @classmethod
     def of(cls, models_dir: str | Path) -> StackerDir:
@@ -167,13 +162,8 @@ class StackerDir:
 
 
 @dataclass(frozen=True)
-class RunDir:
+class RunDir(_Folder):
     """One pipeline run folder (the demo workflow's layout, which `report` reads back)."""
-
-    path: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
 
     @property
     def data(self) -> Path:

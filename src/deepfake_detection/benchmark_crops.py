@@ -176,8 +176,9 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     extra = [n for n in trained if n not in bench.recipes]  # trained for the ablations only: scored, not stacked
     if extra:
         add_trained(videos, [work / "models" / n for n in extra], predict_cfg, seed, stack=False)
-    save_stacker(stack.spec, StackerDir.of(out).path)
-    write_stacking_report(stack, StackerDir.of(out).path)
+    stacker_dir = StackerDir.of(out).path
+    save_stacker(stack.spec, stacker_dir)
+    write_stacking_report(stack, stacker_dir)
     for name, model_dir in pretrained.items():
         oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
         videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"], strict=True))).astype(float)
@@ -208,7 +209,7 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
     result = {"facts": facts, "table": table, "videos": videos, "null": null, "ablation": ablation}
     write_crops_results(result, out)
     return {"results_md": str(out / "results.md"), "results_json": str(out / "results.json"), "table": table,
-            "facts": facts, "null": null, "ablation": ablation, "stacker": str(StackerDir.of(out).path)}
+            "facts": facts, "null": null, "ablation": ablation, "stacker": str(stacker_dir)}
 
 
 def write_crops_results(result: dict, out: Path) -> None:

@@ -308,8 +308,8 @@ def _run_train(args) -> int:
     from deepfake_detection.config import TrainConfig
     from deepfake_detection.train import quick_config, train_model
 
-    cfg = config_from_args(TrainConfig, args)
     saved = saved_settings(args.config) if args.config is not None else {}
+    cfg = config_from_args(TrainConfig, args, saved)
     crops, folds = args.crops or saved.get("crops_dir"), args.folds or saved.get("folds_csv")
     if crops is None or folds is None:
         raise SystemExit("train: give --crops and --folds (or --config with a run's config.json that names them)")

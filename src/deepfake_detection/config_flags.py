@@ -20,7 +20,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import MISSING, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -165,7 +165,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Iterable[
         flags = [f"--{f.name.replace('_', '-')}", *((aliases or {}).get(f.name, ()))]
         base, optional = _split_optional(hints[f.name])
         text = helps.get(f.name, "")
-        default = getattr(defaults, f.name) if f.default is not MISSING or f.default_factory is not MISSING else None
+        default = getattr(defaults, f.name)
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         extra = [f"default {shown}"]
         if f.name in FIELD_CHOICES:
@@ -236,17 +236,16 @@ def saved_settings(path: Path) -> dict[str, Any]:
     return data
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, base: T | None = None) -> T:
-    """The config a command runs with: `base` (default: cls()), then --config, the field flags, then --set."""
-    cfg = base if base is not None else cls()
-    if getattr(args, "config", None) is not None:
-        cfg = from_dict(cls, {**_as_dict(cfg), **saved_settings(args.config)})
+def config_from_args(cls: type[T], args: argparse.Namespace, saved: dict[str, Any] | None = None) -> T:
+    """The config a command runs with: the defaults, then --config (`saved`: its settings when the caller has
+    read them already), the field flags, then --set."""
+    cfg = cls()
+    if saved is None and getattr(args, "config", None) is not None:
+        saved = saved_settings(args.config)
+    if saved:
+        cfg = from_dict(cls, {**asdict(cfg), **saved})
     given = {f.name: getattr(args, dest(f.name)) for f in fields(cls) if hasattr(args, dest(f.name))}
     return replace(cfg, **given, **parse_set(cls, getattr(args, "config_set", []) or []))
-
-
-def _as_dict(cfg: Any) -> dict[str, Any]:
-    return {f.name: getattr(cfg, f.name) for f in fields(cfg)}
 
 
 __all__ = ["ConfigError", "FIELD_CHOICES", "Registry", "add_config_flags", "config_from_args", "field_help",

@@ -130,7 +130,6 @@ def video_faces(path: str | Path, cfg: ExtractConfig, detector, boxes_from: pd.D
     start = time.perf_counter()
     wanted = None if boxes_from is None else sorted(set(boxes_from["frame"].astype(int)))
     sample, frames_iter = iter_frames(path, n=cfg.frames, every=cfg.every, indices=wanted)
-    stage = time.perf_counter()
     if timings is not None:
         frames_iter = iter(list(frames_iter))
         stage = lap(timings, "decode", start)
@@ -388,8 +387,9 @@ def merge_parts(index: pd.DataFrame, out_dir: str | Path) -> tuple[pd.DataFrame,
     manifest = pd.DataFrame(faces, columns=list(CropsDir.MANIFEST_COLUMNS))
     manifest["label"] = manifest["label"].astype("Int64")
     table = pd.DataFrame(videos, columns=list(CropsDir.VIDEOS_COLUMNS))
-    atomic_write_csv(manifest, CropsDir(out).manifest)
-    atomic_write_csv(table, CropsDir(out).videos)
+    crops = CropsDir(out)
+    atomic_write_csv(manifest, crops.manifest)
+    atomic_write_csv(table, crops.videos)
     paths = dict(zip(index["video_id"], index["path"], strict=True))  # errors.csv names the file, not the key
     write_errors(list(zip(table["video_id"].map(paths), table["status"], table["reason"].fillna(""), strict=True)), out)
     return manifest, table
@@ -458,9 +458,10 @@ def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig
             raise FileNotFoundError(f"none of the {len(index)} indexed videos exist under "
                                     f"{data_root or Path.cwd()}; is the data folder (--data-dir) right?")
     check_settings(out, cfg, overwrite)
-    CropsDir(out).parts.mkdir(parents=True, exist_ok=True)
-    if shard is None and scheduler is None and CropsDir(out).tmp.exists():
-        shutil.rmtree(CropsDir(out).tmp)  # leftovers of killed runs; sharded runs may share the folder
+    crops = CropsDir(out)
+    crops.parts.mkdir(parents=True, exist_ok=True)
+    if shard is None and scheduler is None and crops.tmp.exists():
+        shutil.rmtree(crops.tmp)  # leftovers of killed runs; sharded runs may share the folder
     rows = shard_rows(index, shard)
     done, failed = set(), 0
     for video_id in rows["video_id"]:

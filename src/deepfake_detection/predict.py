@@ -37,7 +37,6 @@ from deepfake_detection.submission import expected_filenames, validate_submissio
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["video", "status", "reason", "seconds", "frames", "models", "p", "run"]
-LOG_NAME = PREDICTIONS_LOG
 RATE_SMOOTHING = 0.3  # weight of the newest video in the moving averages of the pace
 # PredictConfig fields that change a video's P(FAKE) (budget and batch settings only change how fast)
 RESULT_SETTINGS = ("frames", "detector", "all_faces", "aggregation", "confident_fake", "confident_real",
@@ -375,7 +374,7 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
     names = expected_filenames(videos_dir, sample_submission)
     out.parent.mkdir(parents=True, exist_ok=True)
     run = run_fingerprint(Path(models_dir), Path(stacker_dir) if stacker_dir is not None else None, cfg, extract_cfg)
-    prediction_log = PredictionLog(Path(log_path) if log_path else out.with_name(LOG_NAME), run)
+    prediction_log = PredictionLog(Path(log_path) if log_path else out.with_name(PREDICTIONS_LOG), run)
     results, degraded_before = prediction_log.done(), prediction_log.degraded()
     todo = [n for n in names if n not in results]
     log.info("%d test videos, %d already predicted, %d to go", len(names), len(names) - len(todo), len(todo))
