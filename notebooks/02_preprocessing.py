@@ -33,6 +33,7 @@ from pathlib import Path
 
 import matplotlib_inline.backend_inline  # noqa: F401  (package figures display inline)
 from deepfake_detection import dataset, extract, pipeline, plots
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import ExtractConfig, TrainConfig, set_seeds
 from deepfake_detection.io import atomic_write_csv
 
@@ -70,7 +71,7 @@ videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum")
 # A few crops of each class, one video each.
 
 # %%
-frames = pipeline.frames_with_folds(pipeline.read_manifest(work / "crops"), folds)
+frames = pipeline.frames_with_folds(CropsDir(work / "crops").load(), folds)
 gallery, titles = pipeline.crop_gallery(frames, per_class=6, seed=SEED)
 plots.plot_image_grid(gallery, titles, "Face crops")
 

@@ -27,6 +27,18 @@ def require_shared(*parts: str) -> Path:
     return path
 
 
+def shared_or_demo(parts: tuple[str, ...], demo: Path, pick: int = 0) -> Path:
+    """A real video under ../shared or, where it is absent (never on CI), demo train clip number `pick`: for tests
+    that need some video with a face in it, not that particular one."""
+    path = SHARED.joinpath(*parts)
+    if path.exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{path} must exist on CI")
+    clips = sorted((demo / "train").glob("*.mp4"))
+    return clips[pick % len(clips)]
+
+
 @pytest.fixture(scope="session")
 def shared_dfdc() -> Path:
     return require_shared("data", "dfdc")

@@ -19,13 +19,13 @@ def quick_run(tmp_path_factory) -> dict:
 
     The ablation and cross-compression retrainings are left out to keep the test short (`--quick` runs them).
     """
-    from deepfake_detection.benchmark import run_ffpp_benchmark
+    from deepfake_detection.studies import run_suite, suite_config
 
     data = require_shared("data", "ffpp")
     mesonet = require_shared("weights", "mesonet")
     root = tmp_path_factory.mktemp("ffpp_bench")
-    result = run_ffpp_benchmark(data, quick=True, out_dir=root / "out", work_dir=root / "work", seed=0,
-                                mesonet_dir=mesonet, ablations=False, cross_compression_models=(), null=300)
+    cfg = suite_config("ffpp", quick=True, seed=0, ablations=False, cross_compression_models=(), null=300)
+    result = run_suite("ffpp", data, root / "out", root / "work", cfg=cfg, quick=True, mesonet_dir=mesonet)
     result["root"] = root
     result["json"] = json.loads((root / "out" / "results.json").read_text())
     return result
@@ -73,7 +73,7 @@ def test_every_model_scored_on_every_subset_with_prior(quick_run):
 
 
 def test_method_subsets_hold_all_real_and_only_their_fakes(quick_run):
-    from deepfake_detection.benchmark import evaluation_subsets
+    from deepfake_detection.studies.common import evaluation_subsets
 
     videos = pd.DataFrame(quick_run["json"]["videos"])
     real = set(videos.loc[videos["label"] == 0, "video_id"])
@@ -102,14 +102,15 @@ def test_same_seed_retraining_gives_the_same_table(quick_run, tmp_path):
     import shutil
     from dataclasses import replace
 
-    from deepfake_detection.benchmark import run_ffpp_benchmark
     from deepfake_detection.config import TrainConfig, from_json
+    from deepfake_detection.studies import run_suite, suite_config
     from deepfake_detection.train import train_model
 
     work = tmp_path / "work"  # the first run's crops and folds, none of its trainings
     shutil.copytree(quick_run["root"] / "work", work, ignore=shutil.ignore_patterns("models", "stack_inputs"))
-    run_ffpp_benchmark(require_shared("data", "ffpp"), quick=True, out_dir=tmp_path / "out", work_dir=work, seed=0,
-                       mesonet_dir=require_shared("weights", "mesonet"), ablations=False, cross_compression_models=())
+    cfg = suite_config("ffpp", quick=True, seed=0, ablations=False, cross_compression_models=())
+    run_suite("ffpp", require_shared("data", "ffpp"), tmp_path / "out", work, cfg=cfg, quick=True,
+              mesonet_dir=require_shared("weights", "mesonet"))
     again = json.loads((tmp_path / "out" / "results.json").read_text())
     assert again["facts"]["reused_trainings"] == []  # meso4 was trained a second time
     first_p = pd.read_csv(quick_run["root"] / "work" / "models" / "meso4" / "oof_frames.csv")
@@ -126,7 +127,7 @@ def test_same_seed_retraining_gives_the_same_table(quick_run, tmp_path):
 
 
 def test_model_aliases_and_unknown_names():
-    from deepfake_detection.benchmark import resolve_models
+    from deepfake_detection.studies.ffpp import resolve_models
 
     assert resolve_models(["mesonet4", "xception"]) == ("meso4", "xception")
     with pytest.raises(ValueError, match="unknown model"):
@@ -134,7 +135,7 @@ def test_model_aliases_and_unknown_names():
 
 
 def test_derived_crops_cut_the_margin_and_keep_the_manifest(tmp_path: Path):
-    from deepfake_detection.benchmark import derive_crops
+    from deepfake_detection.studies.ffpp import derive_crops
 
     crops = tmp_path / "crops"
     (crops / "v").mkdir(parents=True)

@@ -94,16 +94,17 @@ def test_crop_ablations_compare_each_variant_with_its_base(tmp_path):
     extra recipes are scored but not stacked, and a model trained with another resize is served with it."""
     import json as _json
 
-    from deepfake_detection.benchmark import train_or_reuse
-    from deepfake_detection.benchmark_crops import recipe_config, run_crops_benchmark
     from deepfake_detection.config import CROP_ABLATIONS, QUICK_CROPS_BENCHMARK, CropsBenchmarkConfig
     from deepfake_detection.predict import load_ensemble
+    from deepfake_detection.studies import run_suite, suite_config
+    from deepfake_detection.studies.common import train_or_reuse
+    from deepfake_detection.studies.crops import recipe_config
 
     data = require_shared("data", "dfdc-faces")
     resize = next(c for c, pair in CROP_ABLATIONS.items() if pair[1] == "meso4_linear")
     work, out = tmp_path / "work", tmp_path / "out"
-    result = run_crops_benchmark(data, out_dir=out, work_dir=work, mesonet_dir=None, quick=True,
-                                 ablations=(resize,), null=0)
+    cfg = suite_config("dfdc-crops", quick=True, ablations=(resize,), null=0)
+    result = run_suite("dfdc-crops", data, out, work, cfg=cfg, quick=True, mesonet_dir=None)
     ablation = result["ablation"].set_index("choice")
     row = ablation.loc[resize]
     assert (row["column"], row["base"]) == ("meso4_linear +cal", "meso4_flip +cal")

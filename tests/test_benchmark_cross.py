@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from conftest import REPO, require_shared
-from deepfake_detection.benchmark_cross import STACK, run_cross_dataset
+from deepfake_detection.studies import run_suite, suite_config
+from deepfake_detection.studies.cross import STACK
 
 ORIGINALS = ("183", "253", "469", "481")
 FAKES = {"Deepfakes": ("183_253", "469_481"), "FaceSwap": ("253_183", "481_469")}
@@ -28,8 +29,8 @@ def small_ffpp(tmp_path_factory):
 
 
 def test_zoo_is_scored_on_every_video_per_method_with_intervals(small_ffpp, tmp_path):
-    result = run_cross_dataset(small_ffpp, REPO / "models" / "zoo", tmp_path / "out", tmp_path / "work",
-                               n_boot=200, permutations=200)
+    cfg = suite_config("cross-ffpp", models=str(REPO / "models" / "zoo"), n_boot=200, permutations=200)
+    result = run_suite("cross-ffpp", small_ffpp, tmp_path / "out", tmp_path / "work", cfg=cfg)
     videos, table = result["videos"], result["table"]
     assert len(videos) == 8 and videos["label"].sum() == 4
     assert set(table["subset"]) == {"all", "method=Deepfakes", "method=FaceSwap", "compression=c40"}

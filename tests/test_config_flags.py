@@ -14,13 +14,15 @@ import pandas as pd
 import pytest
 
 from deepfake_detection.cli import INFERENCE_ONLY, build_parser, main
-from deepfake_detection.config import EdaConfig, ExtractConfig, PredictConfig, TrainConfig
+from deepfake_detection.config import DemoConfig, EdaConfig, ExtractConfig, PredictConfig, TrainConfig
 from deepfake_detection.config_flags import config_from_args, field_help, parse_set, parse_value
+from deepfake_detection.workflow import DemoSettings
 
 COMMANDS = {"train": TrainConfig, "extract": ExtractConfig, "predict": PredictConfig, "detect": PredictConfig,
-            "stack": PredictConfig, "eda": EdaConfig}
+            "stack": PredictConfig, "eda": EdaConfig, "demo-data": DemoConfig, "demo": DemoSettings}
 POSITIONAL = {"train": ["--out", "x"], "extract": ["index.csv", "--out", "x"], "predict": ["videos"],
-              "detect": ["a.mp4"], "stack": ["--models", "m", "--out", "s"], "eda": ["data"]}
+              "detect": ["a.mp4"], "stack": ["--models", "m", "--out", "s"], "eda": ["data"], "demo-data": ["out"],
+              "demo": []}
 SKIPPED = {"stack": INFERENCE_ONLY}  # fields a command has no use for
 
 
@@ -59,6 +61,13 @@ def test_values_are_typed_from_the_annotations():
     assert parse_value(PredictConfig, "clip_grid", "0.01,0.1") == (0.01, 0.1)
     assert parse_value(PredictConfig, "aggregation", "none") is None
     assert parse_value(TrainConfig, "imbalance", "none") == "none"  # a registry name, not None: the field is a str
+    assert parse_value(DemoConfig, "frame_sizes", "640x360, 480X360") == ((640, 360), (480, 360))  # pairs in a list
+    assert parse_value(DemoConfig, "portrait_size", "360,640") == (360, 640)  # one fixed-length tuple
+    assert parse_value(DemoConfig, "seconds", "1.5,2") == (1.5, 2.0)
+    for field, text in (("portrait_size", "360"), ("frame_sizes", "640x360x3"), ("seconds", "1,2,3")):
+        with pytest.raises(ValueError, match="expected"):
+            parse_value(DemoConfig, field, text)
+    assert parse_value(DemoSettings, "reports_dir", "out/reports") == Path("out/reports")
 
 
 @pytest.mark.parametrize("field, value", [("model", "resnet9000"), ("augment", "flip,sharpen"),
@@ -95,6 +104,8 @@ def test_layers_apply_in_order_config_then_flags_then_set(tmp_path):
 def test_extract_keeps_its_old_flag_names(tmp_path):
     cfg = config_from_args(ExtractConfig, _parse("extract", "--original-boxes", "--all-faces", "--frames", "8"))
     assert cfg.use_original_boxes and cfg.all_faces and cfg.frames == 8
+    demo = config_from_args(DemoSettings, _parse("demo", "--reports", "r", "--quick", "--models", "meso4"))
+    assert (demo.reports_dir, demo.quick, demo.models) == (Path("r"), True, ("meso4",))
 
 
 def test_help_reads_registries_only_when_shown():
@@ -149,3 +160,55 @@ def test_train_without_crops_says_what_is_missing(tmp_path):
 def test_cli_reference_in_readme_names_config_and_set():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "--config" in readme and "--set" in readme
+
+
+# --- benchmark: one flag per setting of any suite, read against the chosen suite's config -----------------------
+def _suite(*flags: str):
+    from deepfake_detection.cli import benchmark_config
+
+    return benchmark_config(build_parser().parse_args(["benchmark", "--data", "d", *flags]))
+
+
+def test_every_suite_setting_has_a_benchmark_flag_with_help():
+    from deepfake_detection.studies import SUITES
+
+    sub = build_parser()._subparsers._group_actions[0].choices["benchmark"]
+    options = {opt: action for action in sub._actions for opt in action.option_strings}
+    for name, suite in SUITES.items():
+        helps = field_help(suite.config)
+        for f in fields(suite.config):
+            flag = f"--{f.name.replace('_', '-')}"
+            assert flag in options, f"benchmark: no flag for {suite.config.__name__}.{f.name}"
+            assert helps[f.name].strip() and name in str(options[flag].help), (name, f.name)
+
+
+def test_suite_flags_are_typed_by_the_chosen_suite_and_foreign_ones_refused(capsys):
+    from deepfake_detection.config import CROP_ABLATIONS
+    from deepfake_detection.studies import suite_config
+
+    for name in ("dfdc-crops", "dfdc-ablation", "ffpp", "cross-ffpp", "face-clips"):
+        assert _suite("--suite", name) == suite_config(name)
+        assert _suite("--suite", name, "--quick") == suite_config(name, quick=True)
+    assert _suite("--suite", "dfdc-ablation").ablations == tuple(CROP_ABLATIONS)  # the suite's preset
+    assert _suite("--suite", "dfdc-crops", "--k", "3", "--recipes", "meso4,spectral").k == 3
+    assert _suite("--suite", "ffpp", "--models", "mesonet4,xception").models == ("mesonet4", "xception")
+    assert _suite("--suite", "cross-ffpp", "--models", "models/zoo").models == "models/zoo"  # a folder there
+    assert _suite("--suite", "ffpp", "--ablations", "false", "--set", "null=5").ablations is False
+    clips = _suite("--suite", "face-clips", "--set", "name=my clips")
+    assert (clips.name, clips.train_labels) == ("my clips", "../shared/data/dfdc-faces/labels.csv")
+    assert main(["benchmark", "--suite", "dfdc-crops", "--data", "d", "--frames", "4"]) == 2
+    assert "error: --frames is not a setting of CropsBenchmarkConfig" in capsys.readouterr().err
+    assert main(["benchmark", "--suite", "dfdc-crops", "--data", "d", "--k", "three"]) == 2
+    assert "error: --k three: invalid literal" in capsys.readouterr().err
+
+
+def test_benchmark_ffpp_keeps_its_flags_and_reads_a_saved_config(tmp_path):
+    from deepfake_detection.cli import benchmark_config
+
+    saved = tmp_path / "settings.json"
+    saved.write_text(json.dumps({"frames": 8, "k": 2, "recipes": ["meso4"]}))  # recipes: not an FF++ setting
+    args = build_parser().parse_args(["benchmark-ffpp", "--data", "d", "--no-ablations", "--models", "mesonet4",
+                                      "--weights-dir", "w", "--null", "20", "--config", str(saved), "--k", "3"])
+    cfg = benchmark_config(args)
+    assert (cfg.ablations, cfg.models, cfg.weights_dir, cfg.null, cfg.frames, cfg.k) == \
+        (False, ("mesonet4",), "w", 20, 8, 3)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from conftest import require_shared
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.dataset import index_videos, is_crop_dataset, make_folds
-from deepfake_detection.pipeline import read_manifest
 
 
 def write_folder_dataset(root: Path, n_per_class: int = 6, size: int = 48, seed: int = 0) -> Path:
@@ -38,7 +38,7 @@ def test_shared_dfdc_crops_index_with_their_groups_and_fold_by_group():
     folds = make_folds(index, k=5, seed=0)
     assert (folds.groupby("group")["fold"].nunique() == 1).all()  # a fake never leaves its original's fold
     assert folds.groupby("fold")["label"].mean().between(0.5, 0.56).all()  # stratified
-    manifest = read_manifest(root)  # no manifest.csv: the crops are the manifest
+    manifest = CropsDir(root).load()  # no manifest.csv: the crops are the manifest
     assert len(manifest) == 15172 and Path(manifest["path"].iloc[0]).is_file()
     assert set(manifest["video_id"]) == set(index["video_id"])
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_shared
+from conftest import require_shared, shared_or_demo
 from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import ExtractConfig
 from deepfake_detection.extract import (
@@ -62,12 +62,12 @@ def _write_clip(path: Path, frames: int, size=(64, 48), fourcc: str = "mp4v") ->
 
 
 @pytest.fixture(scope="session")
-def broken(tmp_path_factory) -> dict[str, Path]:
+def broken(tmp_path_factory, demo_dir) -> dict[str, Path]:
     """Files that must end as a status row: zero-byte, truncated, text named .mp4, 1 frame, missing, cut AVI."""
     folder = tmp_path_factory.mktemp("broken")
     (folder / "zero.mp4").write_bytes(b"")
     (folder / "text.mp4").write_text("This is not a video.\n")
-    real = require_shared(*LANDSCAPE).read_bytes()
+    real = shared_or_demo(LANDSCAPE, demo_dir).read_bytes()
     (folder / "truncated.mp4").write_bytes(real[: len(real) // 3])  # a copy in tmp, cut
     _write_clip(folder / "one_frame.mp4", 1)
     avi = _write_clip(folder / "full.avi", 30, fourcc="MJPG").read_bytes()
@@ -84,8 +84,9 @@ def _index(entries: dict[str, Path]) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def small_index(broken) -> pd.DataFrame:
-    videos = {"a_landscape": require_shared(*LANDSCAPE), "b_portrait": require_shared(*PORTRAIT)}
+def small_index(broken, demo_dir) -> pd.DataFrame:
+    videos = {"a_landscape": shared_or_demo(LANDSCAPE, demo_dir, 0),
+              "b_portrait": shared_or_demo(PORTRAIT, demo_dir, 1)}
     return _index(videos | {f"c_{k}": broken[k] for k in ("zero", "text", "missing", "one_frame")})
 
 
@@ -98,9 +99,10 @@ def local_run(small_index, mtcnn, tmp_path_factory) -> tuple[Path, pd.DataFrame,
 
 
 @pytest.fixture(scope="session")
-def mp_index(broken) -> pd.DataFrame:
+def mp_index(broken, demo_dir) -> pd.DataFrame:
     """Smaller videos for the tests that start processes: a face clip, then a slower 720p video, then broken files."""
-    videos = {"a_clip": require_shared(*FACE_CLIP), "b_portrait": require_shared(*PORTRAIT_720)}
+    videos = {"a_clip": shared_or_demo(FACE_CLIP, demo_dir, 2),
+              "b_portrait": shared_or_demo(PORTRAIT_720, demo_dir, 3)}
     return _index(videos | {f"c_{k}": broken[k] for k in ("zero", "text", "missing", "one_frame")})
 
 
@@ -271,13 +273,14 @@ def test_dask_local_cluster_gives_the_same_manifest(haar_run, mp_index, tmp_path
     _same_manifest(pd.read_csv(tmp_path / "manifest.csv"), haar_run[1])
 
 
-def test_fake_cropped_at_its_originals_boxes_is_pixel_aligned(local_run, tmp_path):
+def test_fake_cropped_at_its_originals_boxes_is_pixel_aligned(local_run, small_index, mp_index, tmp_path):
     out, manifest, _ = local_run
     original = manifest[manifest["video_id"] == "a_landscape"]
-    fake = video_faces(require_shared(*LANDSCAPE), CFG, None, boxes_from=original)
+    fake = video_faces(small_index.set_index("video_id").loc["a_landscape", "path"], CFG, None, boxes_from=original)
     assert fake.frames == original["frame"].tolist()
     np.testing.assert_allclose(fake.boxes, original[["x1", "y1", "x2", "y2"]].to_numpy(), atol=1e-3)
-    index = _index({"orig": require_shared(*PORTRAIT_720), "fake": require_shared(*PORTRAIT_720)})
+    portrait = Path(mp_index.set_index("video_id").loc["b_portrait", "path"])
+    index = _index({"orig": portrait, "fake": portrait})
     index.loc[1, "original"] = index.loc[0, "filename"]
     videos = extract_dataset(index, tmp_path, replace(HAAR, use_original_boxes=True))
     merged = pd.read_csv(tmp_path / "manifest.csv")
@@ -316,9 +319,9 @@ def test_demo_test_videos_with_broken_files(demo_dir, mtcnn, tmp_path):
 
 # --- settings and retries on rerun -------------------------------------------------------------------------
 @pytest.fixture
-def clip_index(broken) -> pd.DataFrame:
+def clip_index(broken, demo_dir) -> pd.DataFrame:
     """One real face clip (Haar finds its face in every frame) and one zero-byte file."""
-    return _index({"a_clip": require_shared(*FACE_CLIP), "c_zero": broken["zero"]})
+    return _index({"a_clip": shared_or_demo(FACE_CLIP, demo_dir, 2), "c_zero": broken["zero"]})
 
 
 def test_rerun_with_other_settings_is_refused_or_extracts_again(clip_index, tmp_path):

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from conftest import TINY_CROP_SIZE, require_shared
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.metrics import balanced_log_loss, roc_auc
 from deepfake_detection.models import SCRATCH_BN_MOMENTUM, batchnorm_layers, build_model, load_model
-from deepfake_detection.pipeline import load_crops, read_manifest
+from deepfake_detection.pipeline import load_crops
 
 FIT_STEPS = 120  # enough for both models to fit the 72 tiny crops; seconds on 2 busy CPU cores
 BATCH = 16
@@ -23,7 +24,7 @@ BATCH = 16
 @pytest.fixture(scope="module")
 def training_crops(tiny_crops) -> tuple[np.ndarray, np.ndarray]:
     """All tiny crops as float32 (72, 64, 64, 3) 0-255 RGB and their labels (1 = FAKE)."""
-    manifest = read_manifest(tiny_crops[0])
+    manifest = CropsDir(tiny_crops[0]).load()
     return load_crops(manifest, TINY_CROP_SIZE).astype(np.float32), manifest["label"].to_numpy(np.float32)
 
 

@@ -39,7 +39,7 @@ def test_group_bootstrap_covers_95_percent_on_a_dfdc_like_layout():
 
 def test_intervals_from_few_groups_are_widened_and_marked():
     assert small_sample_factor(7) > 1.2 > small_sample_factor(75) > 1.0  # t(6) vs z: wider with fewer groups
-    from deepfake_detection.benchmark import UNRELIABLE, format_metric
+    from deepfake_detection.studies.common import UNRELIABLE, format_metric
 
     row = pd.Series({"roc_auc": 0.6, "roc_auc_low": 0.4, "roc_auc_high": 0.8, "n_groups": MIN_RELIABLE_GROUPS - 1})
     assert format_metric(row, "roc_auc").endswith(UNRELIABLE)

@@ -52,8 +52,8 @@ def test_real_report_is_rebuilt_byte_for_byte_from_real_data_and_loads_in_a_brow
     import pandas as pd
 
     from conftest import REPO, SHARED, check_in_browser, require_shared
-    from deepfake_detection.benchmark import format_metric
     from deepfake_detection.report import RealSources, write_real_report
+    from deepfake_detection.studies.common import format_metric
 
     require_shared("data", "dfdc-faces")
     committed = REPO / "reports" / "real"

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from deepfake_detection import pipeline
+from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import FAKE, REAL, TrainConfig
 from deepfake_detection.dataset import imbalance_table, read_index
 
@@ -26,7 +27,7 @@ TINY = TrainConfig(model="meso4", size=64, batch_size=8, epochs=1, head_epochs=0
 @pytest.fixture(scope="module")
 def frames(tiny_crops) -> pd.DataFrame:
     crops_dir, folds_csv = tiny_crops
-    return pipeline.frames_with_folds(pipeline.read_manifest(crops_dir), read_index(folds_csv))
+    return pipeline.frames_with_folds(CropsDir(crops_dir).load(), read_index(folds_csv))
 
 
 def _labels_of(ds, batches: int) -> np.ndarray:
@@ -164,7 +165,7 @@ def test_deployed_model_is_the_average_of_the_fold_models(tiny_crops, tmp_path):
     cfg = TrainConfig(model="meso4", size=64, batch_size=8, epochs=1, steps_per_epoch=1, augment=(), verbose=0,
                       select_best=False)
     train_model(crops_dir, folds_csv, cfg, fold="all", out_dir=tmp_path / "m")
-    frames = pipeline.frames_with_folds(pipeline.read_manifest(crops_dir), read_index(folds_csv))
+    frames = pipeline.frames_with_folds(CropsDir(crops_dir).load(), read_index(folds_csv))
     ds = pipeline.eval_dataset(frames, 64, 8)
     deployed = load_model(tmp_path / "m" / "model.keras")
     assert deployed.name == FOLD_ENSEMBLE

@@ -27,6 +27,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from deepfake_detection.config import TrainConfig, from_json
 from deepfake_detection.io import atomic_write_json
 
@@ -82,6 +84,24 @@ class CropsDir(_Folder):
     def part(self, video_id: str) -> Path:
         """The part file that marks `video_id` as finished."""
         return self.parts / f"{video_id}.json"
+
+    def load(self) -> pd.DataFrame:
+        """The crop manifest with `path` (folder / crop_path) added; checks the columns training reads.
+
+        A face-crop dataset without manifest.csv (labels.csv or REAL/ FAKE/ folders) is its own manifest.
+        """
+        from deepfake_detection.dataset import crops_manifest, is_crop_dataset
+
+        if not self.manifest.exists() and is_crop_dataset(self.path):
+            manifest = crops_manifest(self.path)
+        else:
+            manifest = pd.read_csv(self.manifest, dtype={"video_id": str, "group": str, "crop_path": str},
+                                   keep_default_na=False, na_values={"label": [""]})
+            missing = [c for c in self.REQUIRED_COLUMNS if c not in manifest.columns]
+            if missing:
+                raise ValueError(f"{self.manifest} lacks columns {missing}")
+        manifest["path"] = [str(self.path / p) for p in manifest["crop_path"]]
+        return manifest
 
 
 @dataclass(frozen=True)

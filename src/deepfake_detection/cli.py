@@ -16,8 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.config import SEED, EdaConfig, PredictConfig
-from deepfake_detection.config_flags import ConfigError, add_config_flags, config_from_args, saved_settings
+from deepfake_detection.config import SEED, DemoConfig, EdaConfig, PredictConfig
+from deepfake_detection.config_flags import (
+    ConfigError,
+    add_config_flags,
+    add_union_flags,
+    config_from_args,
+    saved_settings,
+)
 
 log = logging.getLogger("deepfake_detection")
 # PredictConfig fields that only matter when videos are read (predict, detect), not when `stack` fits on OOF tables
@@ -155,10 +161,10 @@ def _add_demo_data(sub) -> None:
     p.add_argument("--videos", type=int, default=40, help="train clips (about 1 REAL : 3 FAKE)")
     p.add_argument("--test", type=int, default=None, help="regular test clips (default: a quarter of --videos)")
     p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--workers", type=int, default=None, help="render processes (default: DemoConfig.workers)")
     p.add_argument("--overwrite", action="store_true", help="replace demo data already in OUT_DIR")
     p.add_argument("--figure", default=None,
                    help="REAL | FAKE | difference figure to write (default OUT_DIR/demo_pairs.png; '' to skip)")
+    add_config_flags(p, DemoConfig)
     p.set_defaults(run=_run_demo_data)
 
 
@@ -166,7 +172,7 @@ def _run_demo_data(args) -> int:
     from deepfake_detection.synth import demo_pairs, make_demo_dataset
 
     summary = make_demo_dataset(args.out_dir, n_videos=args.videos, seed=args.seed, n_test=args.test,
-                                workers=args.workers, overwrite=args.overwrite)
+                                config=config_from_args(DemoConfig, args), overwrite=args.overwrite)
     print(f"train: {summary['train_videos']} clips ({summary['train_real']} REAL, {summary['train_fake']} FAKE) "
           f"-> {args.out_dir / 'train'}")
     print("  " + ", ".join(f"{k}: {v}" for k, v in summary["train_methods"].items()))
@@ -436,29 +442,16 @@ def _run_extract(args) -> int:
 def _add_demo(sub) -> None:
     from deepfake_detection.workflow import DemoSettings
 
-    d = DemoSettings()
     p = sub.add_parser("demo", help="the whole pipeline on freshly made demo data (what `make demo` runs)")
     p.add_argument("--out", type=Path, default=Path("work/demo-run"), help="run folder (data, crops, models, ...)")
-    p.add_argument("--videos", type=int, default=d.videos)
-    p.add_argument("--models", default=",".join(d.models), help="comma-separated registry names")
-    p.add_argument("--frames", type=int, default=d.frames)
-    p.add_argument("--size", type=int, default=d.size)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--quick", action="store_true", help="CI-sized: 1 epoch, a few batches per model")
-    p.add_argument("--null", type=int, default=d.null, metavar="N",
-                   help=f"stacking null check: every reported row rerun on N label permutations (default {d.null})")
-    p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--reports", type=Path, default=d.reports_dir)
+    add_config_flags(p, DemoSettings, aliases={"reports_dir": ["--reports"]})
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args) -> int:
     from deepfake_detection.workflow import DemoSettings, metrics_table, run_demo
 
-    settings = DemoSettings(videos=args.videos, models=tuple(args.models.split(",")), frames=args.frames,
-                            size=args.size, epochs=args.epochs, quick=args.quick, seed=args.seed,
-                            reports_dir=args.reports, null=args.null)
-    result = run_demo(args.out, settings)
+    result = run_demo(args.out, config_from_args(DemoSettings, args))
     print(metrics_table(result).to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"\nsubmission: {result['submission']}\nfigures:    {result['figures']}/\nreport:     {result['report']}")
     print("timings (s): " + ", ".join(f"{k} {v}" for k, v in result["timings"].items()))
@@ -514,102 +507,56 @@ def _run_report(args) -> int:
     return 0
 
 
-# --- FF++ benchmark ----------------------------------------------------------------------------
-def _add_benchmark_ffpp(sub) -> None:
-    from deepfake_detection.config import MESONET_DIR, BenchmarkConfig
+# --- benchmark suites ---------------------------------------------------------------------------
+def _benchmark_options(p, data_help: str) -> None:
+    """The options every suite shares; its settings are generated from the suite's config class."""
+    from deepfake_detection.config import MESONET_DIR
 
-    d = BenchmarkConfig()
-    p = sub.add_parser("benchmark-ffpp", help="quality benchmark on real FaceForensics++ clips (group CV, per method)")
-    p.add_argument("--data", type=Path, required=True, help="FF++ layout folder, e.g. ../shared/data/ffpp")
-    p.add_argument("--models", default=None, help=f"comma-separated registry names, mesonet4 = meso4 (default "
-                   f"{','.join(d.models)}; --quick: meso4)")
-    p.add_argument("--frames", type=int, default=None, help=f"frames per video (default {d.frames})")
-    p.add_argument("--size", type=int, default=None, help=f"training input side, px (default {d.size})")
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs per fold (default {d.epochs})")
-    p.add_argument("--k", type=int, default=None, help=f"group folds (default {d.k})")
-    p.add_argument("--weights-dir", type=Path, default=None, help="local Keras ImageNet notop files (else random init)")
+    p.add_argument("--data", type=Path, required=True, help=data_help)
     p.add_argument("--mesonet-dir", type=Path, default=Path(MESONET_DIR), help="original MesoNet .h5 files")
-    p.add_argument("--work", type=Path, default=Path("work/ffpp"), help="crops and models (reused when complete)")
-    p.add_argument("--no-ablations", action="store_true", help="skip the ablation retrainings")
-    p.add_argument("--quick", action="store_true", help="2 folds, 4 frames, 1 epoch, 1 small model: machinery only")
-    p.add_argument("--null", type=int, default=0, metavar="N",
-                   help="null check: rerun every main row's scoring on N label permutations (0: off)")
-    p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--out", type=Path, default=Path("reports/ffpp"))
-    p.set_defaults(run=_run_benchmark_ffpp)
-
-
-def _run_benchmark_ffpp(args) -> int:
-    from deepfake_detection.benchmark import run_ffpp_benchmark, scores_markdown
-
-    result = run_ffpp_benchmark(args.data, models=args.models.split(",") if args.models else None,
-                                frames=args.frames, size=args.size, out_dir=args.out,
-                                work_dir=args.work, k=args.k, epochs=args.epochs, quick=args.quick, seed=args.seed,
-                                weights_dir=args.weights_dir, mesonet_dir=args.mesonet_dir,
-                                ablations=not args.no_ablations, null=args.null)
-    print(scores_markdown(result["table"], "all"))
-    print(f"results: {result['results_md']}, {result['results_json']}; figures: {len(result['figures'])}")
-    return 0
-
-
-def _add_benchmark(sub) -> None:
-    from deepfake_detection.config import CROP_RECIPES, MESONET_DIR, CropsBenchmarkConfig
-
-    d = CropsBenchmarkConfig()
-    p = sub.add_parser("benchmark", help="quality benchmark suites on real data: dfdc-crops (group CV on face crops) "
-                                         "or ffpp (as benchmark-ffpp)")
-    p.add_argument("--suite", choices=["dfdc-crops", "dfdc-ablation", "ffpp", "cross-ffpp", "face-clips"],
-                   default="dfdc-crops",
-                   help="dfdc-ablation: dfdc-crops plus every CROP_ABLATIONS pair (trainings shared with dfdc-crops "
-                        "through work/dfdc-crops); cross-ffpp: the shipped zoo (--models) on every FF++ video, per "
-                        "method and compression; face-clips: the zoo on REAL/ FAKE/ video folders (the DFDC face-crop "
-                        "clips), with the overlap with --train-labels")
-    p.add_argument("--data", type=Path, required=True,
-                   help="face-crop folder (dfdc-crops) or FF++ folder (ffpp, cross-ffpp)")
-    p.add_argument("--models", type=Path, default=Path("models/zoo"),
-                   help="cross-ffpp, face-clips: the models to score")
-    p.add_argument("--train-labels", type=Path, default=Path("../shared/data/dfdc-faces/labels.csv"),
-                   help="face-clips: the zoo's training crops, to count scored videos seen in training")
-    p.add_argument("--recipes", default=None, help=f"comma-separated, of {', '.join(CROP_RECIPES)} (default "
-                   f"{','.join(d.recipes)})")
-    p.add_argument("--k", type=int, default=None, help=f"group folds (default {d.k})")
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs per fold (default {d.epochs})")
-    p.add_argument("--samples-per-epoch", type=int, default=None, help=f"default {d.samples_per_epoch}")
-    p.add_argument("--max-groups", type=int, default=None, help="subsample whole groups (default: all crops)")
-    p.add_argument("--null", type=int, default=None, metavar="N", help=f"null check permutations (default {d.null})")
-    p.add_argument("--mesonet-dir", type=Path, default=Path(MESONET_DIR), help="original MesoNet .h5 files")
-    p.add_argument("--work", type=Path, default=None, help="models (reused when complete); default work/SUITE")
-    p.add_argument("--quick", action="store_true", help="2 folds, a few groups and steps: machinery only")
-    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--work", type=Path, default=None, help="crops and models (reused when complete); default "
+                   "work/SUITE")
     p.add_argument("--out", type=Path, default=None, help="default reports/SUITE")
+    p.add_argument("--quick", action="store_true", help="CI-sized: a few videos or groups, 1 epoch, 1 small model: "
+                   "machinery only, the numbers mean nothing")
     p.set_defaults(run=_run_benchmark)
 
 
+def _add_benchmark(sub) -> None:
+    from deepfake_detection.studies import SUITES
+
+    p = sub.add_parser("benchmark", help="quality benchmark suites on real data: " + ", ".join(SUITES))
+    p.add_argument("--suite", choices=list(SUITES), default="dfdc-crops",
+                   help="; ".join(f"{name}: {suite.help}" for name, suite in SUITES.items()))
+    _benchmark_options(p, "face-crop folder (dfdc-crops, dfdc-ablation), FF++ folder (ffpp, cross-ffpp) or REAL/ "
+                          "FAKE/ video folders (face-clips)")
+    add_union_flags(p, {name: suite.config for name, suite in SUITES.items()}, "suite")
+
+
+def _add_benchmark_ffpp(sub) -> None:
+    from deepfake_detection.config import BenchmarkConfig
+
+    p = sub.add_parser("benchmark-ffpp", help="the same as `benchmark --suite ffpp`: group CV on FaceForensics++")
+    _benchmark_options(p, "FF++ layout folder, e.g. ../shared/data/ffpp")
+    add_config_flags(p, BenchmarkConfig)
+    p.set_defaults(suite="ffpp")
+
+
+def benchmark_config(args):
+    """The chosen suite's settings: its config's defaults < the suite's preset < --quick < --config < flags < --set."""
+    from deepfake_detection.studies import get_suite, suite_defaults
+
+    saved = {**suite_defaults(args.suite, args.quick), **(saved_settings(args.config) if args.config else {})}
+    return config_from_args(get_suite(args.suite).config, args, saved)
+
+
 def _run_benchmark(args) -> int:
-    from deepfake_detection.benchmark import run_ffpp_benchmark, scores_markdown
-    from deepfake_detection.benchmark_crops import run_crops_benchmark
-    from deepfake_detection.config import CROP_ABLATIONS
+    from deepfake_detection.studies import run_suite
+    from deepfake_detection.studies.common import scores_markdown
 
-    out = args.out or Path("reports") / args.suite
-    work = args.work or Path("work") / ("dfdc-crops" if args.suite == "dfdc-ablation" else args.suite)
-    if args.suite in ("cross-ffpp", "face-clips"):
-        from deepfake_detection.benchmark_cross import run_cross_dataset
-
-        named = {"name": "DFDC face-crop clip", "train_labels": args.train_labels} if args.suite == "face-clips" else {}
-        result = run_cross_dataset(args.data, args.models, out, work, seed=args.seed, **named)
-        print(scores_markdown(result["table"], "all"))
-    elif args.suite == "ffpp":
-        result = run_ffpp_benchmark(args.data, out_dir=out, work_dir=work, k=args.k, epochs=args.epochs,
-                                    quick=args.quick, seed=args.seed, mesonet_dir=args.mesonet_dir, null=args.null or 0)
-        print(scores_markdown(result["table"], "all"))
-    else:
-        overrides = {k: v for k, v in {"k": args.k, "epochs": args.epochs, "samples_per_epoch": args.samples_per_epoch,
-                                       "max_groups": args.max_groups, "null": args.null}.items() if v is not None}
-        if args.suite == "dfdc-ablation":
-            overrides["ablations"] = tuple(CROP_ABLATIONS)
-        result = run_crops_benchmark(args.data, args.recipes.split(",") if args.recipes else None, out, work,
-                                     args.mesonet_dir, args.quick, args.seed, **overrides)
-        print(Path(result["results_md"]).read_text().split("## Scores (out-of-fold)")[1].split("## ")[0])
+    result = run_suite(args.suite, args.data, args.out, args.work, cfg=benchmark_config(args), quick=args.quick,
+                       mesonet_dir=args.mesonet_dir)
+    print(scores_markdown(result["table"], "all"))
     print(f"results: {result['results_md']}, {result['results_json']}")
     return 0
 

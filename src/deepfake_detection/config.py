@@ -166,7 +166,7 @@ class DemoConfig:
 
     frame_sizes: tuple[tuple[int, int], ...] = ((640, 360), (480, 360), (640, 480))  # width, height px
     portrait_size: tuple[int, int] = (360, 640)  # width, height of the portrait test clip
-    fps: tuple[int, ...] = (25, 30)
+    fps: tuple[int, ...] = (25, 30)  # frame rates a clip is drawn from
     seconds: tuple[float, float] = (2.0, 3.0)  # clip duration range
     face_height: tuple[float, float] = (0.32, 0.42)  # face box height as a share of frame height
     fakes_per_real: int = 3  # about 1 REAL : 3 FAKE, like DFDC's imbalance
@@ -176,8 +176,9 @@ class DemoConfig:
 
 @dataclass
 class BenchmarkConfig:
-    """FaceForensics++ benchmark (benchmark.py): sized so the default run takes about 30 min on 2 CPU cores."""
+    """FaceForensics++ benchmark (studies/ffpp.py): sized so the default run takes about 30 min on 2 CPU cores."""
 
+    # registry names trained per fold and stacked (mesonet4 is meso4)
     models: tuple[str, ...] = ("meso4", "mobilenet_v3_small", "efficientnet_b0", "xception")
     frames: int = 16  # sampled frames per video: validation predictions each epoch dominate CPU time
     size: int = 128  # training/scoring input side, px
@@ -185,9 +186,9 @@ class BenchmarkConfig:
     margin: float = 0.3  # face box margin at extraction (ExtractConfig.margin)
     interpolation: str = "area"  # cv2 resize of the extracted crops to `size`: area, linear, nearest
     k: int = 3  # group folds (the 67 FF++ sample videos form 7 identity groups)
-    epochs: int = 3
+    epochs: int = 3  # epochs per fold
     samples_per_epoch: int = 384  # training crops drawn per epoch (bounds CPU time per epoch)
-    batch_size: int = 32
+    batch_size: int = 32  # training batch size
     n_boot: int = 1000  # bootstrap resamples of identity groups for 95 % intervals
     ablation_model: str = "meso4"  # the cheap model every ablation retrains
     ablation_margin: float = 0.15  # tighter margin of the crop-margin ablation (crops centre-cut from `margin`)
@@ -196,27 +197,43 @@ class BenchmarkConfig:
     # INTER_LINEAR is left out: at an exact 2x reduction it averages the same 2x2 pixels as INTER_AREA
     ablation_interpolations: tuple[str, ...] = ("nearest",)
     cross_compression_models: tuple[str, ...] = ("meso4", "mobilenet_v3_small")  # retrained on c23, tested on c40
+    # original MesoNet files scored without training (reference rows)
     mesonet_weights: tuple[str, ...] = ("Meso4_DF", "Meso4_F2F", "MesoInception_DF", "MesoInception_F2F")
     workers: int = 1  # extraction processes
-    seed: int = SEED
+    weights_dir: str | None = None  # local Keras ImageNet notop files (else every model starts from random weights)
+    ablations: bool = True  # retrain the ablation model with one choice changed at a time
+    null: int = 0  # null check: every main row's scoring rerun on this many label permutations (0: off)
+    seed: int = SEED  # seeds folds, training, bootstrap and permutations
 
 
 @dataclass
 class CropsBenchmarkConfig:
-    """DFDC face-crop benchmark (benchmark_crops.py): k-fold group CV at crop level on ../shared/data/dfdc-faces."""
+    """DFDC face-crop benchmark (studies/crops.py): k-fold group CV at crop level on ../shared/data/dfdc-faces."""
 
     recipes: tuple[str, ...] = ("meso4_long", "meso4_dfdc", "spectral")  # names of CROP_RECIPES (the zoo)
     ablations: tuple[str, ...] = ()  # names of CROP_ABLATIONS whose recipe pairs are trained and compared
-    k: int = 5
-    epochs: int = 4
+    k: int = 5  # group folds
+    epochs: int = 4  # epochs per fold (a recipe may set its own)
     samples_per_epoch: int = 8192  # training crops drawn per epoch and fold (bounds CPU time)
-    batch_size: int = 32
+    batch_size: int = 32  # training batch size
     max_groups: int | None = None  # subsample whole groups (quick runs); None: every crop
     n_boot: int = 500  # bootstrap resamples of groups for 95 % intervals
     permutations: int = 1000  # label permutations of the AUC p-value
     null: int = 30  # label permutations of the null check over every reported row (0: none)
     mesonet_weights: tuple[str, ...] = ("Meso4_DF", "MesoInception_DF")  # reference rows (the DF weights do best)
-    seed: int = SEED
+    seed: int = SEED  # seeds folds, training, bootstrap and permutations
+
+
+@dataclass
+class CrossDatasetConfig:
+    """Cross-dataset benchmark (studies/cross.py): trained models scored on every labelled video of another set."""
+
+    models: str = "models/zoo"  # the models folder to score (model folders and a stacker), e.g. the zoo
+    name: str = "FaceForensics++"  # the data set's name in the report
+    train_labels: str | None = None  # the models' training labels.csv, to count scored videos seen in training
+    n_boot: int = 1000  # bootstrap resamples of groups for 95 % intervals
+    permutations: int = 1000  # label permutations of the AUC p-value
+    seed: int = SEED  # seeds the per-video frame bootstrap, intervals and permutations
 
 
 # Training recipes of the crop benchmark and the zoo: TrainConfig changes per recipe. "mesonet:NAME" weights are

@@ -122,8 +122,12 @@ def parse_value(cls: type, name: str, text: str) -> Any:
     if optional and text.strip().lower() in NONE_WORDS:
         return None
     if typing.get_origin(base) is tuple:
-        item = typing.get_args(base)[0]
-        return tuple(_check_choice(name, _parse_scalar(item, part.strip())) for part in text.split(",") if part.strip())
+        items = [part.strip() for part in text.split(",") if part.strip()]
+        kinds = typing.get_args(base)
+        if Ellipsis not in kinds and len(items) != len(kinds):  # a fixed-length tuple: one value per position
+            raise ValueError(f"expected {len(kinds)} comma-separated values, got {text!r}")
+        kinds = [kinds[0]] * len(items) if Ellipsis in kinds else kinds
+        return tuple(_check_choice(name, _parse_scalar(k, part)) for k, part in zip(kinds, items, strict=True))
     return _check_choice(name, _parse_scalar(base, text))
 
 
@@ -132,6 +136,13 @@ def _parse_scalar(kind: Any, text: str) -> Any:
         return _parse_bool(text)
     if kind in (int, float, str):
         return kind(text)
+    if kind is Path:
+        return Path(text)
+    if typing.get_origin(kind) is tuple and Ellipsis not in typing.get_args(kind):  # a pair inside a list: 640x360
+        parts, kinds = text.lower().split("x"), typing.get_args(kind)
+        if len(parts) != len(kinds):
+            raise ValueError(f"expected {len(kinds)} numbers joined by x (like 640x360), got {text!r}")
+        return tuple(_parse_scalar(k, part.strip()) for k, part in zip(kinds, parts, strict=True))
     raise ValueError(f"cannot read a {kind} from the command line")
 
 
@@ -165,9 +176,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Iterable[
         flags = [f"--{f.name.replace('_', '-')}", *((aliases or {}).get(f.name, ()))]
         base, optional = _split_optional(hints[f.name])
         text = helps.get(f.name, "")
-        default = getattr(defaults, f.name)
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        extra = [f"default {shown}"]
+        extra = [f"default {_shown(getattr(defaults, f.name))}"]
         if f.name in FIELD_CHOICES:
             extra.append(f"one of: {CHOICES_MARK}")
         if typing.get_origin(base) is tuple:
@@ -187,6 +196,63 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: Iterable[
                        help=f"start from a saved {cls.__name__} JSON (a run's config.json); other keys are ignored")
     group.add_argument("--set", dest="config_set", action="append", default=[], metavar="KEY=VALUE",
                        help=f"override one field (repeatable), e.g. --set {example}; applied after every other flag")
+
+
+class FlagText(str):
+    """A flag's raw text, read against the config class only once the command knows which class applies."""
+
+
+def add_union_flags(parser: argparse.ArgumentParser, classes: dict[str, type], chooser: str) -> None:
+    """Flags of a command whose config class depends on another option (`benchmark --suite`): one `--field-name`
+    per field of any of the classes (labels -> class), kept as text and read by config_from_args against the class
+    chosen; a field of another class is refused there. Plus `--config FILE` and `--set key=value`."""
+    labels: dict[type, list[str]] = {}
+    for label, cls in classes.items():
+        labels.setdefault(cls, []).append(label)
+    entries: dict[str, list[tuple[str, str, str]]] = {}  # field -> (labels, help, default) per class that has it
+    for cls, names in labels.items():
+        helps, defaults = field_help(cls), cls()
+        for f in fields(cls):
+            entries.setdefault(f.name, []).append((", ".join(names), helps.get(f.name, ""),
+                                                   _shown(getattr(defaults, f.name))))
+    group = parser.add_argument_group(f"settings of the chosen {chooser} (default: its config's value or --config)")
+    for name, rows in entries.items():
+        if len({text for _, text, _ in rows}) == 1:
+            text = f"{rows[0][1]} (" + "; ".join(f"{where}: default {d}" for where, _, d in rows) + ")"
+        else:
+            text = "; ".join(f"{where}: {h} (default {d})" for where, h, d in rows)
+        group.add_argument(f"--{name.replace('_', '-')}", dest=dest(name), type=FlagText, default=argparse.SUPPRESS,
+                           metavar=name.upper(), help=_LazyHelp(text, name))
+    group.add_argument("--config", type=Path, default=None, metavar="FILE",
+                       help=f"start from a saved JSON of the chosen {chooser}'s settings; other keys are ignored")
+    group.add_argument("--set", dest="config_set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one setting (repeatable); applied after every other flag")
+
+
+def _shown(default: Any) -> Any:
+    """A default as help shows it: a tuple comma-separated."""
+    if isinstance(default, tuple):
+        return ",".join(map(str, default)) or "empty"
+    return default
+
+
+def _given(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The field flags the user gave, as values of cls's fields (FlagText read now); a flag of a field cls lacks is
+    refused."""
+    names = {f.name for f in fields(cls)}
+    given = {}
+    for key, value in vars(args).items():
+        if not key.startswith(dest("")):
+            continue
+        name = key[len(dest("")):]
+        flag = f"--{name.replace('_', '-')}"
+        if name not in names:
+            raise ConfigError(f"{flag} is not a setting of {cls.__name__} (its fields: {', '.join(sorted(names))})")
+        try:
+            given[name] = parse_value(cls, name, value) if isinstance(value, FlagText) else value
+        except ValueError as error:
+            raise ConfigError(f"{flag} {value}: {error}") from None
+    return given
 
 
 CHOICES_MARK = "<choices>"  # replaced by the registry's names when help is shown
@@ -244,9 +310,8 @@ def config_from_args(cls: type[T], args: argparse.Namespace, saved: dict[str, An
         saved = saved_settings(args.config)
     if saved:
         cfg = from_dict(cls, {**asdict(cfg), **saved})
-    given = {f.name: getattr(args, dest(f.name)) for f in fields(cls) if hasattr(args, dest(f.name))}
-    return replace(cfg, **given, **parse_set(cls, getattr(args, "config_set", []) or []))
+    return replace(cfg, **_given(cls, args), **parse_set(cls, getattr(args, "config_set", []) or []))
 
 
-__all__ = ["ConfigError", "FIELD_CHOICES", "Registry", "add_config_flags", "config_from_args", "field_help",
-           "parse_set", "parse_value", "saved_settings"]
+__all__ = ["ConfigError", "FIELD_CHOICES", "FlagText", "Registry", "add_config_flags", "add_union_flags",
+           "config_from_args", "field_help", "parse_set", "parse_value", "saved_settings"]

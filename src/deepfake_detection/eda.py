@@ -241,17 +241,17 @@ def manifest_patches(crops_dir: str | Path, video_id: str, cfg: EdaConfig) -> tu
         return [], []
     rows = rows[rows["track"] == rows["track"].value_counts().idxmax()].sort_values("frame").head(cfg.frames)
     patches = []
-    for crop_path in rows["crop_path"]:
-        image = cv2.imread(str(Path(crops_dir) / crop_path), cv2.IMREAD_GRAYSCALE)
+    for path in rows["path"]:
+        image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
         if image is None:
-            raise FileNotFoundError(f"crop listed in the manifest is unreadable: {Path(crops_dir) / crop_path}")
+            raise FileNotFoundError(f"crop listed in the manifest is unreadable: {path}")
         patches.append(cv2.resize(image, (cfg.face_size, cfg.face_size), interpolation=cv2.INTER_AREA))
     return rows["frame"].astype(int).tolist(), patches
 
 
 @lru_cache(maxsize=4)
 def _read_manifest(crops_dir: str) -> pd.DataFrame:
-    return pd.read_csv(CropsDir(crops_dir).manifest, dtype={"video_id": str, "crop_path": str})
+    return CropsDir(crops_dir).load()  # cached: the figure reads one video at a time
 
 
 def _over_time_rows(video_id: str, label, method: str, region: str, frames: list[int], images: list[np.ndarray],

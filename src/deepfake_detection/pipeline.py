@@ -11,7 +11,6 @@ with their own seeds. Images leave the pipeline as float32 RGB in 0-255; models 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,14 +18,11 @@ import pandas as pd
 import tensorflow as tf
 
 from deepfake_detection import config as C
-from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import FAKE, REAL, TrainConfig
 from deepfake_detection.dataset import (
     IMBALANCE_STRATEGIES,
     class_weights,
-    crops_manifest,
     epoch_class_counts,
-    is_crop_dataset,
 )
 from deepfake_detection.faces import INTERPOLATIONS, resize_crop
 
@@ -36,26 +32,6 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 # --- reading -----------------------------------------------------------------------------------
-def read_manifest(crops_dir: str | Path) -> pd.DataFrame:
-    """The extraction manifest with `path` (crops_dir / crop_path) added; checks the contract columns.
-
-    A face-crop dataset without manifest.csv (labels.csv or REAL/FAKE folders) is its own manifest.
-    """
-    crops_dir = Path(crops_dir)
-    path = CropsDir(crops_dir).manifest
-    if not path.exists() and is_crop_dataset(crops_dir):
-        manifest = crops_manifest(crops_dir)
-        manifest["path"] = [str(crops_dir / p) for p in manifest["crop_path"]]
-        return manifest
-    manifest = pd.read_csv(path, dtype={"video_id": str, "group": str, "crop_path": str},
-                           keep_default_na=False, na_values={"label": [""]})
-    missing = [c for c in CropsDir.REQUIRED_COLUMNS if c not in manifest.columns]
-    if missing:
-        raise ValueError(f"{path} lacks columns {missing}")
-    manifest["path"] = [str(crops_dir / p) for p in manifest["crop_path"]]
-    return manifest
-
-
 def frames_with_folds(manifest: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
     """Crops of labelled videos with `fold`, `label` and `group` taken from folds.csv (the truth)."""
     keep = folds[["video_id", "fold", "label", "group"]]

@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import CropsDir, ModelDir
 from deepfake_detection.config import TrainConfig, set_seeds
 from deepfake_detection.dataset import read_index
 from deepfake_detection.io import atomic_write_csv, atomic_write_text
@@ -42,7 +42,6 @@ from deepfake_detection.pipeline import (
     fit_class_weight,
     frames_with_folds,
     load_crops,
-    read_manifest,
     split_fold,
     train_dataset,
 )
@@ -332,7 +331,7 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
     gpu = bool(tf.config.list_physical_devices("GPU"))
     if not gpu:
         tf.config.experimental.enable_op_determinism()  # same seed, same CPU -> same predictions
-    frames = frames_with_folds(read_manifest(crops_dir), read_index(folds_csv))
+    frames = frames_with_folds(CropsDir(crops_dir).load(), read_index(folds_csv))
     folds = sorted(frames["fold"].unique()) if str(fold) == "all" else [int(fold)]
     strategy = choose_strategy()
     log.info("training %s at %d px on %d crops, folds %s, %d replica(s)%s", cfg.model, cfg.size, len(frames), folds,

@@ -35,18 +35,18 @@ DEMO_MODELS = ("meso4", "mesoinception4", "mobilenet_v3_small")
 class DemoSettings:
     """Sizes of the demo run: small enough for about 20 minutes on 2 CPU cores."""
 
-    videos: int = 40
-    folds: int = 3
-    models: tuple[str, ...] = DEMO_MODELS
+    videos: int = 40  # demo train clips (about 1 REAL : 3 FAKE)
+    folds: int = 3  # group folds
+    models: tuple[str, ...] = DEMO_MODELS  # registry names trained and stacked
     frames: int = 16  # sampled frames per video for training crops and for prediction
-    size: int = 128
+    size: int = 128  # crop and model input side, px
     epochs: int = 30  # from random weights the small models need many short epochs to pick up blending traces
     patience: int = 10  # early stopping on the noisy video-level loss of a dozen validation videos
-    detector: str = "mtcnn"
-    seed: int = SEED
+    detector: str = "mtcnn"  # face detector of extraction and prediction
+    seed: int = SEED  # seeds the demo data, folds, training and stacking
     quick: bool = False  # tiny CI-sized run: 1 epoch, few batches
     null: int = 100  # label permutations of the stacking null check (0: none)
-    reports_dir: Path = field(default_factory=lambda: Path("reports"))
+    reports_dir: Path = field(default_factory=lambda: Path("reports"))  # where report.md and its figures go
 
 
 def ensure_demo_data(data_dir: str | Path, videos: int = 40, seed: int = SEED) -> bool:

@@ -19,10 +19,10 @@ import pandas as pd
 
 from deepfake_detection import __version__
 from deepfake_detection.artifacts import ModelDir
-from deepfake_detection.benchmark import format_metric
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
 from deepfake_detection.models import load_model, read_images
 from deepfake_detection.reporting import to_markdown
+from deepfake_detection.studies.common import format_metric
 
 log = logging.getLogger(__name__)
 

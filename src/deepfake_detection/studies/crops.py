@@ -1,4 +1,4 @@
-"""DFDC face-crop benchmark: k-fold group CV at crop level on real DFDC crops, with the same honest scoring as FF++.
+"""DFDC face-crop suite: k-fold group CV at crop level on real DFDC crops, with the same honest scoring as FF++.
 
 Every recipe (CROP_RECIPES) trains per fold on a folder of face crops (no extraction step), its out-of-fold
 predictions go through the stacker's nested aggregation/calibration/meta chain, and every row carries a
@@ -9,25 +9,29 @@ zoo ships.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from deepfake_detection import config as C
-from deepfake_detection.artifacts import ModelDir, StackerDir
-from deepfake_detection.benchmark import (
+from deepfake_detection.artifacts import CropsDir, ModelDir, StackerDir
+from deepfake_detection.config import CropsBenchmarkConfig, PredictConfig, TrainConfig, set_seeds
+from deepfake_detection.dataset import index_videos, is_crop_dataset, labelled, make_folds
+from deepfake_detection.ensemble import save_stacker, write_stacking_report
+from deepfake_detection.io import atomic_write_csv, atomic_write_json, atomic_write_text
+from deepfake_detection.models import build_model
+from deepfake_detection.pipeline import frames_with_folds
+from deepfake_detection.reporting import step
+from deepfake_detection.studies.common import (
     CAL,
     MESONET_ARCHITECTURES,
     PRETRAINED,
     UNRELIABLE,
-    _json_default,
-    _table_md,
     ablation_markdown,
     ablation_row,
     add_trained,
@@ -37,17 +41,13 @@ from deepfake_detection.benchmark import (
     null_table,
     predict_crops,
     results_table,
-    train_or_reuse,
+    save_roc,
+    table_md,
+    train_each,
+    with_permutation_p,
     write_if_changed,
+    write_results_json,
 )
-from deepfake_detection.config import SEED, CropsBenchmarkConfig, PredictConfig, TrainConfig, set_seeds
-from deepfake_detection.dataset import index_videos, is_crop_dataset, labelled, make_folds
-from deepfake_detection.ensemble import roc_points, save_stacker, write_stacking_report
-from deepfake_detection.io import atomic_write_csv, atomic_write_json
-from deepfake_detection.metrics import auc_permutation_p
-from deepfake_detection.models import build_model
-from deepfake_detection.pipeline import frames_with_folds, read_manifest
-from deepfake_detection.reporting import lap
 from deepfake_detection.train import OOF_FRAME_COLUMNS, video_predictions
 
 log = logging.getLogger(__name__)
@@ -129,77 +129,72 @@ def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, wor
     return out
 
 
-def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path = "reports/dfdc-crops",
-                        work_dir: str | Path = "work/dfdc-crops", mesonet_dir: str | Path | None = C.MESONET_DIR,
-                        quick: bool = False, seed: int = SEED, **overrides) -> dict:
-    """The crop benchmark end to end: group folds, per-recipe fold training, nested stacking, intervals, null check.
+def run(data_dir: str | Path, cfg: CropsBenchmarkConfig, out_dir: str | Path = "reports/dfdc-crops",
+        work_dir: str | Path = "work/dfdc-crops", *, quick: bool = False,
+        mesonet_dir: str | Path | None = C.MESONET_DIR) -> dict:
+    """The crop suite end to end: group folds, per-recipe fold training, nested stacking, intervals, null check.
 
     Writes results.md, results.json, figures and the fitted stacker (out_dir/stacker) into out_dir; models go to
-    work_dir/models/RECIPE (reused by a rerun with the same settings). overrides: CropsBenchmarkConfig fields.
+    work_dir/models/RECIPE (reused by a rerun with the same settings). quick: CI-sized trainings at 64 px.
     """
-    total = start = time.perf_counter()
-    bench = replace(CropsBenchmarkConfig(), **{**(C.QUICK_CROPS_BENCHMARK if quick else {}), **overrides,
-                                               **({"recipes": tuple(recipes)} if recipes else {}), "seed": seed})
+    total, timings, bench = time.perf_counter(), {}, cfg
     data_dir, out, work = Path(data_dir), Path(out_dir), Path(work_dir)
     mesonet_dir = Path(mesonet_dir) if mesonet_dir is not None and Path(mesonet_dir).is_dir() else None
     (out / "figures").mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    set_seeds(seed)
-    predict_cfg, timings = PredictConfig(), {}
+    set_seeds(bench.seed)
+    predict_cfg = PredictConfig()
 
-    folds = crop_folds(data_dir, bench)
-    folds_csv = work / "folds.csv"
-    write_if_changed(folds, folds_csv)
-    start = lap(timings, "index_and_folds", start, 1, log)
-
-    trained = {}
-    for name in trained_recipes(bench):
-        cfg = recipe_config(name, bench, mesonet_dir, quick)
-        trained[name] = {**train_or_reuse(data_dir, folds_csv, cfg, "all", work / "models" / name),
-                         "train_config": asdict(cfg)}
-        start = lap(timings, f"train_{name}", start, 1, log)
+    with step("index_and_folds", timings, log):
+        folds = crop_folds(data_dir, bench)
+        folds_csv = work / "folds.csv"
+        write_if_changed(folds, folds_csv)
+    configs = {name: recipe_config(name, bench, mesonet_dir, quick) for name in trained_recipes(bench)}
+    trained = train_each(configs, data_dir, folds_csv, work / "models", timings)
 
     pretrained: dict[str, Path] = {}
-    if mesonet_dir is not None:
-        frames = frames_with_folds(read_manifest(data_dir), folds)
-        for stem in bench.mesonet_weights:
-            model_dir = pretrained_model_dir(stem, mesonet_dir, frames, work)
-            if model_dir is not None:
-                pretrained[stem + PRETRAINED] = model_dir
-    start = lap(timings, "pretrained_mesonet", start, 1, log)
+    with step("pretrained_mesonet", timings, log):
+        if mesonet_dir is not None:
+            frames = frames_with_folds(CropsDir(data_dir).load(), folds)
+            for stem in bench.mesonet_weights:
+                model_dir = pretrained_model_dir(stem, mesonet_dir, frames, work)
+                if model_dir is not None:
+                    pretrained[stem + PRETRAINED] = model_dir
 
     # the trained recipes are scored and stacked (nested); the third-party MesoNet files are reference rows only,
     # calibrated by cross-fitting, never stack inputs, so the stacker the zoo ships holds the project's own weights
     videos = folds[["video_id", "label", "group", "fold"]].copy()
     videos["label"] = videos["label"].astype(int)
-    stack = add_trained(videos, [work / "models" / n for n in bench.recipes], predict_cfg, seed)
-    extra = [n for n in trained if n not in bench.recipes]  # trained for the ablations only: scored, not stacked
-    if extra:
-        add_trained(videos, [work / "models" / n for n in extra], predict_cfg, seed, stack=False)
-    stacker_dir = StackerDir.of(out).path
-    save_stacker(stack.spec, stacker_dir)
-    write_stacking_report(stack, stacker_dir)
-    for name, model_dir in pretrained.items():
-        oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
-        videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"], strict=True))).astype(float)
-        videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
-    start = lap(timings, "aggregation_calibration_stacking", start, 1, log)
+    with step("aggregation_calibration_stacking", timings, log):
+        stack = add_trained(videos, [work / "models" / n for n in bench.recipes], predict_cfg, bench.seed)
+        extra = [n for n in trained if n not in bench.recipes]  # trained for the ablations only: scored, not stacked
+        if extra:
+            add_trained(videos, [work / "models" / n for n in extra], predict_cfg, bench.seed, stack=False)
+        stacker_dir = StackerDir.of(out).path
+        save_stacker(stack.spec, stacker_dir)
+        write_stacking_report(stack, stacker_dir)
+        for name, model_dir in pretrained.items():
+            oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
+            videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"], strict=True))).astype(float)
+            videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
 
-    rows = [c for n in trained for c in (n, n + CAL)] + ["stack", "stack" + CAL]
-    rows += [c for n in pretrained for c in (n, n + CAL)]
-    table = results_table(videos, {r: r for r in rows}, n_boot=bench.n_boot, seed=seed)
-    table = table[table["subset"] == "all"].reset_index(drop=True)
-    y = videos["label"].to_numpy(int)
-    table["roc_auc_p"] = [auc_permutation_p(y, videos[r].to_numpy(float), bench.permutations, seed)
-                          for r in table["model"]]
-    start = lap(timings, "scores", start, 1, log)
-    null = (null_table(videos, stack, list(pretrained), predict_cfg, bench.null, seed).reset_index() if bench.null
-            else pd.DataFrame())
-    start = lap(timings, "null_check", start, 1, log)
-    ablation = crop_ablation_rows(videos, bench) if bench.ablations else pd.DataFrame()
-    start = lap(timings, "ablations", start, 1, log)
+    with step("scores", timings, log):
+        rows = [c for n in trained for c in (n, n + CAL)] + ["stack", "stack" + CAL]
+        rows += [c for n in pretrained for c in (n, n + CAL)]
+        table = results_table(videos, {r: r for r in rows}, n_boot=bench.n_boot, seed=bench.seed)
+        table = with_permutation_p(table[table["subset"] == "all"].reset_index(drop=True), videos,
+                                   bench.permutations, bench.seed)
+    null = pd.DataFrame()
+    if bench.null:
+        with step("null_check", timings, log):
+            null = null_table(videos, stack, list(pretrained), predict_cfg, bench.null, bench.seed).reset_index()
+    ablation = pd.DataFrame()
+    if bench.ablations:
+        with step("ablations", timings, log):
+            ablation = crop_ablation_rows(videos, bench)
     timings["total"] = round(time.perf_counter() - total, 1)
 
+    y = videos["label"].to_numpy(int)
     facts = {"data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "n_crops": len(videos),
              "n_real": int((y == 0).sum()), "n_fake": int(y.sum()), "n_groups": int(videos["group"].nunique()),
              "trained": trained, "pretrained": {n: str(d) for n, d in pretrained.items()}, "timings_s": timings,
@@ -214,12 +209,9 @@ def run_crops_benchmark(data_dir: str | Path, recipes=None, out_dir: str | Path 
 
 def write_crops_results(result: dict, out: Path) -> None:
     """results.md, results.json and the ROC figure of one crop benchmark run."""
-    from deepfake_detection import plots
-
     facts, table, videos = result["facts"], result["table"], result["videos"]
     s = facts["settings"]
-    plots.plot_roc_curves(roc_points(videos, [m for m in table["model"] if m.endswith(CAL)])).savefig(
-        out / "figures" / "roc.png", dpi=110)
+    save_roc(videos, [m for m in table["model"] if m.endswith(CAL)], out / "figures" / "roc.png")
     recipes = "; ".join(f"`{n}`: {t['train_config']['model']} at {t['train_config']['size']} px, "
                         + (f"from `{Path(t['train_config']['weights']).name}`" if t["train_config"]["weights"] else
                            "from random weights")
@@ -262,18 +254,15 @@ def write_crops_results(result: dict, out: Path) -> None:
         "",
         "## Scores (out-of-fold)",
         "",
-        _table_md(shown, cells),
+        table_md(shown, cells),
         *null_markdown(result["null"]),
         *ablation_section(result["ablation"]),
-        "## Time per stage (s)", "", _table_md(pd.DataFrame([facts["timings_s"]]), list(facts["timings_s"])),
+        "## Time per stage (s)", "", table_md(pd.DataFrame([facts["timings_s"]]), list(facts["timings_s"])),
         "![roc](figures/roc.png)", "",
     ]
-    (out / "results.md").write_text("\n".join(lines))
-    payload = {"facts": facts, "table": table.to_dict(orient="records"),
-               "null": result["null"].to_dict(orient="records"),
-               "ablation": result["ablation"].to_dict(orient="records"),
-               "videos": videos.to_dict(orient="records")}
-    (out / "results.json").write_text(json.dumps(payload, indent=1, sort_keys=True, default=_json_default) + "\n")
+    atomic_write_text("\n".join(lines), out / "results.md")
+    write_results_json(out / "results.json", facts, table=table, null=result["null"], ablation=result["ablation"],
+                       videos=videos)
 
 
 def ablation_section(ablation: pd.DataFrame) -> list[str]:

@@ -17,13 +17,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.benchmark import evaluation_subsets, format_metric, results_table, scores_markdown
-from deepfake_detection.config import PredictConfig
+from deepfake_detection.config import CrossDatasetConfig, PredictConfig
 from deepfake_detection.dataset import index_videos, labelled
 from deepfake_detection.detect import DetectConfig, detect_paths
 from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
-from deepfake_detection.io import atomic_write_csv, atomic_write_json, atomic_write_text
-from deepfake_detection.metrics import auc_permutation_p
+from deepfake_detection.io import atomic_write_csv, atomic_write_text
+from deepfake_detection.studies.common import (
+    format_metric,
+    results_table,
+    scores_markdown,
+    with_permutation_p,
+    write_results_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +36,7 @@ STACK = "stack (zoo)"
 DFDC_ID = re.compile(r"(?<![a-z])[a-z]{10}(?![a-z])")  # a DFDC video name: ten lowercase letters
 
 
-def training_overlap(videos: pd.DataFrame, train_labels: Path | None) -> dict | None:
+def training_overlap(videos: pd.DataFrame, train_labels: str | Path | None) -> dict | None:
     """How many scored videos the zoo's training crops (a labels.csv with `video` and `original`) contain, by DFDC
     video name: as a training crop itself, or as the original of one (its person and scene seen in training)."""
     if train_labels is None or not Path(train_labels).is_file():
@@ -65,30 +70,26 @@ def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int
     return videos
 
 
-def run_cross_dataset(data_dir: str | Path, models_dir: str | Path = "models/zoo",
-                      out_dir: str | Path = "reports/cross-ffpp", work_dir: str | Path = "work/cross-ffpp",
-                      n_boot: int = 1000, permutations: int = 1000,
-                      seed: int = 0, name: str = "FaceForensics++", train_labels: str | Path | None = None) -> dict:
-    """Score the zoo on every labelled video of a folder (FF++, or REAL/ FAKE/ video folders); write results.md,
-    results.json and videos.csv. train_labels: the training crops' labels.csv, to report any overlap."""
-    data_dir, models_dir, out, work = Path(data_dir), Path(models_dir), Path(out_dir), Path(work_dir)
+def run(data_dir: str | Path, cfg: CrossDatasetConfig, out_dir: str | Path = "reports/cross-ffpp",
+        work_dir: str | Path = "work/cross-ffpp", *, quick: bool = False,
+        mesonet_dir: str | Path | None = None) -> dict:
+    """Score cfg.models on every labelled video of a folder (FF++, or REAL/ FAKE/ video folders); write results.md,
+    results.json and videos.csv. Nothing is trained, so `quick` and `mesonet_dir` change nothing here."""
+    data_dir, models_dir, out, work = Path(data_dir), Path(cfg.models), Path(out_dir), Path(work_dir)
     start = time.perf_counter()
-    videos = cross_dataset_videos(data_dir, models_dir, work, seed)
+    videos = cross_dataset_videos(data_dir, models_dir, work, cfg.seed)
     columns = {name: name for name in videos.columns[videos.columns.get_loc("faces") + 1:]}
-    table = results_table(videos, columns, n_boot=n_boot, seed=seed)
-    subsets = evaluation_subsets(videos)
-    table["roc_auc_p"] = [auc_permutation_p(videos.loc[subsets[s], "label"].astype(int).to_numpy(),
-                                            videos.loc[subsets[s], m].to_numpy(float), permutations, seed)
-                          for m, s in zip(table["model"], table["subset"], strict=True)]
+    table = with_permutation_p(results_table(videos, columns, n_boot=cfg.n_boot, seed=cfg.seed), videos,
+                               cfg.permutations, cfg.seed)
     y = videos["label"].astype(int).to_numpy()
     minutes = (time.perf_counter() - start) / 60
     no_face = int((~videos["status"].isin(["ok", "partial"])).sum())
     facts = {"data_dir": str(data_dir), "models_dir": str(models_dir), "n_videos": len(videos),
              "n_fake": int(y.sum()), "n_real": int((y == 0).sum()), "n_groups": int(videos["group"].nunique()),
-             "no_face": no_face, "minutes": round(minutes, 1), "seed": seed, "name": name,
-             "overlap": training_overlap(videos, train_labels)}
+             "no_face": no_face, "minutes": round(minutes, 1), "seed": cfg.seed, "name": cfg.name,
+             "overlap": training_overlap(videos, cfg.train_labels)}
     atomic_write_csv(videos, out / "videos.csv")
-    atomic_write_json({"facts": facts, "table": table.to_dict(orient="records")}, out / "results.json")
+    write_results_json(out / "results.json", facts, table=table)
     results_md = out / "results.md"
     atomic_write_text(results_markdown(table, facts), results_md)
     return {"table": table, "videos": videos, "facts": facts, "results_md": results_md,
@@ -130,4 +131,4 @@ def results_markdown(table: pd.DataFrame, facts: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run_cross_dataset", "cross_dataset_videos", "results_markdown"]
+__all__ = ["run", "cross_dataset_videos", "results_markdown"]
