@@ -210,7 +210,7 @@ class BenchmarkConfig:
 class CropsBenchmarkConfig:
     """DFDC face-crop benchmark (studies/crops.py): k-fold group CV at crop level on ../shared/data/dfdc-faces."""
 
-    recipes: tuple[str, ...] = ("meso4_long", "meso4_dfdc", "spectral")  # names of CROP_RECIPES (the zoo)
+    recipes: tuple[str, ...] = ("meso4_long", "meso4_dfdc", "spectral_long")  # names of CROP_RECIPES (the zoo)
     ablations: tuple[str, ...] = ()  # names of CROP_ABLATIONS whose recipe pairs are trained and compared
     k: int = 5  # group folds
     epochs: int = 4  # epochs per fold (a recipe may set its own)
@@ -249,7 +249,10 @@ CROP_RECIPES: dict[str, dict[str, Any]] = {
                    "augment": ("flip", "rescale", "jpeg", "blur")},
     "meso4_long": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 12},
     "spectral": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
+    "spectral_long": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 12},
     "mobilenet_v3_small": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3},
+    "mobilenet_v3_small_long": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3,
+                                "augment": ("flip",), "epochs": 12},
     # one change each against meso4_flip (4 epochs at 128 px) or, at MesoNet's 256 px, against meso4_256
     "meso4_sbi": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "self_blend": 0.25},
     "meso4_linear": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "resize": "linear"},
@@ -266,6 +269,8 @@ CROP_ABLATIONS: dict[str, tuple[str, str]] = {
     "DFDC-style augmentation (rescale, JPEG, blur)": ("meso4_flip", "meso4_dfdc"),
     "12 epochs instead of 4": ("meso4_flip", "meso4_long"),
     "feature model (spectrum, SRM, LBP) instead of the CNN": ("meso4_flip", "spectral"),
+    "feature model: 12 epochs instead of 4": ("spectral", "spectral_long"),
+    "MobileNetV3-small from scratch instead of MesoNet-4 (12 epochs each)": ("meso4_long", "mobilenet_v3_small_long"),
 }
 QUICK_CROPS_BENCHMARK = {"recipes": ("meso4",), "k": 2, "epochs": 1, "samples_per_epoch": 64, "max_groups": 60,
                          "n_boot": 100, "permutations": 200, "null": 20, "mesonet_weights": ("Meso4_DF",)}
