@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -33,9 +35,11 @@ def atomic_write_text(text: str, path: str | Path) -> Path:
     return atomic_write_bytes(text.encode("utf-8"), path)
 
 
-def atomic_write_json(data, path: str | Path, indent: int | None = 2) -> Path:
-    """Write JSON (sorted keys when indented: stable diffs) atomically; returns path."""
-    text = json.dumps(data, indent=indent, sort_keys=indent is not None, ensure_ascii=False)
+def atomic_write_json(data, path: str | Path, indent: int | None = 2,
+                      default: Callable[[Any], Any] | None = None) -> Path:
+    """Write JSON (sorted keys when indented: stable diffs) atomically; returns path. default: as json.dumps's,
+    for values JSON lacks (e.g. numpy scalars)."""
+    text = json.dumps(data, indent=indent, sort_keys=indent is not None, ensure_ascii=False, default=default)
     return atomic_write_text(text + ("\n" if indent is not None else ""), path)
 
 

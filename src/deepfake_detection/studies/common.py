@@ -321,7 +321,7 @@ def save_roc(videos: pd.DataFrame, rows: list[str], path: Path) -> None:
 def write_results_json(path: Path, facts: dict, **frames: pd.DataFrame) -> None:
     """results.json: the run's facts and each table as a list of records (numpy scalars as plain numbers)."""
     payload = {"facts": facts, **{name: frame.to_dict(orient="records") for name, frame in frames.items()}}
-    atomic_write_json(json.loads(json.dumps(payload, default=_plain)), path, indent=1)
+    atomic_write_json(payload, path, indent=1, default=_plain)
 
 
 def _plain(value):
