@@ -33,7 +33,6 @@ from pathlib import Path
 
 import matplotlib_inline.backend_inline  # noqa: F401  (package figures display inline)
 from deepfake_detection import dataset, extract, pipeline, plots
-from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import ExtractConfig, TrainConfig, set_seeds
 from deepfake_detection.io import atomic_write_csv
 
@@ -64,14 +63,15 @@ dataset.fold_summary(folds)
 # resumable: finished videos are skipped when the cell runs again.
 
 # %%
-videos = extract.extract_dataset(folds, work / "crops", cfg, workers=WORKERS, data_dir=DATA_DIR)
+extracted = extract.extract_dataset(folds, work / "crops", cfg, workers=WORKERS, data_dir=DATA_DIR)
+videos = extracted.videos
 videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum"))
 
 # %% [markdown]
 # A few crops of each class, one video each.
 
 # %%
-frames = pipeline.frames_with_folds(CropsDir(work / "crops").load(), folds)
+frames = pipeline.frames_with_folds(extracted.crops.load(), folds)
 gallery, titles = pipeline.crop_gallery(frames, per_class=6, seed=SEED)
 plots.plot_image_grid(gallery, titles, "Face crops")
 

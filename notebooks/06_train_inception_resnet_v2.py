@@ -52,18 +52,18 @@ work = Path(WORK_DIR)
 models_dir = Path(MODELS_DIR) if MODELS_DIR else work / "models"
 result = train.train_model(work / "crops", work / "folds.csv", cfg, FOLD, models_dir / "inception_resnet_v2",
                            figures_dir=f"{WORK_DIR}/figures")
-pd.Series(result["val_video_bll"], name="best val_video_bll").rename_axis("fold").to_frame()
+pd.Series(result.val_video_bll, name="best val_video_bll").rename_axis("fold").to_frame()
 
 # %% [markdown]
 # Training curves: frame loss, and the validation video-level balanced log loss that picks the checkpoint.
 
 # %%
-history = pd.read_csv(Path(result["out_dir"]) / "history.csv")
+history = pd.read_csv(result.model_dir.history)
 plots.plot_training_curves(history, title=f"{cfg.model} at {cfg.size} px")
 
 # %% [markdown]
 # Out-of-fold video scores (mean of frame predictions per video) beside the constant FAKE-share baseline.
 
 # %%
-oof = pd.read_csv(Path(result["out_dir"]) / "oof_videos.csv")
+oof = pd.read_csv(result.model_dir.oof_videos)
 pd.DataFrame({"model": metrics.evaluate(oof["label"], oof["p"]), "prior baseline": metrics.prior_baseline(oof["label"])})

@@ -66,6 +66,7 @@ subprocess.run(offline_install, check=True) if WHEELS_DIR else "package already 
 
 # %%
 from deepfake_detection import ensemble, metrics, predict, submission
+from deepfake_detection.artifacts import StackerDir
 from deepfake_detection.config import PredictConfig, set_seeds
 
 set_seeds(SEED)
@@ -78,7 +79,7 @@ cfg
 
 # %%
 stack = ensemble.fit_stacker(MODELS_DIR, cfg, seed=SEED)
-ensemble.save_stacker(stack.spec, STACKER_DIR)
+StackerDir(STACKER_DIR).save(stack.spec)
 stack.scores[["log_loss", "balanced_log_loss", "roc_auc", "accuracy"]]
 
 # %% [markdown]

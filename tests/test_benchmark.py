@@ -26,9 +26,8 @@ def quick_run(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("ffpp_bench")
     cfg = suite_config("ffpp", quick=True, seed=0, ablations=False, cross_compression_models=(), null=300)
     result = run_suite("ffpp", data, root / "out", root / "work", cfg=cfg, quick=True, mesonet_dir=mesonet)
-    result["root"] = root
-    result["json"] = json.loads((root / "out" / "results.json").read_text())
-    return result
+    assert result.bench.results_json == root / "out" / "results.json"
+    return {"result": result, "root": root, "json": result.bench.load()}
 
 
 def test_quick_run_writes_report_with_honest_first_lines(quick_run):
@@ -145,10 +144,10 @@ def test_derived_crops_cut_the_margin_and_keep_the_manifest(tmp_path: Path):
     pd.DataFrame([{"video_id": "v", "frame": 0, "track": 0, "x1": 0, "y1": 0, "x2": 1, "y2": 1, "confidence": 1.0,
                    "crop_path": "v/00000_0.jpg", "label": 1, "group": "g"}]).to_csv(crops / "manifest.csv", index=False)
     out = derive_crops(crops, tmp_path / "cut", 64, "area", margin=0.3, to_margin=0.15)
-    small = cv2.imread(str(out / "v" / "00000_0.jpg"))
+    small = cv2.imread(str(out.path / "v" / "00000_0.jpg"))
     assert small.shape == (64, 64, 3)
     assert small[2:-2, 2:-2].min() > 200  # the dark border was cut away: (1 + 0.3) / (1 + 0.6) of the side kept
-    assert len(pd.read_csv(out / "manifest.csv")) == 1
+    assert len(out.load()) == 1 and out.path == tmp_path / "cut"
 
 
 def test_cli_lists_the_benchmark_command(capsys):

@@ -11,8 +11,8 @@ from conftest import require_shared
 
 
 def test_quick_crop_suite_scores_every_row_honestly(tmp_path, capsys, demo_dir):
+    from deepfake_detection.artifacts import StackerDir
     from deepfake_detection.cli import main
-    from deepfake_detection.ensemble import load_stacker
 
     data = require_shared("data", "dfdc-faces")
     mesonet = require_shared("weights", "mesonet")
@@ -35,7 +35,7 @@ def test_quick_crop_suite_scores_every_row_honestly(tmp_path, capsys, demo_dir):
     assert (folds == 1).all()  # group CV: a fake never leaves its original's fold
     md = (out / "results.md").read_text()
     assert md.startswith("# DFDC face-crop benchmark (QUICK MODE") and "60 groups" in md and " †" in md
-    spec = load_stacker(out / "stacker")
+    spec = StackerDir.of(out).load()
     assert [m["name"] for m in spec["models"]] == ["meso4"]  # the project's own weights only
     assert np.isfinite(spec["calibration"]["scale"])
     assert (out / "stacker" / "stacking.md").is_file() and (out / "figures" / "roc.png").is_file()
@@ -105,12 +105,13 @@ def test_crop_ablations_compare_each_variant_with_its_base(tmp_path):
     work, out = tmp_path / "work", tmp_path / "out"
     cfg = suite_config("dfdc-crops", quick=True, ablations=(resize,), null=0)
     result = run_suite("dfdc-crops", data, out, work, cfg=cfg, quick=True, mesonet_dir=None)
-    ablation = result["ablation"].set_index("choice")
+    ablation = result.ablation.set_index("choice")
     row = ablation.loc[resize]
     assert (row["column"], row["base"]) == ("meso4_linear +cal", "meso4_flip +cal")
     assert row["delta_roc_auc_low"] <= row["delta_roc_auc"] <= row["delta_roc_auc_high"]
-    assert result["facts"]["stack_models"] == ["meso4"]  # the ablation recipes are scored, never stacked
-    assert {"meso4_flip", "meso4_linear +cal"} <= set(result["table"]["model"])
+    assert result.facts["stack_models"] == ["meso4"]  # the ablation recipes are scored, never stacked
+    assert {"meso4_flip", "meso4_linear +cal"} <= set(result.table["model"])
+    assert result.stacker.load()["models"][0]["name"] == "meso4"
     oof = {n: pd.read_csv(work / "models" / n / "oof_frames.csv")["p"].to_numpy()
            for n in ("meso4_flip", "meso4_linear")}
     assert not np.allclose(oof["meso4_flip"], oof["meso4_linear"])  # the resize reached training and OOF
@@ -123,4 +124,6 @@ def test_crop_ablations_compare_each_variant_with_its_base(tmp_path):
     config = _json.loads(config_json.read_text())
     config_json.write_text(_json.dumps({k: v for k, v in config.items() if k != "resize"}))
     cfg = recipe_config("meso4_flip", CropsBenchmarkConfig(**QUICK_CROPS_BENCHMARK), None, quick=True)
-    assert train_or_reuse(data, work / "folds.csv", cfg, "all", work / "models" / "meso4_flip")["reused"]
+    reused = train_or_reuse(data, work / "folds.csv", cfg, "all", work / "models" / "meso4_flip")
+    assert reused.reused and reused.seconds == 0.0 and reused.model_dir.name == "meso4_flip"
+    assert reused.val_video_bll.keys() == {0, 1} and "roc_auc" in reused.oof_video_metrics

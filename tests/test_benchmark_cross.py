@@ -31,7 +31,7 @@ def small_ffpp(tmp_path_factory):
 def test_zoo_is_scored_on_every_video_per_method_with_intervals(small_ffpp, tmp_path):
     cfg = suite_config("cross-ffpp", models=str(REPO / "models" / "zoo"), n_boot=200, permutations=200)
     result = run_suite("cross-ffpp", small_ffpp, tmp_path / "out", tmp_path / "work", cfg=cfg)
-    videos, table = result["videos"], result["table"]
+    videos, table = result.videos, result.table
     assert len(videos) == 8 and videos["label"].sum() == 4
     assert set(table["subset"]) == {"all", "method=Deepfakes", "method=FaceSwap", "compression=c40"}
     zoo = json.loads((REPO / "models" / "zoo" / "stacker" / "stacker.json").read_text())
@@ -40,7 +40,7 @@ def test_zoo_is_scored_on_every_video_per_method_with_intervals(small_ffpp, tmp_
     row = table[(table["model"] == STACK) & (table["subset"] == "method=Deepfakes")].iloc[0]
     assert (row["n_fake"], row["n_real"]) == (2, 4)  # a method's fakes against every REAL video
     assert row["roc_auc_low"] <= row["roc_auc"] <= row["roc_auc_high"] and 0 < row["roc_auc_p"] <= 1
-    text = result["results_md"].read_text()
+    text = result.bench.results_md.read_text()
     assert text.startswith("# Cross-dataset") and "8 FaceForensics++ videos (4 REAL / 4 FAKE" in text
     assert "## method=FaceSwap" in text and " †" in text  # few groups: intervals marked unreliable
     for det in (tmp_path / "work" / "detect").glob("*/result.json"):  # every video went through detect

@@ -55,10 +55,10 @@ def test_real_fake_subfolders_index_train_and_stack_without_extraction(tmp_path)
     folds.to_csv(tmp_path / "folds.csv", index=False)
     cfg = TrainConfig(model="meso4", size=48, batch_size=4, epochs=1, steps_per_epoch=2, augment=(), verbose=0,
                       select_best=False)
-    train_model(root, tmp_path / "folds.csv", cfg, out_dir=tmp_path / "models" / "meso4")
-    oof = pd.read_csv(tmp_path / "models" / "meso4" / "oof_videos.csv")
+    trained = train_model(root, tmp_path / "folds.csv", cfg, out_dir=tmp_path / "models" / "meso4")
+    oof = pd.read_csv(trained.model_dir.oof_videos)
     assert len(oof) == 12 and oof["n_frames"].eq(1).all()  # one OOF prediction per crop
-    result = fit_stacker([tmp_path / "models" / "meso4"], PredictConfig())
+    result = fit_stacker([trained.model_dir], PredictConfig())
     assert result.spec["n_videos"] == 12 and np.isfinite(result.scores["balanced_log_loss"]).all()
 
 

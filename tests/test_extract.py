@@ -282,7 +282,7 @@ def test_fake_cropped_at_its_originals_boxes_is_pixel_aligned(local_run, small_i
     portrait = Path(mp_index.set_index("video_id").loc["b_portrait", "path"])
     index = _index({"orig": portrait, "fake": portrait})
     index.loc[1, "original"] = index.loc[0, "filename"]
-    videos = extract_dataset(index, tmp_path, replace(HAAR, use_original_boxes=True))
+    videos = extract_dataset(index, tmp_path, replace(HAAR, use_original_boxes=True)).videos
     merged = pd.read_csv(tmp_path / "manifest.csv")
     assert "boxes of original orig" in videos.set_index("video_id").loc["fake", "reason"]
     by_video = {k: g[["frame", "x1", "y1", "x2", "y2"]].to_numpy() for k, g in merged.groupby("video_id")}
@@ -299,7 +299,7 @@ def test_demo_test_videos_with_broken_files(demo_dir, mtcnn, tmp_path):
     from deepfake_detection.dataset import index_videos
 
     index, _ = index_videos(demo_dir / "test_videos", probe=False)
-    videos = extract_dataset(index, tmp_path, CFG, data_dir=demo_dir / "test_videos").set_index("video_id")
+    videos = extract_dataset(index, tmp_path, CFG, data_dir=demo_dir / "test_videos").videos.set_index("video_id")
     specials = json.loads((demo_dir / "demo_manifest.json").read_text())["specials"]
     status = {kind: videos.loc[Path(name).stem, "status"] for kind, name in specials.items()}
     assert status["zero_byte"] == "unreadable" and status["text_file"] == "unreadable"
@@ -335,7 +335,7 @@ def test_rerun_with_other_settings_is_refused_or_extracts_again(clip_index, tmp_
     extract_dataset(clip_index, tmp_path, replace(HAAR, detect_batch=2))  # a speed setting: resumes
     assert part.stat().st_mtime_ns == before
 
-    videos = extract_dataset(clip_index, tmp_path, replace(HAAR, frames=6, size=64), overwrite=True)
+    videos = extract_dataset(clip_index, tmp_path, replace(HAAR, frames=6, size=64), overwrite=True).videos
     manifest = pd.read_csv(tmp_path / "manifest.csv")
     assert videos.set_index("video_id").loc["a_clip", "faces"] == 6 and len(manifest) == 6
     assert {cv2.imread(str(tmp_path / p)).shape for p in manifest["crop_path"]} == {(64, 64, 3)}
@@ -346,13 +346,13 @@ def test_rerun_with_other_settings_is_refused_or_extracts_again(clip_index, tmp_
 
 def test_videos_that_failed_are_retried_on_rerun(clip_index, tmp_path):
     (tmp_path / "a_clip").write_text("a file where the crop folder goes")  # renaming the crops into place fails
-    first = extract_dataset(clip_index, tmp_path, HAAR).set_index("video_id")
+    first = extract_dataset(clip_index, tmp_path, HAAR).videos.set_index("video_id")
     assert first.loc["a_clip", "status"] == "error" and "a_clip" in first.loc["a_clip", "reason"]
     assert first.loc["c_zero", "status"] == "unreadable"
     zero_part = tmp_path / "parts" / "c_zero.json"
     before = zero_part.stat().st_mtime_ns
     (tmp_path / "a_clip").unlink()
-    again = extract_dataset(clip_index, tmp_path, HAAR).set_index("video_id")
+    again = extract_dataset(clip_index, tmp_path, HAAR).videos.set_index("video_id")
     assert again.loc["a_clip", "status"] == "ok" and again.loc["a_clip", "faces"] == HAAR.frames
     assert len(list((tmp_path / "a_clip").glob("*.jpg"))) == HAAR.frames
     assert zero_part.stat().st_mtime_ns == before  # a final status is not redone

@@ -150,7 +150,7 @@ def test_every_bad_video_is_named_with_its_reason_at_every_stage(corpus, runs):
 def test_the_submission_is_complete_with_the_fallback_for_every_bad_video(corpus, runs):
     videos, _, cases, _, _ = corpus
     _, out, _ = runs
-    from deepfake_detection.ensemble import load_stacker
+    from deepfake_detection.artifacts import StackerDir
     from deepfake_detection.submission import validate_submission
 
     submission = out / "predict" / "submission.csv"
@@ -158,7 +158,7 @@ def test_the_submission_is_complete_with_the_fallback_for_every_bad_video(corpus
     assert validate_submission(submission, names) == []
     table = pd.read_csv(submission).set_index("filename")["label"]
     log = pd.read_csv(out / "predict" / "predictions_log.csv", keep_default_na=False).set_index("video")
-    fallback = load_stacker(ZOO / "stacker")["fallback"]
+    fallback = StackerDir.of(ZOO).load()["fallback"]
     for name in cases:
         if log.loc[name, "status"] in ("ok", "partial"):
             assert table[name] != pytest.approx(fallback) or name not in INTACT

@@ -22,8 +22,9 @@ from deepfake_detection.aggregate import (
     choose_aggregation,
     fit_calibration,
 )
+from deepfake_detection.artifacts import StackerDir
 from deepfake_detection.config import PredictConfig, TrainConfig, to_json
-from deepfake_detection.ensemble import fit_stacker, load_stacker, save_stacker, stacker_predict
+from deepfake_detection.ensemble import fit_stacker, stacker_predict
 from deepfake_detection.metrics import log_loss
 from deepfake_detection.submission import validate_submission
 
@@ -108,8 +109,8 @@ def test_stack_is_group_cross_validated_and_beats_each_base_model(tmp_path):
     assert table["meta_fold"].nunique() == 5  # the base models' own training folds
     bll = result.scores["balanced_log_loss"]
     assert bll["stack_calibrated"] < min(bll[[f"{n}_calibrated" for n in names]].min(), bll[list(names)].min())
-    path = save_stacker(result.spec, tmp_path / "stacker")
-    spec = load_stacker(path.parent)  # plain JSON
+    path = StackerDir(tmp_path / "stacker").save(result.spec)
+    spec = StackerDir.at(path).load()  # plain JSON
     assert [m["name"] for m in spec["models"]] == list(names) and spec["meta"]["kind"] == "logreg"
     p = stacker_predict(spec, table[list(names)].to_numpy())
     assert p.shape == (len(table),)
@@ -126,7 +127,7 @@ def test_stack_command_writes_stacker_and_report(tmp_path, capsys):
     assert main(["stack", "--models", str(tmp_path / "models"), "--out", str(tmp_path / "models" / "stacker"),
                  "--reports", str(tmp_path / "reports")]) == 0
     assert "stack_calibrated" in capsys.readouterr().out
-    assert load_stacker(tmp_path / "models" / "stacker")["fallback"] == pytest.approx(0.5)  # balanced classes
+    assert StackerDir.of(tmp_path / "models").load()["fallback"] == pytest.approx(0.5)  # balanced classes
     report = (tmp_path / "reports" / "stacking.md").read_text()
     assert "| stack_calibrated |" in report and "balanced log loss" in report
     for figure in ("correlation", "roc", "reliability"):
@@ -145,7 +146,7 @@ def tiny_models(tmp_path_factory) -> Path:
     for name, size in (("meso_a", 64), ("meso_b", 48)):
         build_model("meso4", size=size).save(models_dir / name / "model.keras")
         to_json(TrainConfig(model="meso4", size=size), models_dir / name / "config.json")
-    save_stacker(fit_stacker(models_dir).spec, models_dir / "stacker")
+    StackerDir.of(models_dir).save(fit_stacker(models_dir).spec)
     return models_dir
 
 
@@ -168,7 +169,7 @@ def test_bad_files_get_logged_fallbacks_in_a_complete_valid_submission(full_run,
     log = pd.read_csv(out.with_name("predictions_log.csv"), keep_default_na=False).set_index("video")
     assert sorted(log.index) == sorted(expected)
     specials = json.loads((demo_dir / "demo_manifest.json").read_text())["specials"]
-    fallback = load_stacker(tiny_models / "stacker")["fallback"]
+    fallback = StackerDir.of(tiny_models).load()["fallback"]
     for kind in ("zero_byte", "text_file", "no_face"):
         row = log.loc[specials[kind]]
         assert row["status"] in ("unreadable", "no_face") and row["reason"], f"{kind}: {row.to_dict()}"

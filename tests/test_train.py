@@ -18,6 +18,7 @@ from deepfake_detection import pipeline
 from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import FAKE, REAL, TrainConfig
 from deepfake_detection.dataset import imbalance_table, read_index
+from deepfake_detection.train import TrainResult
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINED_FOLD = 2  # the last fold: its run alone must match its run after folds 0 and 1
@@ -114,7 +115,7 @@ OOF_VIDEO_COLUMNS = ["video_id", "fold", "label", "group", "p", "n_frames"]
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_crops, tmp_path_factory) -> tuple[dict, Path]:
+def trained(tiny_crops, tmp_path_factory) -> tuple[TrainResult, Path]:
     from deepfake_detection.train import train_model
 
     crops_dir, folds_csv = tiny_crops
@@ -128,7 +129,10 @@ def test_one_epoch_run_writes_every_artifact_with_its_columns(trained, frames):
     for name in ("model.keras", "config.json", "history.csv", "oof_frames.csv", "oof_videos.csv",
                  f"fold_{TRAINED_FOLD}/model.keras"):
         assert (out / name).is_file(), name
-    assert Path(result["figure"]).is_file()
+    assert result.figure.is_file() and result.model_dir.path == out and result.folds == (TRAINED_FOLD,)
+    read = TrainResult.read(result.model_dir)  # config.json holds the same facts
+    assert (read.folds, read.seconds, read.val_video_bll.keys()) == (result.folds, result.seconds,
+                                                                     result.val_video_bll.keys())
     oof_frames = pd.read_csv(out / "oof_frames.csv")
     oof_videos = pd.read_csv(out / "oof_videos.csv")
     assert list(oof_frames.columns) == OOF_FRAME_COLUMNS

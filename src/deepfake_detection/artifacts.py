@@ -9,10 +9,18 @@ A face-crops folder (`extract`, and the benchmarks' derived copies), `CropsDir`,
 A trained model folder (`train`, the benchmarks, the zoo, the bundle), `ModelDir`, holds:
 - `model.keras`: the deployed model (the fold models averaged), loadable in Keras safe mode;
 - `config.json`: the TrainConfig it was trained with plus run facts (folds, timings, scores);
-- `oof_frames.csv` / `oof_videos.csv`: its out-of-fold predictions per crop and per video.
+- `oof_frames.csv` / `oof_videos.csv`: its out-of-fold predictions per crop and per video;
+- `history.csv`: per-epoch scores of every fold; `fold_<k>/`: each fold's own model (a ModelDir too).
+
+A folder of model folders (a run's `models/`, the zoo), `ModelsDir`, holds one ModelDir per model, the
+stacker's folder and (the zoo) `MODEL_CARD.md`.
 
 A stacker folder, `StackerDir` (by default `stacker/` inside a models folder), holds `stacker.json`: the meta
 model, calibration and base-model list as plain numbers; and `stacking.md` with `figures/`: its report.
+
+A benchmark's work folder, `StudyDir`, holds `folds.csv` and `models/` (a ModelsDir that reruns reuse), plus
+the suite's crops and detections. Its report folder, `BenchDir`, holds `results.md`, `results.json`, `figures/`
+and, for the cross-dataset suites, `videos.csv`.
 
 A pipeline run folder (`demo`, read back by `report`), `RunDir`, holds `data/`, `index.csv`, `folds.csv`,
 `eda_summary.md`, `figures/`, `crops/` (a CropsDir), `models/` (ModelDirs and the StackerDir), `submission.csv` with
@@ -24,6 +32,7 @@ Every stage names these files through these classes, so the layout changes in on
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,17 +41,25 @@ import pandas as pd
 from deepfake_detection.config import TrainConfig, from_json
 from deepfake_detection.io import atomic_write_json
 
+FOLDS = "folds.csv"  # a run's or a benchmark's group folds (dataset.make_folds)
 PREDICTIONS_LOG = "predictions_log.csv"  # beside a submission: one row per finished video (predict resumes from it)
 
 
 @dataclass(frozen=True)
 class _Folder:
-    """A folder of the layout, named by its path (a str is taken as a Path)."""
+    """A folder of the layout, named by its path. It is path-like: a str, a Path or another folder names one, and
+    open(), Path() and str() see its path."""
 
     path: Path
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,7 @@ class ModelDir(_Folder):
     CONFIG = "config.json"
     OOF_FRAMES = "oof_frames.csv"
     OOF_VIDEOS = "oof_videos.csv"
+    HISTORY = "history.csv"
     FILES = (MODEL, CONFIG, OOF_FRAMES, OOF_VIDEOS)  # what a copy of the folder carries
 
     @property
@@ -134,6 +152,35 @@ class ModelDir(_Folder):
     def oof_videos(self) -> Path:
         return self.path / self.OOF_VIDEOS
 
+    @property
+    def history(self) -> Path:
+        return self.path / self.HISTORY
+
+    def fold(self, k: int) -> ModelDir:
+        """The folder of fold k's own model (the deployed model.keras averages these)."""
+        return ModelDir(self.path / f"fold_{k}")
+
+    def copy_to(self, dest: ModelDir | str | Path, files: tuple[str, ...] = FILES) -> ModelDir:
+        """Copy the named files it has (by default all a copy carries) into a new model folder dest."""
+        dest = ModelDir(dest)
+        dest.path.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if (self.path / name).exists():
+                shutil.copy2(self.path / name, dest.path / name)
+        return dest
+
+    def is_trained(self) -> bool:
+        """A finished training: config.json and the OOF predictions are written last."""
+        return self.config.exists() and self.oof_frames.exists()
+
+    def is_stackable(self) -> bool:
+        """Has out-of-fold predictions the stacker can fit on."""
+        return self.oof_videos.exists() or self.oof_frames.exists()
+
+    def run_info(self) -> dict:
+        """config.json as written: the TrainConfig fields plus the run's facts (folds, scores, seconds)."""
+        return json.loads(self.config.read_text())
+
     def train_config(self) -> TrainConfig:
         """How the model was trained (TrainConfig defaults when config.json is absent): its input side and crop
         resize are what serving must repeat."""
@@ -155,14 +202,23 @@ class StackerDir(_Folder):
         return cls(Path(models_dir) / cls.NAME)
 
     @classmethod
-    def at(cls, path: str | Path) -> StackerDir:
+    def at(cls, path: StackerDir | str | Path) -> StackerDir:
         """The stacker folder a path names: the folder itself, or its stacker.json."""
+        if isinstance(path, StackerDir):
+            return path
         path = Path(path)
         return cls(path.parent if path.name == cls.FILE and not path.is_dir() else path)
 
     def save(self, spec: dict) -> Path:
         """Write stacker.json atomically (plain numbers, no pickle); returns its path."""
         return atomic_write_json(spec, self.spec)
+
+    def copy_to(self, dest: StackerDir | str | Path) -> StackerDir:
+        """Copy stacker.json (not the report) into the stacker folder dest."""
+        dest = StackerDir(dest)
+        dest.path.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.spec, dest.spec)
+        return dest
 
     def load(self) -> dict:
         """Read stacker.json."""
@@ -182,6 +238,90 @@ class StackerDir(_Folder):
 
 
 @dataclass(frozen=True)
+class ModelsDir(_Folder):
+    """A folder of model folders and, optionally, their stacker: a run's `models/`, a benchmark's, the zoo."""
+
+    CARD = "MODEL_CARD.md"  # the zoo's model card
+
+    @property
+    def card(self) -> Path:
+        return self.path / self.CARD
+
+    def model(self, name: str) -> ModelDir:
+        return ModelDir(self.path / name)
+
+    @property
+    def stacker(self) -> StackerDir:
+        return StackerDir.of(self.path)
+
+    def has_stacker(self) -> bool:
+        return self.stacker.spec.is_file()
+
+    def members(self) -> list[ModelDir]:
+        """Every model folder (a subfolder with model.keras or OOF predictions; the stacker's excluded), by name."""
+        if not self.path.is_dir():
+            return []
+        found = (ModelDir(d) for d in self.path.iterdir() if d.is_dir() and d.name != StackerDir.NAME)
+        return sorted((m for m in found if m.model.exists() or m.is_stackable()), key=lambda m: m.name)
+
+    def deployable(self) -> list[ModelDir]:
+        """The model folders holding a model.keras to predict with."""
+        return [m for m in self.members() if m.model.exists()]
+
+    def stackable(self) -> list[ModelDir]:
+        """The model folders holding out-of-fold predictions to fit a stacker on."""
+        return [m for m in self.members() if m.is_stackable()]
+
+    def stacked(self) -> list[ModelDir]:
+        """The stacker's base models in its order when there is a stacker, else every deployable model folder."""
+        if not self.has_stacker():
+            return self.deployable()
+        return [ModelDir(self.path / Path(m["path"]).parent) for m in self.stacker.load()["models"]]
+
+
+@dataclass(frozen=True)
+class StudyDir(_Folder):
+    """One benchmark's work folder (a suite's `--work`): what a rerun reuses."""
+
+    @property
+    def folds(self) -> Path:
+        return self.path / FOLDS
+
+    @property
+    def models(self) -> ModelsDir:
+        return ModelsDir(self.path / "models")
+
+
+@dataclass(frozen=True)
+class BenchDir(_Folder):
+    """One benchmark report folder (a suite's `--out`)."""
+
+    RESULTS_MD = "results.md"
+    RESULTS_JSON = "results.json"
+    VIDEOS = "videos.csv"
+
+    @property
+    def results_md(self) -> Path:
+        return self.path / self.RESULTS_MD
+
+    @property
+    def results_json(self) -> Path:
+        return self.path / self.RESULTS_JSON
+
+    @property
+    def videos(self) -> Path:
+        return self.path / self.VIDEOS
+
+    @property
+    def figures(self) -> Path:
+        return self.path / "figures"
+
+    def load(self) -> dict:
+        """results.json: the facts and tables the suite wrote."""
+        return json.loads(self.results_json.read_text())
+
+
+@dataclass(frozen=True)
 class RunDir(_Folder):
     """One pipeline run folder (the demo workflow's layout, which `report` reads back)."""
 
@@ -195,7 +335,7 @@ class RunDir(_Folder):
 
     @property
     def folds(self) -> Path:
-        return self.path / "folds.csv"
+        return self.path / FOLDS
 
     @property
     def eda_summary(self) -> Path:
@@ -210,12 +350,12 @@ class RunDir(_Folder):
         return CropsDir(self.path / "crops")
 
     @property
-    def models(self) -> Path:
-        return self.path / "models"
+    def models(self) -> ModelsDir:
+        return ModelsDir(self.path / "models")
 
     @property
     def stacker(self) -> StackerDir:
-        return StackerDir.of(self.models)
+        return self.models.stacker
 
     @property
     def submission(self) -> Path:
@@ -234,4 +374,5 @@ class RunDir(_Folder):
         return self.path / "timings.json"
 
 
-__all__ = ["PREDICTIONS_LOG", "CropsDir", "ModelDir", "RunDir", "StackerDir"]
+__all__ = ["FOLDS", "PREDICTIONS_LOG", "BenchDir", "CropsDir", "ModelDir", "ModelsDir", "RunDir", "StackerDir",
+           "StudyDir"]

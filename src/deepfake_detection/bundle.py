@@ -23,10 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import ModelDir, ModelsDir
 from deepfake_detection.config import project_root
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
-from deepfake_detection.predict import model_dirs
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,6 @@ MAX_BYTES = 1_000_000_000  # largest bundle accepted (Kaggle datasets allow more
 # read them), and what the Kaggle image lacks (mtcnn and its small dependencies). The notebook installs them with
 # --no-deps: TensorFlow and the rest come from the image.
 EXTRA_PACKAGES = ("keras", "mtcnn", "joblib", "lz4")
-MODEL_FILES = ModelDir.FILES
 INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")  # written by pip on install, not in wheels
 
 
@@ -111,14 +108,6 @@ def fetch_wheels(dest: Path, wheels_from: Path | None = None) -> list[Path]:
         log.warning("pip download failed (%s; no network?): repacking the installed %s", exc, ", ".join(EXTRA_PACKAGES))
         return [wheel_from_installed(name, dest) for name in EXTRA_PACKAGES]
     return sorted(dest.glob("*.whl"))
-
-
-def _bundled_model_dirs(models_dir: Path) -> list[Path]:
-    """The stacker's base models when a stacker exists, else every model folder."""
-    stacker = models_dir / STACKER_DIR / STACKER_FILE
-    if stacker.exists():
-        return [models_dir / Path(m["path"]).parent for m in load_stacker(stacker)["models"]]
-    return model_dirs(models_dir)
 
 
 def kaggle_notebook_source(dataset: str, source: Path | None = None) -> str:
@@ -210,30 +199,29 @@ def _size_table(root: Path) -> pd.DataFrame:
     return table.groupby("part", sort=True).agg(files=("bytes", "size"), bytes=("bytes", "sum")).reset_index()
 
 
-def build_bundle(models_dir: str | Path, out_dir: str | Path, dataset_name: str | None = None,
+def build_bundle(models_dir: ModelsDir | str | Path, out_dir: str | Path, dataset_name: str | None = None,
                  wheels_from: str | Path | None = None, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
-    """Write the Kaggle dataset folder; raise BundleTooLarge (with sizes) above max_bytes. Returns the size table."""
-    models_dir, out_dir = Path(models_dir), Path(out_dir)
+    """Write the Kaggle dataset folder; raise BundleTooLarge (with sizes) above max_bytes. Returns the size table.
+
+    It carries the stacker's base models when there is a stacker, else every model folder."""
+    models, out_dir = ModelsDir(models_dir), Path(out_dir)
     dataset = dataset_name or DEFAULT_DATASET
-    dirs = _bundled_model_dirs(models_dir)
+    dirs = models.stacked()
     if not dirs:
-        raise FileNotFoundError(f"no */{ModelDir.MODEL} under {models_dir}")
-    model_bytes = sum((d / f).stat().st_size for d in dirs for f in MODEL_FILES if (d / f).exists())
+        raise FileNotFoundError(f"no */{ModelDir.MODEL} under {models.path}")
+    model_bytes = sum((d.path / f).stat().st_size for d in dirs for f in ModelDir.FILES if (d.path / f).exists())
     if model_bytes > max_bytes:
-        sizes = ", ".join(f"{d.name} {ModelDir(d).model.stat().st_size / 1e6:.1f} MB" for d in dirs)
+        sizes = ", ".join(f"{d.name} {d.model.stat().st_size / 1e6:.1f} MB" for d in dirs)
         raise BundleTooLarge(f"models alone are {model_bytes / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB ({sizes})")
 
     staging = out_dir.with_name(f".{out_dir.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "models").mkdir(parents=True)
+    staged = ModelsDir(staging / "models")
+    staged.path.mkdir(parents=True)
     for d in dirs:
-        (staging / "models" / d.name).mkdir()
-        for name in MODEL_FILES:
-            if (d / name).exists():
-                shutil.copy2(d / name, staging / "models" / d.name / name)
-    if (models_dir / STACKER_DIR / STACKER_FILE).exists():
-        (staging / "models" / STACKER_DIR).mkdir()
-        shutil.copy2(models_dir / STACKER_DIR / STACKER_FILE, staging / "models" / STACKER_DIR / STACKER_FILE)
+        d.copy_to(staged.model(d.name))
+    if models.has_stacker():
+        models.stacker.copy_to(staged.stacker)
     build_package_wheel(staging / "wheels")
     fetch_wheels(staging / "wheels", Path(wheels_from) if wheels_from else None)
     write_kaggle_notebook(staging / "notebook", dataset)

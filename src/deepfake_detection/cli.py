@@ -205,10 +205,11 @@ def _add_stack(sub) -> None:
 
 
 def _run_stack(args) -> int:
-    from deepfake_detection.ensemble import fit_stacker, save_stacker, write_stacking_report
+    from deepfake_detection.artifacts import StackerDir
+    from deepfake_detection.ensemble import fit_stacker, write_stacking_report
 
     result = fit_stacker(args.models, config_from_args(PredictConfig, args), seed=args.seed, null=args.null)
-    path = save_stacker(result.spec, args.out)
+    path = StackerDir(args.out).save(result.spec)
     report = write_stacking_report(result, args.reports or args.out)
     table = result.scores[["log_loss", "balanced_log_loss", "roc_auc"]]
     if result.null is not None:
@@ -324,9 +325,10 @@ def _run_train(args) -> int:
     fold = args.fold or saved.get("fold", "all")
     out = args.out
     result = train_model(Path(crops), Path(folds), cfg, fold, out, figures_dir=args.figures or out / "figures")
-    print(pd.Series(result["oof_video_metrics"]).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result['val_video_bll'].items()})}")
-    print(f"deployment model (average of folds {result['folds']}): {result['model_path']} ({result['seconds']:.0f} s)")
+    print(pd.Series(result.oof_video_metrics).to_frame("OOF videos").to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"val_video_bll per fold: {json.dumps({str(k): round(v, 4) for k, v in result.val_video_bll.items()})}")
+    print(f"deployment model (average of folds {list(result.folds)}): {result.model_dir.model} "
+          f"({result.seconds:.0f} s)")
     return 0
 
 
@@ -431,10 +433,11 @@ def _run_extract(args) -> int:
 
     cfg = config_from_args(ExtractConfig, args)
     data_dir = args.data_dir if args.data_dir is not None else args.index.resolve().parent
-    videos = extract_dataset(read_index(args.index), args.out, cfg, workers=args.workers, scheduler=args.scheduler,
-                             shard=args.shard, data_dir=data_dir, overwrite=args.overwrite)
+    done = extract_dataset(read_index(args.index), args.out, cfg, workers=args.workers, scheduler=args.scheduler,
+                           shard=args.shard, data_dir=data_dir, overwrite=args.overwrite)
+    videos = done.videos
     print(videos.groupby("status").agg(videos=("video_id", "size"), faces=("faces", "sum")).to_string())
-    print(f"{len(videos)} videos, {int(videos['faces'].sum())} crops -> {args.out}/manifest.csv, {args.out}/videos.csv")
+    print(f"{len(videos)} videos, {int(videos['faces'].sum())} crops -> {done.crops.manifest}, {done.crops.videos}")
     return 0
 
 
@@ -453,8 +456,8 @@ def _run_demo(args) -> int:
 
     result = run_demo(args.out, config_from_args(DemoSettings, args))
     print(metrics_table(result).to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"\nsubmission: {result['submission']}\nfigures:    {result['figures']}/\nreport:     {result['report']}")
-    print("timings (s): " + ", ".join(f"{k} {v}" for k, v in result["timings"].items()))
+    print(f"\nsubmission: {result.run.submission}\nfigures:    {result.run.figures}/\nreport:     {result.report}")
+    print("timings (s): " + ", ".join(f"{k} {v}" for k, v in result.timings.items()))
     return 0
 
 
@@ -556,8 +559,8 @@ def _run_benchmark(args) -> int:
 
     result = run_suite(args.suite, args.data, args.out, args.work, cfg=benchmark_config(args), quick=args.quick,
                        mesonet_dir=args.mesonet_dir)
-    print(scores_markdown(result["table"], "all"))
-    print(f"results: {result['results_md']}, {result['results_json']}")
+    print(scores_markdown(result.table, "all"))
+    print(f"results: {result.bench.results_md}, {result.bench.results_json}")
     return 0
 
 
@@ -571,10 +574,11 @@ def _add_zoo(sub) -> None:
 
 
 def _run_zoo(args) -> int:
-    from deepfake_detection.zoo import CARD, build_zoo
+    from deepfake_detection.artifacts import ModelsDir
+    from deepfake_detection.zoo import build_zoo
 
     out = build_zoo(args.work, args.bench, args.out)
-    print(f"zoo -> {out}; card -> {out / CARD}")
+    print(f"zoo -> {out}; card -> {ModelsDir(out).card}")
     return 0
 
 

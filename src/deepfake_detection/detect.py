@@ -34,6 +34,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from deepfake_detection import __version__
+from deepfake_detection.artifacts import ModelsDir
 from deepfake_detection.config import IMAGE_EXTENSIONS, SEED, VIDEO_EXTENSIONS, ExtractConfig, PredictConfig
 from deepfake_detection.io import atomic_write_bytes, atomic_write_json, atomic_write_text, write_errors
 
@@ -118,9 +119,9 @@ def output_names(paths: list[Path]) -> list[str]:
 
 
 # --- model card --------------------------------------------------------------------------------------------
-def card_summary(models_dir: Path, stacker: dict | None) -> dict:
+def card_summary(models: ModelsDir, stacker: dict | None) -> dict:
     """What the models were trained on and their known limits, from MODEL_CARD.md, and the stacker's CV scores."""
-    card = Path(models_dir) / "MODEL_CARD.md"
+    card, models_dir = models.card, models.path
     summary: dict = {"models_dir": str(models_dir), "package_version": __version__}
     if stacker is not None and "cv" in stacker:
         summary["cv"] = stacker["cv"]
@@ -432,14 +433,13 @@ def write_detection(det: Detection, figures: dict[str, bytes], out_dir: Path) ->
     return folder
 
 
-def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, out_dir: str | Path = "detect",
-                 cfg: PredictConfig | None = None, dcfg: DetectConfig | None = None,
+def detect_paths(paths: list[str | Path], models_dir: ModelsDir | str | Path | None = None,
+                 out_dir: str | Path = "detect", cfg: PredictConfig | None = None, dcfg: DetectConfig | None = None,
                  extract_cfg: ExtractConfig | None = None) -> list[Detection]:
     """Check every input (files, or the videos and images in folders); write their reports; return the results.
 
     Models: models_dir (a folder of model folders, with its stacker/ when present), by default the shipped zoo.
     """
-    from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
     from deepfake_detection.extract import detector_for
 
     # TensorFlow, Keras and mtcnn are imported here, in this thread: two threads importing them at once deadlock
@@ -447,12 +447,12 @@ def detect_paths(paths: list[str | Path], models_dir: str | Path | None = None, 
     from deepfake_detection.predict import inference_extract_config, load_ensemble
 
     cfg, dcfg = cfg or PredictConfig(), dcfg or DetectConfig()
-    models_dir, out_dir = Path(models_dir or DEFAULT_MODELS), Path(out_dir)
+    models_dir, out_dir = ModelsDir(models_dir or DEFAULT_MODELS), Path(out_dir)
     inputs = expand_inputs(paths)
     if not inputs:
         raise FileNotFoundError(f"no video or image in {', '.join(map(str, paths))}")
-    stacker_dir = models_dir / STACKER_DIR if (models_dir / STACKER_DIR / STACKER_FILE).is_file() else None
-    stacker = load_stacker(stacker_dir) if stacker_dir is not None else None
+    stacker_dir = models_dir.stacker if models_dir.has_stacker() else None
+    stacker = stacker_dir.load() if stacker_dir is not None else None
     detector = detector_for(replace(extract_cfg or ExtractConfig(), detector=cfg.detector))  # imports mtcnn too
     loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
     started, loaded = time.perf_counter(), []

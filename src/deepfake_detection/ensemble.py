@@ -9,7 +9,6 @@ predictor needs goes into `stacker.json` as plain numbers: no pickles.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from deepfake_detection.aggregate import (
     sample_weights,
     sigmoid,
 )
-from deepfake_detection.artifacts import ModelDir, StackerDir
+from deepfake_detection.artifacts import ModelDir, ModelsDir, StackerDir
 from deepfake_detection.config import SEED, PredictConfig
 from deepfake_detection.crossfit import (
     NULL_AUC_SLACK,
@@ -47,7 +46,6 @@ from deepfake_detection.reporting import to_markdown
 
 log = logging.getLogger(__name__)
 
-STACKER_FILE, STACKER_DIR = StackerDir.FILE, StackerDir.NAME  # stacker.json inside models/stacker
 META_MODELS = ("logreg", "mlp", "mean")
 KEYS = ["video_id", "label", "group"]
 CALIBRATIONS = ("identity", "temperature", "platt")
@@ -76,13 +74,6 @@ class StackResult:
     inputs: StackInputs | None = None  # what the scores were computed from (for reruns such as the null check)
 
 
-def base_model_dirs(models_dir: str | Path) -> list[Path]:
-    """Model folders holding out-of-fold predictions, sorted by name (the stacker's own folder excluded)."""
-    dirs = [p.parent for p in sorted(Path(models_dir).glob(f"*/{ModelDir.OOF_VIDEOS}"))]
-    dirs += [p.parent for p in sorted(Path(models_dir).glob(f"*/{ModelDir.OOF_FRAMES}")) if p.parent not in dirs]
-    return sorted((d for d in dirs if d.name != STACKER_DIR), key=lambda d: d.name)
-
-
 @dataclass
 class StackInputs:
     """What every reported stacking number is computed from: per labelled video, each base model's P(FAKE)
@@ -98,11 +89,11 @@ class StackInputs:
         return self.table["has_face"].to_numpy(bool)
 
 
-def base_aggregations(model_dir: Path, cfg: PredictConfig) -> pd.DataFrame:
+def base_aggregations(model_dir: ModelDir, cfg: PredictConfig) -> pd.DataFrame:
     """One model's OOF videos: KEYS + fold + one P(FAKE) column per aggregation (the mean only without frames)."""
-    frames_csv = ModelDir(model_dir).oof_frames
+    frames_csv = model_dir.oof_frames
     if not frames_csv.exists():  # the training run's own video table averaged frames
-        videos = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str, "group": str})
+        videos = pd.read_csv(model_dir.oof_videos, dtype={"video_id": str, "group": str})
         return videos[KEYS + ["fold"]].assign(**{name: videos["p"] for name in AGGREGATIONS})
     frames = pd.read_csv(frames_csv, dtype={"video_id": str, "group": str})
     table = None
@@ -112,11 +103,10 @@ def base_aggregations(model_dir: Path, cfg: PredictConfig) -> pd.DataFrame:
     return table
 
 
-def labelled_videos(model_dirs: list[Path]) -> pd.DataFrame | None:
+def labelled_videos(model_dirs: list[ModelDir]) -> pd.DataFrame | None:
     """Every labelled video of the folds file the models were trained on (videos without faces too), if readable."""
     for model_dir in model_dirs:
-        config = ModelDir(model_dir).config
-        folds_csv = json.loads(config.read_text()).get("folds_csv") if config.exists() else None
+        folds_csv = model_dir.run_info().get("folds_csv") if model_dir.config.exists() else None
         if folds_csv and Path(folds_csv).is_file():
             folds = pd.read_csv(folds_csv, dtype={"video_id": str, "group": str})
             folds = folds[folds["label"].notna() & folds["fold"].notna()]
@@ -124,7 +114,7 @@ def labelled_videos(model_dirs: list[Path]) -> pd.DataFrame | None:
     return None
 
 
-def stack_inputs(model_dirs: list[Path], cfg: PredictConfig) -> StackInputs:
+def stack_inputs(model_dirs: list[ModelDir], cfg: PredictConfig) -> StackInputs:
     """Base models' OOF predictions for every labelled video; a video without faces keeps its row (at the fallback)."""
     if not model_dirs:
         raise FileNotFoundError("no model folder with oof_videos.csv or oof_frames.csv to stack")
@@ -146,7 +136,7 @@ def stack_inputs(model_dirs: list[Path], cfg: PredictConfig) -> StackInputs:
             log.info("%s: %d labelled videos without a prediction (no face) stay in at the fallback",
                      model_dirs[m].name, int((~present).sum()))
     keys["has_face"] = seen
-    return StackInputs(keys, list(per_model), p, [ModelDir(d).train_config().size for d in model_dirs])
+    return StackInputs(keys, list(per_model), p, [d.train_config().size for d in model_dirs])
 
 
 # --- meta models: fitted with sklearn/scipy, stored and applied as plain numbers ---------------------
@@ -300,16 +290,17 @@ def stack_columns(inputs: StackInputs, y: np.ndarray, cfg: PredictConfig, kind: 
     return columns
 
 
-def fit_stacker(models: str | Path | list[Path], cfg: PredictConfig | None = None, meta: str | None = None,
-                seed: int = SEED, null: int = 0) -> StackResult:
+def fit_stacker(models: ModelsDir | str | Path | list[ModelDir], cfg: PredictConfig | None = None,
+                 meta: str | None = None, seed: int = SEED, null: int = 0) -> StackResult:
     """Fit the stacker on the base models' OOF predictions and score it with nested cross-fitting.
 
-    models: a folder of model folders, or an explicit list of model folders. null: permutations of the
-    null check (0: none).
+    models: a folder of model folders (every one with OOF predictions is stacked), or an explicit list of model
+    folders. null: permutations of the null check (0: none).
     """
     cfg = cfg or PredictConfig()
     kind = meta or cfg.meta
-    dirs = base_model_dirs(models) if isinstance(models, str | Path) else [Path(d) for d in models]
+    named = isinstance(models, ModelsDir | str | Path)
+    dirs = ModelsDir(models).stackable() if named else [ModelDir(d) for d in models]
     if not dirs:
         raise FileNotFoundError(f"no model folder with oof_videos.csv or oof_frames.csv in {models}")
     inputs = stack_inputs(dirs, cfg)
@@ -342,16 +333,6 @@ def fit_stacker(models: str | Path | list[Path], cfg: PredictConfig | None = Non
                for c in ("stack", "stack_calibrated")},
     }
     return StackResult(spec, table, scores, null_table, inputs)
-
-
-def save_stacker(spec: dict, out_dir: str | Path) -> Path:
-    """Write stacker.json into out_dir (StackerDir owns the file)."""
-    return StackerDir(out_dir).save(spec)
-
-
-def load_stacker(stacker_dir: str | Path) -> dict:
-    """Read stacker.json (a folder or the file itself)."""
-    return StackerDir.at(stacker_dir).load()
 
 
 def stacker_predict(spec: dict, probs: np.ndarray) -> np.ndarray:

@@ -440,10 +440,19 @@ def check_settings(out: Path, cfg: ExtractConfig, overwrite: bool = False) -> No
     atomic_write_json(wanted, path)
 
 
-def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig, workers: int = 1,
+@dataclass(frozen=True)
+class Extraction:
+    """What `extract_dataset` returns: the crops folder (its manifest covers every finished video of the index) and
+    this run's videos.csv rows (the shard's videos: status, reason, frames, faces, seconds)."""
+
+    crops: CropsDir
+    videos: pd.DataFrame
+
+
+def extract_dataset(index: pd.DataFrame, out_dir: CropsDir | str | Path, cfg: ExtractConfig, workers: int = 1,
                     scheduler=None, shard: str | tuple[int, int] | None = None,
-                    data_dir: str | Path | None = None, overwrite: bool = False) -> pd.DataFrame:
-    """Crops, manifest.csv and videos.csv for the index's videos; resumable; returns videos.csv.
+                    data_dir: str | Path | None = None, overwrite: bool = False) -> Extraction:
+    """Crops, manifest.csv and videos.csv for the index's videos into a CropsDir; resumable.
 
     index paths are relative to data_dir (None: used as given). scheduler: a Dask scheduler
     address (or Client-compatible object) whose workers see out_dir. shard "i/N" runs every N-th
@@ -479,8 +488,8 @@ def extract_dataset(index: pd.DataFrame, out_dir: str | Path, cfg: ExtractConfig
         tasks = [t for t in tasks if t["original_id"]]
     _run_tasks(tasks, cfg, out, workers, scheduler)
     _, videos = merge_parts(index, out)
-    return videos[videos["video_id"].isin(set(rows["video_id"]))].reset_index(drop=True)
+    return Extraction(crops, videos[videos["video_id"].isin(set(rows["video_id"]))].reset_index(drop=True))
 
 
-__all__ = ["VideoFaces", "SettingsChanged", "detector_for", "video_faces", "extract_video", "parse_shard",
+__all__ = ["VideoFaces", "SettingsChanged", "Extraction", "detector_for", "video_faces", "extract_video", "parse_shard",
            "shard_rows", "merge_parts", "check_settings", "extract_dataset"]

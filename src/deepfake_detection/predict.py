@@ -27,9 +27,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from deepfake_detection.aggregate import aggregate, logit, sigmoid
-from deepfake_detection.artifacts import PREDICTIONS_LOG, ModelDir
+from deepfake_detection.artifacts import PREDICTIONS_LOG, ModelDir, ModelsDir, StackerDir
 from deepfake_detection.config import ExtractConfig, PredictConfig
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
+from deepfake_detection.ensemble import stacker_predict
 from deepfake_detection.faces import resize_crop
 from deepfake_detection.io import write_errors
 from deepfake_detection.submission import expected_filenames, validate_submission, write_submission
@@ -119,16 +119,11 @@ class VideoResult:
     extract_seconds: float = 0.0
 
 
-def model_dirs(models_dir: Path) -> list[Path]:
-    """Folders under models_dir that hold a deployable model.keras (the stacker's excluded), by name."""
-    return sorted(p.parent for p in Path(models_dir).glob(f"*/{ModelDir.MODEL}") if p.parent.name != STACKER_DIR)
-
-
-def _default_aggregation(model_dir: Path, cfg: PredictConfig) -> str:
+def _default_aggregation(model_dir: ModelDir, cfg: PredictConfig) -> str:
     """cfg.aggregation, else the one chosen on the model's OOF frames, else the mean."""
     if cfg.aggregation:
         return cfg.aggregation
-    frames_csv = ModelDir(model_dir).oof_frames
+    frames_csv = model_dir.oof_frames
     if frames_csv.exists():
         from deepfake_detection.aggregate import choose_aggregation
 
@@ -142,7 +137,7 @@ def _file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha1").hexdigest()
 
 
-def run_fingerprint(models_dir: Path, stacker_dir: Path | None, cfg: PredictConfig,
+def run_fingerprint(models_dir: ModelsDir | str | Path, stacker_dir: StackerDir | str | Path | None, cfg: PredictConfig,
                     extract_cfg: ExtractConfig | None = None) -> str:
     """Short hash of what decides a video's P(FAKE): the models used (their bytes, and the OOF frames their
     aggregation is chosen on), the stacker and the settings. A resumed run reuses only rows with the same hash."""
@@ -151,31 +146,33 @@ def run_fingerprint(models_dir: Path, stacker_dir: Path | None, cfg: PredictConf
     settings = {name: getattr(cfg, name) for name in RESULT_SETTINGS}
     crops = crop_settings(replace(extract_cfg or ExtractConfig(), frames=cfg.frames, size=0, detector=cfg.detector))
     digest = hashlib.sha1(json.dumps([settings, crops], sort_keys=True).encode())
-    stacker = load_stacker(stacker_dir) if stacker_dir is not None else None
+    models = ModelsDir(models_dir)
+    stacker = StackerDir.at(stacker_dir).load() if stacker_dir is not None else None
     if stacker is not None:
         digest.update(json.dumps(stacker, sort_keys=True).encode())
-        files = [Path(models_dir) / m["path"] for m in stacker["models"]]
+        files = [models.path / m["path"] for m in stacker["models"]]
     else:
-        files = [f for d in model_dirs(models_dir) for f in (ModelDir(d).model, ModelDir(d).oof_frames) if f.exists()]
+        files = [f for d in models.deployable() for f in (d.model, d.oof_frames) if f.exists()]
     for path in files:
         digest.update(f"{path.parent.name}/{path.name}|{_file_digest(path)}".encode())
     return digest.hexdigest()[:12]
 
 
-def load_ensemble(models_dir: str | Path, stacker_dir: str | Path | None = None,
+def load_ensemble(models_dir: ModelsDir | str | Path, stacker_dir: StackerDir | str | Path | None = None,
                   cfg: PredictConfig | None = None) -> Ensemble:
     """Load every base model once (the stacker's models, in its order, when a stacker is given)."""
     from deepfake_detection.models import input_size, load_model
 
     cfg = cfg or PredictConfig()
-    models_dir = Path(models_dir)
-    stacker = load_stacker(stacker_dir) if stacker_dir is not None else None
+    models_dir = ModelsDir(models_dir)
+    stacker = StackerDir.at(stacker_dir).load() if stacker_dir is not None else None
     if stacker is not None:
-        entries = [(m["name"], models_dir / m["path"], cfg.aggregation or m["aggregation"]) for m in stacker["models"]]
+        entries = [(m["name"], models_dir.path / m["path"], cfg.aggregation or m["aggregation"])
+                   for m in stacker["models"]]
     else:
-        entries = [(d.name, ModelDir(d).model, _default_aggregation(d, cfg)) for d in model_dirs(models_dir)]
+        entries = [(d.name, d.model, _default_aggregation(d, cfg)) for d in models_dir.deployable()]
     if not entries:
-        raise FileNotFoundError(f"no */{ModelDir.MODEL} under {models_dir}")
+        raise FileNotFoundError(f"no */{ModelDir.MODEL} under {models_dir.path}")
     models = []
     warm_batch = min(cfg.batch_size, 1 << (max(cfg.frames, 1) - 1).bit_length())  # a one-face video's batch shape
     for name, path, aggregation in entries:
@@ -354,7 +351,8 @@ class PredictionLog:
             os.fsync(handle.fileno())
 
 
-def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: str | Path | None = None,
+def predict_videos(videos_dir: str | Path, models_dir: ModelsDir | str | Path,
+                   stacker_dir: StackerDir | str | Path | None = None,
                    out: str | Path = "submission.csv", budget_hours: float | None = None, frames: int | None = None,
                    sample_submission: str | Path | None = None, detector: str | None = None,
                    log_path: str | Path | None = None, cfg: PredictConfig | None = None,
@@ -369,11 +367,12 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
     budget_seconds = cfg.budget_hours * 3600 * (1 - cfg.budget_margin)
     started = time.monotonic()
     videos_dir, out = Path(videos_dir), Path(out)
-    if stacker_dir is None and (Path(models_dir) / STACKER_DIR / STACKER_FILE).exists():
-        stacker_dir = Path(models_dir) / STACKER_DIR
+    models = ModelsDir(models_dir)
+    stacker = StackerDir.at(stacker_dir) if stacker_dir is not None else (
+        models.stacker if models.has_stacker() else None)  # MODELS/stacker when present
     names = expected_filenames(videos_dir, sample_submission)
     out.parent.mkdir(parents=True, exist_ok=True)
-    run = run_fingerprint(Path(models_dir), Path(stacker_dir) if stacker_dir is not None else None, cfg, extract_cfg)
+    run = run_fingerprint(models, stacker, cfg, extract_cfg)
     prediction_log = PredictionLog(Path(log_path) if log_path else out.with_name(PREDICTIONS_LOG), run)
     results, degraded_before = prediction_log.done(), prediction_log.degraded()
     todo = [n for n in names if n not in results]
@@ -382,7 +381,7 @@ def predict_videos(videos_dir: str | Path, models_dir: str | Path, stacker_dir: 
     if todo:
         from deepfake_detection.extract import detector_for
 
-        ensemble = load_ensemble(models_dir, stacker_dir, cfg)
+        ensemble = load_ensemble(models, stacker, cfg)
         planner = BudgetPlanner(budget_seconds - (time.monotonic() - started), cfg.frames,
                                 [m.name for m in ensemble.models], cfg.min_frames)
         base_extract = inference_extract_config(extract_cfg, max(m.size for m in ensemble.models), cfg)

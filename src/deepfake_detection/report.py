@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.artifacts import ModelDir, RunDir
+from deepfake_detection.artifacts import BenchDir, ModelsDir, RunDir
 from deepfake_detection.io import atomic_write_text
 from deepfake_detection.metrics import evaluate
 from deepfake_detection.reporting import to_markdown
@@ -87,10 +87,10 @@ def crops_section(run_dir: Path, figures: list[str]) -> list[str]:
 def models_section(run_dir: Path, figures: Figures) -> list[str]:
     """Per-model training curves and out-of-fold video metrics, from models/*/oof_videos.csv."""
     rows, curves = {}, []
-    for oof in sorted(RunDir(run_dir).models.glob(f"*/{ModelDir.OOF_VIDEOS}")):
-        videos = pd.read_csv(oof)
-        rows[oof.parent.name] = evaluate(videos["label"], videos["p"])
-        curves += figures.links([f"training_{oof.parent.name}.png"])
+    for model in (m for m in RunDir(run_dir).models.members() if m.oof_videos.exists()):
+        videos = pd.read_csv(model.oof_videos)
+        rows[model.name] = evaluate(videos["label"], videos["p"])
+        curves += figures.links([f"training_{model.name}.png"])
     table = pd.DataFrame(rows).T[["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]]
     return ["## Models (out-of-fold, video level, mean of frames)", "", to_markdown(table), "", *curves]
 
@@ -152,7 +152,7 @@ def write_report(run_dir: str | Path, reports_dir: str | Path = "reports", data_
         (run.index, lambda: ["## Exploratory analysis", *figures.links([f"eda_{n}.png" for n in EDA_FIGURES]),
                                *(["", summary.read_text()] if summary.exists() else [])]),
         (run.crops.videos, lambda: crops_section(run_dir, figures.links(["crops_samples.png", "demo_pairs.png"]))),
-        (run.models, lambda: models_section(run_dir, figures)),
+        (run.models.path, lambda: models_section(run_dir, figures)),
         (run.stacker.spec, lambda: stacking_section(run_dir, figures)),
         (run.predictions_log, lambda: inference_section(run_dir)),
         (run.submission, lambda: submission_section(run_dir)),
@@ -241,7 +241,7 @@ def real_eda_section(src: RealSources, out_dir: Path) -> list[str]:
 
 def benchmark_section(bench_dir: Path, out_dir: Path) -> list[str]:
     """One committed benchmark run: its results.md (written from its results.json) and its figures."""
-    results = bench_dir / "results.md"
+    results = BenchDir(bench_dir).results_md
     if not results.is_file():
         return [f"_(no {results}: run the benchmark to add this section)_"]
     lines = _demote(results.read_text()).splitlines()
@@ -275,15 +275,15 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
              "The data, recipe and known limits are on its "
              f"[model card](../../{src.zoo.as_posix()}/MODEL_CARD.md).", ""]
     crops = src.shared / "data" / "dfdc-faces"
-    explained = next(((e, m) for e, m in zip(spec["models"], models, strict=True) if has_feature_maps(m)), None)
+    members = zip(spec["models"], models, ModelsDir(src.zoo).stacked(), strict=True)
+    explained = next(((e, m, d) for e, m, d in members if has_feature_maps(m)), None)
     if not (crops / "labels.csv").is_file() or explained is None:
         return lines + ["_(no DFDC face crops or no convolutional model: Grad-CAM skipped)_"]
     index = index_videos(crops)[0]
     chosen = pd.concat([index[index["label"] == label].sample(GRADCAM_PER_CLASS, random_state=seed)
                         for label in (1, 0)])
-    entry, model = explained
-    images = read_images([crops / p for p in chosen["path"]], entry["size"],
-                         ModelDir((src.zoo / entry["path"]).parent).train_config().resize)
+    entry, model, model_dir = explained
+    images = read_images([crops / p for p in chosen["path"]], entry["size"], model_dir.train_config().resize)
     p_fake = np.asarray(model.predict(images, verbose=0)).reshape(-1)
     titles = [f"{'FAKE' if label == 1 else 'REAL'}  P={p:.2f}"
               for label, p in zip(chosen["label"], p_fake, strict=True)]

@@ -272,7 +272,7 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
         scorer,
         keras.callbacks.ModelCheckpoint(str(checkpoint), monitor=MONITOR, mode="min", save_best_only=selecting,
                                         save_weights_only=True),
-        keras.callbacks.CSVLogger(str(fold_dir / "history.csv"), append=True),
+        keras.callbacks.CSVLogger(str(ModelDir(fold_dir).history), append=True),
     ]
     if selecting:  # otherwise the last epoch stands: nothing is chosen
         callbacks += [
@@ -280,7 +280,7 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
             keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="min", factor=0.5,
                                               patience=max(1, cfg.patience - 1)),
         ]
-    (fold_dir / "history.csv").unlink(missing_ok=True)
+    ModelDir(fold_dir).history.unlink(missing_ok=True)
     class_weight = fit_class_weight(labels, cfg.imbalance)
     pretrained = cfg.weights is not None
     # A frozen random backbone teaches the head nothing: the head phase needs pretrained weights.
@@ -318,20 +318,40 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
 
 
 # --- all folds ---------------------------------------------------------------------------------
-def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, fold: str | int = "all",
-                out_dir: str | Path = "models/model", figures_dir: str | Path | None = None) -> dict:
-    """Train cfg.model on one fold or all folds; write model.keras, config.json, history, OOF CSVs, curves.
+@dataclass(frozen=True)
+class TrainResult:
+    """What `train_model` returns: the trained model folder and the run's scores (also in its config.json)."""
 
-    Returns a summary: paths, per-fold best val_video_bll, OOF video metrics, deployment fold, seconds.
+    model_dir: ModelDir
+    folds: tuple[int, ...]
+    val_video_bll: dict[int, float]  # per fold: the chosen epoch's (or the last epoch's) video balanced log loss
+    oof_video_metrics: dict[str, float]  # the out-of-fold videos of all folds trained
+    seconds: float  # 0.0 when reused
+    figure: Path | None = None  # the training curves, when asked for
+    reused: bool = False  # a finished run with the same settings was found, nothing trained
+
+    @classmethod
+    def read(cls, model_dir: ModelDir, reused: bool = False) -> TrainResult:
+        """The result of a finished training, read back from its config.json."""
+        info = model_dir.run_info()
+        return cls(model_dir, tuple(info["folds"]), {int(k): v for k, v in info["val_video_bll"].items()},
+                   info["oof_video_metrics"], 0.0 if reused else info["seconds"], reused=reused)
+
+
+def train_model(crops_dir: CropsDir | str | Path, folds_csv: str | Path, cfg: TrainConfig, fold: str | int = "all",
+                out_dir: ModelDir | str | Path = "models/model", figures_dir: str | Path | None = None) -> TrainResult:
+    """Train cfg.model on one fold or all folds into a ModelDir: model.keras, config.json, history, OOF CSVs, curves.
+
+    Returns the model folder with per-fold best val_video_bll, OOF video metrics, folds and seconds.
     """
     start = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    crops, out = CropsDir(crops_dir), ModelDir(out_dir)
+    out.path.mkdir(parents=True, exist_ok=True)
     set_seeds(cfg.seed)
     gpu = bool(tf.config.list_physical_devices("GPU"))
     if not gpu:
         tf.config.experimental.enable_op_determinism()  # same seed, same CPU -> same predictions
-    frames = frames_with_folds(CropsDir(crops_dir).load(), read_index(folds_csv))
+    frames = frames_with_folds(crops.load(), read_index(folds_csv))
     folds = sorted(frames["fold"].unique()) if str(fold) == "all" else [int(fold)]
     strategy = choose_strategy()
     log.info("training %s at %d px on %d crops, folds %s, %d replica(s)%s", cfg.model, cfg.size, len(frames), folds,
@@ -344,7 +364,7 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
         # Every fold starts from the same initial weights, so a fold trains alike alone or among all.
         shared = None if cfg.normalization == "standardize" else build_fold_model(cfg, strategy)
         for k in folds:
-            history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out_dir / f"fold_{k}", strategy, shared)
+            history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out.fold(k).path, strategy, shared)
             histories.append(history)
             oofs.append(oof)
     finally:
@@ -352,15 +372,14 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
     history = pd.concat(histories, ignore_index=True)
     oof_frames = pd.concat(oofs, ignore_index=True)
     oof_videos = video_predictions(oof_frames, oof_frames["p"].to_numpy())
-    deployment = ModelDir(out_dir).model
-    deployment.unlink(missing_ok=True)
-    save_fold_ensemble([ModelDir(out_dir / f"fold_{k}").model for k in folds], deployment)
+    out.model.unlink(missing_ok=True)
+    save_fold_ensemble([out.fold(k).model for k in folds], out.model)
 
     atomic_write_csv(history[["fold", "phase", "epoch",
                               *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
-                     out_dir / "history.csv")
-    atomic_write_csv(oof_frames, ModelDir(out_dir).oof_frames)
-    atomic_write_csv(oof_videos, ModelDir(out_dir).oof_videos)
+                     out.history)
+    atomic_write_csv(oof_frames, out.oof_frames)
+    atomic_write_csv(oof_videos, out.oof_videos)
     oof_metrics = evaluate(oof_videos["label"], oof_videos["p"])
     info = {**asdict(cfg), "fold": str(fold), "folds": [int(k) for k in folds],
             "deployment": f"average of the fold models {[int(k) for k in folds]} (the pool the OOF numbers describe)",
@@ -368,18 +387,16 @@ def train_model(crops_dir: str | Path, folds_csv: str | Path, cfg: TrainConfig, 
                              else "last epoch (nothing chosen)"),
             "val_video_bll": {str(k): v for k, v in scores.items()}, "oof_video_metrics": oof_metrics,
             "n_crops": int(len(frames)), "n_videos": int(frames["video_id"].nunique()),
-            "crops_dir": str(crops_dir), "folds_csv": str(folds_csv), "mixed_precision": gpu,
+            "crops_dir": str(crops.path), "folds_csv": str(folds_csv), "mixed_precision": gpu,
             "replicas": int(strategy.num_replicas_in_sync), "seconds": round(time.perf_counter() - start, 1)}
-    atomic_write_text(json.dumps(info, indent=2, sort_keys=True, default=float) + "\n", ModelDir(out_dir).config)
+    atomic_write_text(json.dumps(info, indent=2, sort_keys=True, default=float) + "\n", out.config)
     figure = None
     if figures_dir is not None:
         from deepfake_detection.plots import plot_training_curves
 
         figures_dir = Path(figures_dir)
         figures_dir.mkdir(parents=True, exist_ok=True)
-        figure = figures_dir / f"training_{out_dir.name}.png"
-        plot_training_curves(history, title=f"{cfg.model} ({out_dir.name})").savefig(figure, dpi=110)
-    return {"out_dir": str(out_dir), "model_path": str(ModelDir(out_dir).model), "val_video_bll": scores,
-            "folds": [int(k) for k in folds], "oof_video_metrics": oof_metrics,
-            "figure": str(figure) if figure else None,
-            "seconds": info["seconds"]}
+        figure = figures_dir / f"training_{out.name}.png"
+        plot_training_curves(history, title=f"{cfg.model} ({out.name})").savefig(figure, dpi=110)
+    return TrainResult(out, tuple(int(k) for k in folds), {int(k): v for k, v in scores.items()}, oof_metrics,
+                       info["seconds"], figure)

@@ -15,10 +15,10 @@ only the last step, `report`, writes into `reports/`, copying in the figures it 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -27,6 +27,9 @@ from deepfake_detection.config import SEED, ExtractConfig, PredictConfig, TrainC
 from deepfake_detection.reporting import step
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from deepfake_detection.ensemble import StackResult
 
 DEMO_MODELS = ("meso4", "mesoinception4", "mobilenet_v3_small")
 
@@ -61,15 +64,25 @@ def ensure_demo_data(data_dir: str | Path, videos: int = 40, seed: int = SEED) -
     return True
 
 
-def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | None = None) -> dict:
+@dataclass
+class DemoResult:
+    """What `run_demo` returns: the run folder and what it scored."""
+
+    run: RunDir
+    scores: dict[str, float]  # the submission against data/test_labels.csv (evaluation.json)
+    stack: StackResult  # the stacker's nested out-of-fold scores and null check
+    timings: dict[str, float]  # seconds per step
+    report: Path  # report.md
+
+
+def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | None = None) -> DemoResult:
     """Demo data -> index -> folds -> EDA -> crops -> 3 models -> stack -> predict -> evaluate -> report."""
     from deepfake_detection import dataset, eda, ensemble, extract, metrics, plots, predict, report, synth, train
-    from deepfake_detection.io import atomic_write_csv
+    from deepfake_detection.io import atomic_write_csv, atomic_write_json
 
     settings = settings or DemoSettings()
     run = RunDir(run_dir)
-    run_dir = run.path
-    data_dir, crops_dir, models_dir, figures_dir = run.data, run.crops.path, run.models, run.figures
+    data_dir, figures_dir = run.data, run.figures
     timings: dict[str, float] = {}
 
     with step("demo data", timings, log):
@@ -86,43 +99,41 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
         eda.run_eda(data_dir, index=run.index, out_dir=figures_dir, summary_path=run.eda_summary)
     extract_cfg = ExtractConfig(frames=settings.frames, size=settings.size, detector=settings.detector)
     with step("extract", timings, log):
-        extract.extract_dataset(dataset.labelled(index), crops_dir, extract_cfg, data_dir=data_dir)
+        crops = extract.extract_dataset(dataset.labelled(index), run.crops, extract_cfg, data_dir=data_dir).crops
     for name in settings.models:
         with step(f"train {name}", timings, log):
             cfg = TrainConfig(model=name, size=settings.size, epochs=settings.epochs, patience=settings.patience,
                               seed=settings.seed)
             if settings.quick:
                 cfg = train.quick_config(cfg)
-            train.train_model(crops_dir, run.folds, cfg, fold="all", out_dir=models_dir / name,
+            train.train_model(crops, run.folds, cfg, fold="all", out_dir=run.models.model(name),
                               figures_dir=figures_dir)
     predict_cfg = PredictConfig(frames=settings.frames, detector=settings.detector)
     with step("stack", timings, log):
-        stacked = ensemble.fit_stacker(models_dir, predict_cfg, seed=settings.seed, null=settings.null)
-        ensemble.save_stacker(stacked.spec, run.stacker.path)
+        stacked = ensemble.fit_stacker(run.models, predict_cfg, seed=settings.seed, null=settings.null)
+        run.stacker.save(stacked.spec)
         ensemble.write_stacking_report(stacked, run.stacker.path)
     with step("predict", timings, log):
-        predict.predict_videos(data_dir / "test_videos", models_dir, out=run.submission,
+        predict.predict_videos(data_dir / "test_videos", run.models, out=run.submission,
                                sample_submission=data_dir / "sample_submission.csv", cfg=predict_cfg,
                                extract_cfg=extract_cfg)
     with step("evaluate", timings, log):
         scores, _ = metrics.evaluate_files(run.submission, data_dir / "test_labels.csv")
-        run.evaluation.write_text(json.dumps(scores, indent=2) + "\n")
-    run.timings.write_text(json.dumps(timings, indent=2) + "\n")
+        atomic_write_json(scores, run.evaluation)
+    atomic_write_json(timings, run.timings)
     with step("report", timings, log):
-        report_path = report.write_report(run_dir, settings.reports_dir)
-    return {"run_dir": run_dir, "scores": scores, "stack_scores": stacked.scores, "stack_null": stacked.null,
-            "timings": timings,
-            "report": report_path, "submission": run.submission, "figures": figures_dir}
+        report_path = report.write_report(run.path, settings.reports_dir)
+    return DemoResult(run, scores, stacked, timings, report_path)
 
 
-def metrics_table(result: dict) -> pd.DataFrame:
+def metrics_table(result: DemoResult) -> pd.DataFrame:
     """OOF scores of each model and the stack (with their null check), plus the submission's test score, as one
     table."""
-    oof = result["stack_scores"][["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]].copy()
+    oof = result.stack.scores[["log_loss", "balanced_log_loss", "roc_auc", "accuracy", "n"]].copy()
     oof.insert(0, "data", "out-of-fold (train)")
-    if result.get("stack_null") is not None:  # the same rows on permuted labels: what chance looks like here
-        oof = oof.join(result["stack_null"][["null_balanced_log_loss", "null_roc_auc"]])
-    test = pd.DataFrame([result["scores"]], index=["submission"])[["log_loss", "balanced_log_loss", "roc_auc",
-                                                                     "accuracy", "n"]]
+    if result.stack.null is not None:  # the same rows on permuted labels: what chance looks like here
+        oof = oof.join(result.stack.null[["null_balanced_log_loss", "null_roc_auc"]])
+    test = pd.DataFrame([result.scores], index=["submission"])[["log_loss", "balanced_log_loss", "roc_auc",
+                                                                  "accuracy", "n"]]
     test.insert(0, "data", "test_videos")
     return pd.concat([oof, test])

@@ -8,7 +8,6 @@ use the zoo when no model is named, so a fresh clone detects without training an
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -18,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection import __version__
-from deepfake_detection.artifacts import ModelDir
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker, stacker_predict
+from deepfake_detection.artifacts import BenchDir, ModelDir, ModelsDir, StackerDir, StudyDir
+from deepfake_detection.ensemble import stacker_predict
 from deepfake_detection.models import load_model, read_images
 from deepfake_detection.reporting import to_markdown
 from deepfake_detection.studies.common import format_metric
@@ -27,28 +26,25 @@ from deepfake_detection.studies.common import format_metric
 log = logging.getLogger(__name__)
 
 ZOO_DIR = Path("models/zoo")  # relative to the working directory (the repository root for `make`)
-CARD = "MODEL_CARD.md"
 ZOO_LIMIT_MB = 30
 
 
 def build_zoo(work_dir: str | Path, bench_dir: str | Path, out_dir: str | Path = ZOO_DIR) -> Path:
     """Copy the benchmark's deployed models and stacker into out_dir and write the model card; returns out_dir."""
-    work_dir, bench_dir, out_dir = Path(work_dir), Path(bench_dir), Path(out_dir)
-    results = json.loads((bench_dir / "results.json").read_text())
-    stacker = load_stacker(bench_dir / STACKER_DIR)
+    work, bench, zoo = StudyDir(work_dir).models, BenchDir(bench_dir), ModelsDir(out_dir)
+    out_dir = zoo.path
+    results = bench.load()
+    source_stacker = StackerDir.of(bench.path)
+    stacker = source_stacker.load()
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    (out_dir / STACKER_DIR).mkdir(parents=True)
-    for entry in stacker["models"]:
-        source = work_dir / "models" / entry["name"]
-        (out_dir / entry["name"]).mkdir()
-        shutil.copyfile(ModelDir(source).model, ModelDir(out_dir / entry["name"]).model)
-        shutil.copyfile(ModelDir(source).config, ModelDir(out_dir / entry["name"]).config)
-    shutil.copyfile(bench_dir / STACKER_DIR / STACKER_FILE, out_dir / STACKER_DIR / STACKER_FILE)
+    for entry in stacker["models"]:  # the deployed model and how it was trained; not the OOF tables
+        work.model(entry["name"]).copy_to(zoo.model(entry["name"]), (ModelDir.MODEL, ModelDir.CONFIG))
+    source_stacker.copy_to(zoo.stacker)
     size_mb = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file()) / 2**20
     if size_mb > ZOO_LIMIT_MB:
         raise ValueError(f"the zoo would take {size_mb:.1f} MB, over the {ZOO_LIMIT_MB} MB the repository allows")
-    (out_dir / CARD).write_text(model_card(results, stacker, size_mb))
+    zoo.card.write_text(model_card(results, stacker, size_mb))
     log.info("zoo written to %s (%.1f MB)", out_dir, size_mb)
     return out_dir
 
@@ -143,19 +139,18 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
 
 def zoo_models(zoo_dir: str | Path = ZOO_DIR) -> tuple[dict, list[keras.Model]]:
     """The zoo's stacker spec and its models, in the stacker's order."""
-    zoo_dir = Path(zoo_dir)
-    if not (zoo_dir / STACKER_DIR / STACKER_FILE).is_file():
-        raise FileNotFoundError(f"no zoo at {zoo_dir} (run `make models`, or name a model with --model/--model-path)")
-    spec = load_stacker(zoo_dir / STACKER_DIR)
-    return spec, [load_model(zoo_dir / m["path"]) for m in spec["models"]]
+    zoo = ModelsDir(zoo_dir)
+    if not zoo.has_stacker():
+        raise FileNotFoundError(f"no zoo at {zoo.path} (run `make models`, or name a model with --model/--model-path)")
+    return zoo.stacker.load(), [load_model(m.model) for m in zoo.stacked()]
 
 
 def score_crops_with_zoo(paths: list[str | Path], zoo_dir: str | Path = ZOO_DIR, batch_size: int = 32) -> pd.DataFrame:
     """P(FAKE) per face-crop image from the zoo: one column per model and `p_fake`, the calibrated stack."""
     spec, models = zoo_models(zoo_dir)
     columns = {}
-    for entry, model in zip(spec["models"], models, strict=True):
-        resize = ModelDir((Path(zoo_dir) / entry["path"]).parent).train_config().resize
+    for entry, model, model_dir in zip(spec["models"], models, ModelsDir(zoo_dir).stacked(), strict=True):
+        resize = model_dir.train_config().resize
         images = read_images(paths, entry["size"], resize)  # (N, size, size, 3) 0-255 RGB, the training resize
         columns[entry["name"]] = np.asarray(model.predict(images, batch_size=batch_size, verbose=0)).reshape(-1)
     probs = np.stack([columns[m["name"]] for m in spec["models"]], axis=1)  # (N, n_models)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection import config as C
-from deepfake_detection.artifacts import ModelDir
+from deepfake_detection.artifacts import BenchDir, ModelDir, ModelsDir, StackerDir
 from deepfake_detection.config import PredictConfig, TrainConfig
 from deepfake_detection.crossfit import chain_oof, null_check
 from deepfake_detection.ensemble import StackResult, calibration_step, fit_stacker, roc_points, stack_columns
@@ -32,7 +32,7 @@ from deepfake_detection.metrics import (
     prior_baseline,
 )
 from deepfake_detection.reporting import step, to_markdown
-from deepfake_detection.train import train_model
+from deepfake_detection.train import TrainResult, train_model
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def reported_name(column: str, names: dict[str, str]) -> str:
     return names[column]
 
 
-def add_trained(videos: pd.DataFrame, model_dirs: list[Path], cfg: PredictConfig, seed: int,
+def add_trained(videos: pd.DataFrame, model_dirs: list[ModelDir], cfg: PredictConfig, seed: int,
                 names: dict[str, str] | None = None, stack: bool = True) -> StackResult:
     """Columns `NAME` (mean of OOF frames) and `NAME +cal` (nested aggregation choice + calibration) per trained
     model, plus `stack` and `stack +cal` when asked: all from ensemble.stack_columns, the path the stacker reports."""
@@ -183,37 +183,42 @@ def write_if_changed(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_csv(frame, path)
 
 
-def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str | int, out_dir: Path) -> dict:
+def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str | int,
+                   out_dir: ModelDir | Path) -> TrainResult:
     """train.train_model, skipped when out_dir already holds a finished run with the same settings and inputs.
 
     A long benchmark killed mid-way, or rerun with one more model, then retrains only what changed.
     """
-    config = ModelDir(out_dir).config
-    if config.exists() and ModelDir(out_dir).oof_frames.exists():
-        done = json.loads(config.read_text())
+    out = ModelDir(out_dir)
+    if out.is_trained():
+        done = out.run_info()
         # a setting the finished run predates had its default then, so it counts as unchanged when cfg keeps it
         defaults = json.loads(json.dumps(asdict(TrainConfig())))
         same = all(done.get(key, defaults[key]) == value for key, value in json.loads(json.dumps(asdict(cfg))).items())
         same_crops = Path(done.get("crops_dir", "")).resolve() == Path(crops_dir).resolve()  # one folder, two spellings
         if same and done.get("fold") == str(fold) and same_crops \
                 and done.get("folds_csv") == str(folds_csv) \
-                and Path(folds_csv).stat().st_mtime <= config.stat().st_mtime:
-            log.info("reusing the finished training in %s", out_dir)
-            return {"seconds": 0.0, "reused": True}
-    summary = train_model(crops_dir, folds_csv, cfg, fold=fold, out_dir=out_dir)
-    return {"seconds": summary["seconds"], "reused": False}
+                and Path(folds_csv).stat().st_mtime <= out.config.stat().st_mtime:
+            log.info("reusing the finished training in %s", out.path)
+            return TrainResult.read(out, reused=True)
+    return train_model(crops_dir, folds_csv, cfg, fold=fold, out_dir=out)
 
 
-def train_each(configs: dict[str, TrainConfig], crops_dir: Path, folds_csv: Path, models_dir: Path,
-               timings: dict[str, float]) -> dict[str, dict]:
+def train_each(configs: dict[str, TrainConfig], crops_dir: Path, folds_csv: Path, models_dir: ModelsDir,
+               timings: dict[str, float]) -> dict[str, TrainResult]:
     """The fold loop: each named TrainConfig trained on every fold of folds_csv (one model per fold, out-of-fold
-    predictions) into models_dir/NAME, or reused when finished. Returns name -> seconds, reused, train_config."""
+    predictions) into models_dir/NAME, or reused when finished."""
     trained = {}
     for name, cfg in configs.items():
         with step(f"train_{name}", timings, log):
-            trained[name] = {**train_or_reuse(crops_dir, folds_csv, cfg, "all", models_dir / name),
-                             "train_config": asdict(cfg)}
+            trained[name] = train_or_reuse(crops_dir, folds_csv, cfg, "all", models_dir.model(name))
     return trained
+
+
+def trained_facts(trained: dict[str, TrainResult], configs: dict[str, TrainConfig]) -> dict[str, dict]:
+    """results.json's `trained`: per model, seconds, whether reused, and the TrainConfig it was trained with."""
+    return {name: {"seconds": r.seconds, "reused": r.reused, "train_config": asdict(configs[name])}
+            for name, r in trained.items()}
 
 
 # --- ablations and the null check --------------------------------------------------------------------------
@@ -318,10 +323,23 @@ def save_roc(videos: pd.DataFrame, rows: list[str], path: Path) -> None:
     plots.plot_roc_curves(roc_points(videos, rows)).savefig(path, dpi=110)
 
 
-def write_results_json(path: Path, facts: dict, **frames: pd.DataFrame) -> None:
-    """results.json: the run's facts and each table as a list of records (numpy scalars as plain numbers)."""
-    payload = {"facts": facts, **{name: frame.to_dict(orient="records") for name, frame in frames.items()}}
-    atomic_write_json(payload, path, indent=1, default=_plain)
+@dataclass
+class SuiteResult:
+    """What every suite's run returns: its report folder and the tables its results.md and results.json hold."""
+
+    bench: BenchDir  # results.md, results.json, figures/
+    facts: dict  # the run's settings, data counts, timings (JSON, as in results.json)
+    table: pd.DataFrame  # one row per model and subset: scores, 95 % intervals, AUC p-value
+    videos: pd.DataFrame  # one row per scored video (or crop) with every model's P(FAKE)
+    null: pd.DataFrame = field(default_factory=pd.DataFrame)  # the null check (permuted labels), when run
+    ablation: pd.DataFrame = field(default_factory=pd.DataFrame)  # one-change ablation rows, when run
+    cross_compression: pd.DataFrame = field(default_factory=pd.DataFrame)  # FF++: c23-trained models on c40
+    stacker: StackerDir | None = None  # the stacker fitted on the trained models' OOF, when one was
+
+    def write_json(self, *tables: str) -> Path:
+        """results.json: the facts and the named tables as lists of records (numpy scalars as plain numbers)."""
+        payload = {"facts": self.facts, **{name: getattr(self, name).to_dict(orient="records") for name in tables}}
+        return atomic_write_json(payload, self.bench.results_json, indent=1, default=_plain)
 
 
 def _plain(value):

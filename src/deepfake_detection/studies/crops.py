@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detection import config as C
-from deepfake_detection.artifacts import CropsDir, ModelDir, StackerDir
+from deepfake_detection.artifacts import BenchDir, CropsDir, ModelDir, StackerDir, StudyDir
 from deepfake_detection.config import CropsBenchmarkConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, is_crop_dataset, labelled, make_folds
-from deepfake_detection.ensemble import save_stacker, write_stacking_report
+from deepfake_detection.ensemble import write_stacking_report
 from deepfake_detection.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from deepfake_detection.models import build_model
 from deepfake_detection.pipeline import frames_with_folds
@@ -32,6 +32,7 @@ from deepfake_detection.studies.common import (
     MESONET_ARCHITECTURES,
     PRETRAINED,
     UNRELIABLE,
+    SuiteResult,
     ablation_markdown,
     ablation_row,
     add_trained,
@@ -44,9 +45,9 @@ from deepfake_detection.studies.common import (
     save_roc,
     table_md,
     train_each,
+    trained_facts,
     with_permutation_p,
     write_if_changed,
-    write_results_json,
 )
 from deepfake_detection.train import OOF_FRAME_COLUMNS, video_predictions
 
@@ -102,7 +103,7 @@ def crop_ablation_rows(videos: pd.DataFrame, bench: CropsBenchmarkConfig) -> pd.
     return pd.DataFrame(rows)
 
 
-def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, work: Path) -> Path | None:
+def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, work: Path) -> ModelDir | None:
     """An original MesoNet file (no training) as a model folder like a trained one: model.keras, config.json and
     OOF files (its predictions on every crop, each tagged with the crop's fold); a rerun reuses the predictions.
 
@@ -112,11 +113,10 @@ def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, wor
     if not path.is_file():
         log.warning("MesoNet weights %s not found; row skipped", path)
         return None
-    out = work / "models" / (stem + "_pretrained")
-    target = ModelDir(out)
+    target = StudyDir(work).models.model(stem + "_pretrained")
     if target.oof_frames.is_file() and len(pd.read_csv(target.oof_frames)) == len(frames):
-        return out
-    out.mkdir(parents=True, exist_ok=True)
+        return target
+    target.path.mkdir(parents=True, exist_ok=True)
     architecture = MESONET_ARCHITECTURES[stem.split("_")[0]]
     model = build_model(architecture, size=256, weights=path)
     oof = frames.assign(p=predict_crops(model, frames["path"].tolist(), 256))[OOF_FRAME_COLUMNS]
@@ -124,35 +124,35 @@ def pretrained_model_dir(stem: str, mesonet_dir: Path, frames: pd.DataFrame, wor
     atomic_write_csv(video_predictions(oof, oof["p"].to_numpy()), target.oof_videos)
     model.save(target.model)
     info = {**asdict(TrainConfig(model=architecture, size=256, weights=str(path), epochs=0)),
-            "pretrained": stem, "folds_csv": str(work / "folds.csv")}
+            "pretrained": stem, "folds_csv": str(StudyDir(work).folds)}
     atomic_write_json(info, target.config)
-    return out
+    return target
 
 
 def run(data_dir: str | Path, cfg: CropsBenchmarkConfig, out_dir: str | Path = "reports/dfdc-crops",
         work_dir: str | Path = "work/dfdc-crops", *, quick: bool = False,
-        mesonet_dir: str | Path | None = C.MESONET_DIR) -> dict:
+        mesonet_dir: str | Path | None = C.MESONET_DIR) -> SuiteResult:
     """The crop suite end to end: group folds, per-recipe fold training, nested stacking, intervals, null check.
 
     Writes results.md, results.json, figures and the fitted stacker (out_dir/stacker) into out_dir; models go to
     work_dir/models/RECIPE (reused by a rerun with the same settings). quick: CI-sized trainings at 64 px.
     """
     total, timings, bench = time.perf_counter(), {}, cfg
-    data_dir, out, work = Path(data_dir), Path(out_dir), Path(work_dir)
+    data_dir, out, work = Path(data_dir), BenchDir(out_dir), Path(work_dir)
     mesonet_dir = Path(mesonet_dir) if mesonet_dir is not None and Path(mesonet_dir).is_dir() else None
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    out.figures.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     set_seeds(bench.seed)
     predict_cfg = PredictConfig()
 
     with step("index_and_folds", timings, log):
         folds = crop_folds(data_dir, bench)
-        folds_csv = work / "folds.csv"
+        folds_csv = StudyDir(work).folds
         write_if_changed(folds, folds_csv)
     configs = {name: recipe_config(name, bench, mesonet_dir, quick) for name in trained_recipes(bench)}
-    trained = train_each(configs, data_dir, folds_csv, work / "models", timings)
+    trained = train_each(configs, data_dir, folds_csv, StudyDir(work).models, timings)
 
-    pretrained: dict[str, Path] = {}
+    pretrained: dict[str, ModelDir] = {}
     with step("pretrained_mesonet", timings, log):
         if mesonet_dir is not None:
             frames = frames_with_folds(CropsDir(data_dir).load(), folds)
@@ -166,15 +166,15 @@ def run(data_dir: str | Path, cfg: CropsBenchmarkConfig, out_dir: str | Path = "
     videos = folds[["video_id", "label", "group", "fold"]].copy()
     videos["label"] = videos["label"].astype(int)
     with step("aggregation_calibration_stacking", timings, log):
-        stack = add_trained(videos, [work / "models" / n for n in bench.recipes], predict_cfg, bench.seed)
+        stack = add_trained(videos, [trained[n].model_dir for n in bench.recipes], predict_cfg, bench.seed)
         extra = [n for n in trained if n not in bench.recipes]  # trained for the ablations only: scored, not stacked
         if extra:
-            add_trained(videos, [work / "models" / n for n in extra], predict_cfg, bench.seed, stack=False)
-        stacker_dir = StackerDir.of(out).path
-        save_stacker(stack.spec, stacker_dir)
-        write_stacking_report(stack, stacker_dir)
+            add_trained(videos, [trained[n].model_dir for n in extra], predict_cfg, bench.seed, stack=False)
+        stacker = StackerDir.of(out.path)
+        stacker.save(stack.spec)
+        write_stacking_report(stack, stacker.path)
         for name, model_dir in pretrained.items():
-            oof = pd.read_csv(ModelDir(model_dir).oof_videos, dtype={"video_id": str})
+            oof = pd.read_csv(model_dir.oof_videos, dtype={"video_id": str})
             videos[name] = videos["video_id"].map(dict(zip(oof["video_id"], oof["p"], strict=True))).astype(float)
             videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), predict_cfg)
 
@@ -197,21 +197,20 @@ def run(data_dir: str | Path, cfg: CropsBenchmarkConfig, out_dir: str | Path = "
     y = videos["label"].to_numpy(int)
     facts = {"data_dir": str(data_dir), "quick": quick, "settings": asdict(bench), "n_crops": len(videos),
              "n_real": int((y == 0).sum()), "n_fake": int(y.sum()), "n_groups": int(videos["group"].nunique()),
-             "trained": trained, "pretrained": {n: str(d) for n, d in pretrained.items()}, "timings_s": timings,
-             "cpu_count": os.cpu_count(),
+             "trained": trained_facts(trained, configs), "pretrained": {n: str(d.path) for n, d in pretrained.items()},
+             "timings_s": timings, "cpu_count": os.cpu_count(),
              "stack_models": [m["name"] for m in stack.spec["models"]],
-             "reused_trainings": [n for n, t in trained.items() if t.get("reused")]}
-    result = {"facts": facts, "table": table, "videos": videos, "null": null, "ablation": ablation}
-    write_crops_results(result, out)
-    return {"results_md": str(out / "results.md"), "results_json": str(out / "results.json"), "table": table,
-            "facts": facts, "null": null, "ablation": ablation, "stacker": str(stacker_dir)}
+             "reused_trainings": [n for n, t in trained.items() if t.reused]}
+    result = SuiteResult(out, facts, table, videos, null=null, ablation=ablation, stacker=stacker)
+    write_crops_results(result)
+    return result
 
 
-def write_crops_results(result: dict, out: Path) -> None:
+def write_crops_results(result: SuiteResult) -> None:
     """results.md, results.json and the ROC figure of one crop benchmark run."""
-    facts, table, videos = result["facts"], result["table"], result["videos"]
+    facts, table, videos = result.facts, result.table, result.videos
     s = facts["settings"]
-    save_roc(videos, [m for m in table["model"] if m.endswith(CAL)], out / "figures" / "roc.png")
+    save_roc(videos, [m for m in table["model"] if m.endswith(CAL)], result.bench.figures / "roc.png")
     recipes = "; ".join(f"`{n}`: {t['train_config']['model']} at {t['train_config']['size']} px, "
                         + (f"from `{Path(t['train_config']['weights']).name}`" if t["train_config"]["weights"] else
                            "from random weights")
@@ -255,14 +254,13 @@ def write_crops_results(result: dict, out: Path) -> None:
         "## Scores (out-of-fold)",
         "",
         table_md(shown, cells),
-        *null_markdown(result["null"]),
-        *ablation_section(result["ablation"]),
+        *null_markdown(result.null),
+        *ablation_section(result.ablation),
         "## Time per stage (s)", "", table_md(pd.DataFrame([facts["timings_s"]]), list(facts["timings_s"])),
         "![roc](figures/roc.png)", "",
     ]
-    atomic_write_text("\n".join(lines), out / "results.md")
-    write_results_json(out / "results.json", facts, table=table, null=result["null"], ablation=result["ablation"],
-                       videos=videos)
+    atomic_write_text("\n".join(lines), result.bench.results_md)
+    result.write_json("table", "null", "ablation", "videos")
 
 
 def ablation_section(ablation: pd.DataFrame) -> list[str]:

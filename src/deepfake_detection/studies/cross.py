@@ -17,17 +17,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from deepfake_detection.artifacts import BenchDir, ModelsDir
 from deepfake_detection.config import CrossDatasetConfig, PredictConfig
 from deepfake_detection.dataset import index_videos, labelled
 from deepfake_detection.detect import DetectConfig, detect_paths
-from deepfake_detection.ensemble import STACKER_DIR, STACKER_FILE, load_stacker
 from deepfake_detection.io import atomic_write_csv, atomic_write_text
 from deepfake_detection.studies.common import (
+    SuiteResult,
     format_metric,
     results_table,
     scores_markdown,
     with_permutation_p,
-    write_results_json,
 )
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,14 @@ def training_overlap(videos: pd.DataFrame, train_labels: str | Path | None) -> d
             "as_original_of_one": sum(bool(n & seen.get("original", set())) for n in names)}
 
 
-def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int) -> pd.DataFrame:
+def cross_dataset_videos(data_dir: Path, models_dir: ModelsDir, work: Path, seed: int) -> pd.DataFrame:
     """One row per labelled video: label, group, method, compression, status, and P(FAKE) of the stack and each
     model."""
     index = labelled(index_videos(data_dir)[0]).reset_index(drop=True)
     paths = [data_dir / p for p in index["path"]]
     detections = detect_paths(paths, models_dir, work / "detect", dcfg=DetectConfig(gradcam=False, n_boot=0, seed=seed))
-    stacker = models_dir / STACKER_DIR / STACKER_FILE  # the fallback predict would write (load_ensemble's rule)
-    fallback = load_stacker(stacker)["fallback"] if stacker.is_file() else PredictConfig().fallback
+    # the fallback predict would write (load_ensemble's rule)
+    fallback = models_dir.stacker.load()["fallback"] if models_dir.has_stacker() else PredictConfig().fallback
     rows = []
     for det in detections:
         row = {"status": det.status, "faces": len(det.faces), STACK: det.p_fake if det.p_fake is not None else fallback}
@@ -72,10 +72,10 @@ def cross_dataset_videos(data_dir: Path, models_dir: Path, work: Path, seed: int
 
 def run(data_dir: str | Path, cfg: CrossDatasetConfig, out_dir: str | Path = "reports/cross-ffpp",
         work_dir: str | Path = "work/cross-ffpp", *, quick: bool = False,
-        mesonet_dir: str | Path | None = None) -> dict:
+        mesonet_dir: str | Path | None = None) -> SuiteResult:
     """Score cfg.models on every labelled video of a folder (FF++, or REAL/ FAKE/ video folders); write results.md,
     results.json and videos.csv. Nothing is trained, so `quick` and `mesonet_dir` change nothing here."""
-    data_dir, models_dir, out, work = Path(data_dir), Path(cfg.models), Path(out_dir), Path(work_dir)
+    data_dir, models_dir, out, work = Path(data_dir), ModelsDir(cfg.models), BenchDir(out_dir), Path(work_dir)
     start = time.perf_counter()
     videos = cross_dataset_videos(data_dir, models_dir, work, cfg.seed)
     columns = {name: name for name in videos.columns[videos.columns.get_loc("faces") + 1:]}
@@ -84,16 +84,15 @@ def run(data_dir: str | Path, cfg: CrossDatasetConfig, out_dir: str | Path = "re
     y = videos["label"].astype(int).to_numpy()
     minutes = (time.perf_counter() - start) / 60
     no_face = int((~videos["status"].isin(["ok", "partial"])).sum())
-    facts = {"data_dir": str(data_dir), "models_dir": str(models_dir), "n_videos": len(videos),
+    facts = {"data_dir": str(data_dir), "models_dir": str(models_dir.path), "n_videos": len(videos),
              "n_fake": int(y.sum()), "n_real": int((y == 0).sum()), "n_groups": int(videos["group"].nunique()),
              "no_face": no_face, "minutes": round(minutes, 1), "seed": cfg.seed, "name": cfg.name,
              "overlap": training_overlap(videos, cfg.train_labels)}
-    atomic_write_csv(videos, out / "videos.csv")
-    write_results_json(out / "results.json", facts, table=table)
-    results_md = out / "results.md"
-    atomic_write_text(results_markdown(table, facts), results_md)
-    return {"table": table, "videos": videos, "facts": facts, "results_md": results_md,
-            "results_json": out / "results.json"}
+    result = SuiteResult(out, facts, table, videos)
+    atomic_write_csv(videos, out.videos)
+    result.write_json("table")
+    atomic_write_text(results_markdown(table, facts), out.results_md)
+    return result
 
 
 def results_markdown(table: pd.DataFrame, facts: dict) -> str:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
-from deepfake_detection.artifacts import CropsDir, ModelDir
+from deepfake_detection.artifacts import BenchDir, CropsDir, ModelDir, StudyDir
 from deepfake_detection.config import BenchmarkConfig, ExtractConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, labelled, make_folds
 from deepfake_detection.ensemble import aggregation_step, fit_stacker, oof_with_fallback, reliability_table
@@ -37,6 +37,7 @@ from deepfake_detection.studies.common import (
     MESONET_ARCHITECTURES,
     PRETRAINED,
     UNRELIABLE,
+    SuiteResult,
     ablation_markdown,
     ablation_row,
     add_prediction,
@@ -53,8 +54,8 @@ from deepfake_detection.studies.common import (
     table_md,
     train_each,
     train_or_reuse,
+    trained_facts,
     write_if_changed,
-    write_results_json,
 )
 from deepfake_detection.train import quick_config
 
@@ -80,18 +81,19 @@ def quick_subset(videos: pd.DataFrame, seed: int) -> pd.DataFrame:
     return keep.sort_values("video_id").reset_index(drop=True)
 
 
-def derive_crops(crops_dir: Path, out_dir: Path, size: int, interpolation: str, margin: float | None = None,
-                 to_margin: float | None = None, jpeg_quality: int = ExtractConfig.jpeg_quality) -> Path:
+def derive_crops(crops_dir: CropsDir | Path, out_dir: Path, size: int, interpolation: str,
+                 margin: float | None = None, to_margin: float | None = None,
+                 jpeg_quality: int = ExtractConfig.jpeg_quality) -> CropsDir:
     """Extracted crops resized to `size` with a cv2 interpolation (and centre-cut to a tighter margin).
 
     A crop of margin m spans the face box times (1 + 2m) along its longer side, so cutting the centre
     (1 + 2 to_margin) / (1 + 2m) of it gives the crop of margin to_margin (exact unless the frame edge
     clamped the region). Writes JPEGs and a manifest.csv with the same rows; reused when complete.
     """
-    manifest = CropsDir(crops_dir).load()
-    done = CropsDir(out_dir).manifest
+    manifest, derived = CropsDir(crops_dir).load(), CropsDir(out_dir)
+    done = derived.manifest
     if done.exists() and len(pd.read_csv(done)) == len(manifest):
-        return out_dir
+        return derived
     keep = 1.0 if to_margin is None else (1 + 2 * to_margin) / (1 + 2 * float(margin))
     for row in tqdm(manifest.itertuples(), total=len(manifest), desc=f"crops {out_dir.name}", unit="crop"):
         bgr = cv2.imread(row.path, cv2.IMREAD_COLOR)  # uint8 HxWx3 (BGR, written back as is)
@@ -108,7 +110,7 @@ def derive_crops(crops_dir: Path, out_dir: Path, size: int, interpolation: str, 
         if not cv2.imwrite(str(target), small, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
             raise OSError(f"could not write {target}")
     atomic_write_csv(manifest.drop(columns=["path"]), done)
-    return out_dir
+    return derived
 
 
 def train_config(model: str, bench: BenchmarkConfig, quick: bool, **changes) -> TrainConfig:
@@ -159,7 +161,7 @@ def pretrained_rows(videos: pd.DataFrame, frames: pd.DataFrame, mesonet_dir: Pat
     return info
 
 
-def cross_compression(folds: pd.DataFrame, crops_dir: Path, work: Path, model: str, bench: BenchmarkConfig,
+def cross_compression(folds: pd.DataFrame, crops_dir: CropsDir, work: Path, model: str, bench: BenchmarkConfig,
                       quick: bool, cfg: PredictConfig) -> pd.DataFrame:
     """c40 video predictions of `model` trained on the c23 videos of the other folds only (per fold)."""
     parts = []
@@ -171,9 +173,9 @@ def cross_compression(folds: pd.DataFrame, crops_dir: Path, work: Path, model: s
             continue
         folds_csv = work / f"folds_c23_to_c40_{fold}.csv"
         write_if_changed(part, folds_csv)
-        out = work / "cross_compression" / model / f"fold_{fold}"
-        train_or_reuse(crops_dir, folds_csv, train_config(model, bench, quick), int(fold), out)
-        parts.append(pd.read_csv(ModelDir(out).oof_frames, dtype={"video_id": str, "group": str}))
+        out = ModelDir(work / "cross_compression" / model).fold(fold)
+        trained = train_or_reuse(crops_dir.path, folds_csv, train_config(model, bench, quick), int(fold), out)
+        parts.append(pd.read_csv(trained.model_dir.oof_frames, dtype={"video_id": str, "group": str}))
     if not parts:
         return pd.DataFrame(columns=["video_id", "p"])
     return aggregate_frames(pd.concat(parts, ignore_index=True), "mean", cfg)
@@ -187,7 +189,7 @@ def ablation_rows(videos: pd.DataFrame, default: str, variants: dict[str, tuple[
     return pd.DataFrame(rows)
 
 
-def run_ablations(videos: pd.DataFrame, frames_dir: Path, crops_dir: Path, folds_csv: Path, work: Path,
+def run_ablations(videos: pd.DataFrame, frames_dir: CropsDir, crops_dir: CropsDir, folds_csv: Path, work: Path,
                   bench: BenchmarkConfig, quick: bool, cfg: PredictConfig) -> pd.DataFrame:
     """Retrain the ablation model with one choice changed at a time; aggregation and calibration need no training."""
     model = bench.ablation_model
@@ -217,11 +219,11 @@ def run_ablations(videos: pd.DataFrame, frames_dir: Path, crops_dir: Path, folds
         else:
             variant_crops = frames_dir
         out = work / "ablation" / name.replace(" ", "_").replace("[", "").replace("]", "").replace("'", "")
-        train_or_reuse(variant_crops, folds_csv, train_config(model, bench, quick, **train_changes),
-                       "all", out)
-        add_trained(videos, [out], cfg, bench.seed, names={out.name: name}, stack=False)
+        variant = train_or_reuse(variant_crops.path, folds_csv, train_config(model, bench, quick, **train_changes),
+                                 "all", out).model_dir
+        add_trained(videos, [variant], cfg, bench.seed, names={variant.name: name}, stack=False)
         variants[name + CAL] = (choice, setting)
-    main = work / "models" / model
+    main = StudyDir(work).models.model(model)
     add_trained(videos, [main], replace(cfg, aggregation="mean"), bench.seed,
                 names={model: f"{model} [mean aggregation]"}, stack=False)
     variants[f"{model} [mean aggregation]{CAL}"] = ("aggregation choice", "plain mean instead of the nested OOF choice")
@@ -243,19 +245,20 @@ def ffpp_folds(data_dir: Path, bench: BenchmarkConfig, quick: bool) -> tuple[pd.
     return make_folds(videos, k=bench.k, seed=bench.seed), available
 
 
-def extract_crops(folds: pd.DataFrame, data_dir: Path, work: Path, bench: BenchmarkConfig) -> tuple[Path, Path, int]:
+def extract_crops(folds: pd.DataFrame, data_dir: Path, work: Path,
+                  bench: BenchmarkConfig) -> tuple[CropsDir, CropsDir, int]:
     """MTCNN crops once at MesoNet's 256 px, then resized copies at the training size (both reused when complete).
 
     Returns (the 256 px crops, the training crops, the number of videos without a face)."""
     extract_cfg = ExtractConfig(frames=bench.frames, size=bench.crop_size, margin=bench.margin)
-    crops_dir = work / f"crops_f{bench.frames}_{bench.crop_size}_m{bench.margin}"
-    extracted = extract_dataset(folds, crops_dir, extract_cfg, workers=bench.workers, data_dir=data_dir)
-    frames_dir = derive_crops(crops_dir, work / f"crops_{bench.size}_{bench.interpolation}_m{bench.margin}",
+    extracted = extract_dataset(folds, work / f"crops_f{bench.frames}_{bench.crop_size}_m{bench.margin}",
+                                extract_cfg, workers=bench.workers, data_dir=data_dir)
+    frames_dir = derive_crops(extracted.crops, work / f"crops_{bench.size}_{bench.interpolation}_m{bench.margin}",
                               bench.size, bench.interpolation)
-    return crops_dir, frames_dir, int((extracted["faces"] == 0).sum())
+    return extracted.crops, frames_dir, int((extracted.videos["faces"] == 0).sum())
 
 
-def cross_compression_table(videos: pd.DataFrame, folds: pd.DataFrame, frames_dir: Path, work: Path,
+def cross_compression_table(videos: pd.DataFrame, folds: pd.DataFrame, frames_dir: CropsDir, work: Path,
                             bench: BenchmarkConfig, quick: bool, cfg: PredictConfig,
                             timings: dict[str, float]) -> pd.DataFrame:
     """Rows on the c40 videos: each cross-compression model trained on c23 only, beside its main (c23+c40) run."""
@@ -271,7 +274,8 @@ def cross_compression_table(videos: pd.DataFrame, folds: pd.DataFrame, frames_di
 
 
 def run(data_dir: str | Path, cfg: BenchmarkConfig, out_dir: str | Path = "reports/ffpp",
-        work_dir: str | Path = "work/ffpp", *, quick: bool = False, mesonet_dir: str | Path | None = None) -> dict:
+        work_dir: str | Path = "work/ffpp", *, quick: bool = False,
+        mesonet_dir: str | Path | None = None) -> SuiteResult:
     """The FF++ suite end to end: index, group folds, extraction, training, OOF, aggregation, calibration, stack.
 
     Writes results.md, results.json and figures into out_dir; crops and models go to work_dir (reused by a rerun
@@ -280,28 +284,28 @@ def run(data_dir: str | Path, cfg: BenchmarkConfig, out_dir: str | Path = "repor
     total, started, timings = time.perf_counter(), time.time(), {}
     bench = replace(cfg, models=resolve_models(cfg.models),
                     cross_compression_models=resolve_models(cfg.cross_compression_models))
-    data_dir, out, work = Path(data_dir), Path(out_dir), Path(work_dir)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    data_dir, out, work = Path(data_dir), BenchDir(out_dir), Path(work_dir)
+    out.figures.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     set_seeds(bench.seed)
     predict_cfg = PredictConfig()
 
     with step("index_and_folds", timings, log):
         folds, n_available = ffpp_folds(data_dir, bench, quick)
-        folds_csv = work / "folds.csv"
+        folds_csv = StudyDir(work).folds
         write_if_changed(folds, folds_csv)
     with step("extraction", timings, log):
         crops_dir, frames_dir, no_face = extract_crops(folds, data_dir, work, bench)
-    trained = train_each({m: train_config(m, bench, quick) for m in bench.models}, frames_dir, folds_csv,
-                         work / "models", timings)
+    configs = {m: train_config(m, bench, quick) for m in bench.models}
+    trained = train_each(configs, frames_dir.path, folds_csv, StudyDir(work).models, timings)
 
     # per-model rows and the stack; aggregation choice, meta model and calibration nested over the training folds
     videos = folds[["video_id", "label", "group", "fold", "method", "compression"]].copy()
     videos["label"] = videos["label"].astype(int)
     with step("aggregation_calibration_stacking", timings, log):
-        stack = add_trained(videos, [work / "models" / m for m in bench.models], predict_cfg, bench.seed)
+        stack = add_trained(videos, [trained[m].model_dir for m in bench.models], predict_cfg, bench.seed)
 
-    frames_256 = frames_with_folds(CropsDir(crops_dir).load(), folds)
+    frames_256 = frames_with_folds(crops_dir.load(), folds)
     pretrained = {"files": [], "interpolation": []}
     with step("pretrained_mesonet", timings, log):  # reference: the original MesoNet weights without training
         if mesonet_dir is not None and Path(mesonet_dir).is_dir():
@@ -338,14 +342,13 @@ def run(data_dir: str | Path, cfg: BenchmarkConfig, out_dir: str | Path = "repor
                   for f, g in videos.groupby("fold")},
         "stack_models": [m["name"] for m in stack.spec["models"]],
         "stack_aggregations": {m["name"]: m["aggregation"] for m in stack.spec["models"]},
-        "trained": trained, "pretrained": pretrained, "timings_s": timings, "cpu_count": os.cpu_count(),
+        "trained": trained_facts(trained, configs), "pretrained": pretrained, "timings_s": timings,
+        "cpu_count": os.cpu_count(),
         "reused_trainings": sorted(str(p.parent.relative_to(work)) for p in runs if p.stat().st_mtime < started),
     }
-    result = {"facts": facts, "table": table, "cross_compression": cross_table, "ablation": ablation, "videos": videos,
-              "null": null_rows}
-    write_results(result, out)
-    return {"results_md": str(out / "results.md"), "results_json": str(out / "results.json"),
-            "figures": sorted(str(p) for p in (out / "figures").glob("*.png")), "table": table, "facts": facts}
+    result = SuiteResult(out, facts, table, videos, null=null_rows, ablation=ablation, cross_compression=cross_table)
+    write_results(result)
+    return result
 
 
 # --- report -------------------------------------------------------------------------------------------------------
@@ -381,11 +384,11 @@ def verdict(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def write_figures(result: dict, figures: Path) -> list[str]:
+def write_figures(result: SuiteResult) -> list[str]:
     """ROC per model, bar chart by method with error bars, reliability diagram (final rows)."""
     from deepfake_detection import plots
 
-    videos, table = result["videos"], result["table"]
+    videos, table, figures = result.videos, result.table, result.bench.figures
     final = [c for c in table["model"].unique() if c.endswith(CAL)]
     names = []
     save_roc(videos, final, figures / "roc.png")
@@ -405,12 +408,12 @@ def write_figures(result: dict, figures: Path) -> list[str]:
     return names
 
 
-def write_results(result: dict, out: Path) -> None:
+def write_results(result: SuiteResult) -> None:
     """results.md, results.json and the figures for one benchmark run."""
-    facts, table = result["facts"], result["table"]
+    facts, table = result.facts, result.table
     s = facts["settings"]
     t = next(iter(facts["trained"].values()))["train_config"]
-    figures = write_figures(result, out / "figures")
+    figures = write_figures(result)
     minutes = facts["timings_s"]["total"] / 60
     weights = (f"backbones initialised from ImageNet files in {facts['weights_dir']}" if facts["weights_dir"] else
                "every trained model starts from random weights (no ImageNet files)")
@@ -464,7 +467,7 @@ def write_results(result: dict, out: Path) -> None:
         "intervals cover well under 95 % (about 90 % for AUC and 81 % for balanced log loss on FF++'s 7 unequal "
         "groups), so read them as rough. Per-method subsets share the same REAL videos.",
         "",
-        *null_markdown(result["null"]),
+        *null_markdown(result.null),
         "## Verdict",
         "",
         *verdict(table),
@@ -473,8 +476,8 @@ def write_results(result: dict, out: Path) -> None:
     for subset in table["subset"].unique():
         n = table.loc[table["subset"] == subset].iloc[0]
         lines += [f"## {subset} ({n['n_fake']} FAKE / {n['n_real']} REAL videos)", "", scores_markdown(table, subset)]
-    if len(result["cross_compression"]):
-        cross = result["cross_compression"]
+    if len(result.cross_compression):
+        cross = result.cross_compression
         lines += ["## Cross-compression: tested on c40", "",
                   "Each fold's c40 videos scored by a model trained on the c23 videos of the other folds only, "
                   "beside the main run's model (trained on c23 and c40 of the other folds). Raw mean-of-frames "
@@ -491,16 +494,15 @@ def write_results(result: dict, out: Path) -> None:
                   "INTER_NEAREST, so those two rows agree.", "",
                   table_md(interp, ["weights", "crop", "interpolation", "roc_auc [95% CI]", "balanced_log_loss"],
                             {"balanced_log_loss": "{:.3f}"})]
-    if len(result["ablation"]):
+    if len(result.ablation):
         lines += [f"## Ablations on {s['ablation_model']} (final `{s['ablation_model']}{CAL}` numbers, all videos)", "",
                   "Each row changes one choice against the default; Δ is the paired difference on the same videos, "
                   "with a 95 % interval from resampling identity groups (an interval containing 0 means no "
                   "detectable effect).", "",
-                  ablation_markdown(result["ablation"])]
+                  ablation_markdown(result.ablation)]
     lines += ["## Time per stage (s)", "", table_md(pd.DataFrame([facts["timings_s"]]), list(facts["timings_s"])),
               "## Figures", "", *[f"![{f}](figures/{f})" for f in figures], ""]
-    atomic_write_text("\n".join(lines), out / "results.md")
-    write_results_json(out / "results.json", facts, table=table, cross_compression=result["cross_compression"],
-                       ablation=result["ablation"], null=result["null"], videos=result["videos"])
+    atomic_write_text("\n".join(lines), result.bench.results_md)
+    result.write_json("table", "cross_compression", "ablation", "null", "videos")
 
 
