@@ -29,8 +29,11 @@ demo: $(STAMP)  ## run the whole pipeline on the embedded demo data
 lint: $(STAMP)  ## ruff: pyflakes, pycodestyle, isort and bugbear rules (pyproject.toml), line length 120
 	$(VENV)/bin/ruff check src tests bench
 
-test: $(STAMP) lint  ## lint, then run the test suite
-	$(PY) -m pytest -q
+# Two worker processes, whole files each (session fixtures stay per worker); the notebooks test, the longest, is
+# collected first (marker `longest`), so it starts at once on one worker while the other runs the rest.
+TEST_WORKERS ?= 2
+test: $(STAMP) lint  ## lint, then run the test suite (TEST_WORKERS=0: in one process)
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFDC crop benchmark + models/zoo + card)
 	$(PY) -m deepfake_detection benchmark --suite dfdc-crops --data ../shared/data/dfdc-faces \

@@ -10,7 +10,9 @@ Prints one table from one run, per real DFDC video in ../shared/data/dfdc and in
   resolution), detection alone on the same frames, from the optional env in bench/requirements-peer.txt;
 - recall: frames with a face found / frames sampled (project: any face track / the main person's track);
 - peak RSS of each approach, each measured in its own fresh process;
-- CPU seconds (all threads) of decode-all and of the project: less sensitive to other load than wall time.
+- CPU seconds (all threads) of decode-all and of the project: less sensitive to other load than wall time;
+- levers: the project row again with one setting changed (LEVERS: detection resolution, detection stride, batch,
+  decode overlap, TensorFlow's thread pools), each in its own process, with its CPU time against decode-all's.
 Each approach is warmed up on every video first; timings are the best of --repeats runs, because other
 processes on a shared machine only ever add time.
 
@@ -34,6 +36,9 @@ DFDC = Path(os.environ.get("DFD_SHARED", REPO.parent / "shared")) / "data" / "df
 VIDEOS = ["dfdc_train_part_10/widuwuoiur.mp4", "dfdc_train_part_0/brtujopkby.mp4", "dfdc_train_part_10/yhffcuhhjy.mp4"]
 FRAMES = 32
 PEER_THRESHOLDS = [0.85, 0.95, 0.95]  # the 1st-place solution's facenet-pytorch MTCNN settings
+# One change each against the default ExtractConfig; "tf_threads" sets TensorFlow's (intra-op, inter-op) pools.
+LEVERS = [{"detect_long_side": 480}, {"detect_stride": 3}, {"detect_long_side": 480, "detect_stride": 3},
+          {"detect_batch": 16}, {"overlap_decode": False}, {"tf_threads": [1, 1]}, {"tf_threads": [2, 1]}]
 
 
 def _peak_rss_mb() -> float:
@@ -57,14 +62,23 @@ def _best(run, repeats: int):
     return best
 
 
-def role_project(paths: list[str], repeats: int) -> dict:
-    """This project's extraction with the default config (all faces kept, to measure any-face recall)."""
+def role_project(paths: list[str], repeats: int, changes: dict | None = None) -> dict:
+    """This project's extraction with the default config (all faces kept, to measure any-face recall), or with
+    `changes` (ExtractConfig fields, and "tf_threads" set before TensorFlow starts)."""
     from dataclasses import asdict, replace
+
+    changes = dict(changes or {})
+    threads = changes.pop("tf_threads", None)
+    if threads is not None:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads[0])
+        tf.config.threading.set_inter_op_parallelism_threads(threads[1])
 
     from deepfake_detection.config import ExtractConfig
     from deepfake_detection.extract import detector_for, video_faces
 
-    cfg = replace(ExtractConfig(frames=FRAMES), all_faces=True)
+    cfg = replace(ExtractConfig(frames=FRAMES), all_faces=True, **changes)
     detector = detector_for(cfg)
     for path in paths:
         video_faces(path, cfg, detector)  # warm-up: the first call at a new frame shape builds kernels
@@ -140,9 +154,10 @@ def role_peer(frame_files: list[str], repeats: int) -> dict:
     return out
 
 
-def _child(python: str, role: str, items: list[str], repeats: int) -> dict:
+def _child(python: str, role: str, items: list[str], repeats: int, changes: dict | None = None) -> dict:
     """Run one role in a fresh process (so its peak RSS is its own); returns its JSON result."""
-    command = [python, __file__, "--role", role, "--repeats", str(repeats), *items]
+    command = [python, __file__, "--role", role, "--repeats", str(repeats), "--changes", json.dumps(changes or {}),
+               *items]
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO / "src")}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
@@ -161,11 +176,15 @@ def main() -> None:
     parser.add_argument("--peer-python", default=None,
                         help="python of the peer env (default: $DFD_PEER_PYTHON, .venv-peer)")
     parser.add_argument("--role", choices=["project", "naive", "peer"], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--changes", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--no-levers", action="store_true", help="skip the lever rows (one changed setting each)")
     parser.add_argument("items", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
-        run = {"project": role_project, "naive": role_naive, "peer": role_peer}[args.role]
-        print(json.dumps(run(args.items, args.repeats)))
+        if args.role == "project":
+            print(json.dumps(role_project(args.items, args.repeats, json.loads(args.changes))))
+        else:
+            print(json.dumps({"naive": role_naive, "peer": role_peer}[args.role](args.items, args.repeats)))
         return
 
     import numpy as np
@@ -235,6 +254,32 @@ def main() -> None:
         print(f"target project faster than peer detection: {total['project s']:.2f} s "
               f"vs {total['peer detect s']:.2f} s")
     print(f"target peak RSS < 2048 MB: project {project['rss_mb']:.0f} MB")
+    if not args.no_levers:
+        print_levers(paths, decode, project, args.repeats)
+
+
+def _totals(result: dict) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, frames with a face, frames sampled) over every video of a project run."""
+    videos = result["videos"].values()
+    return (sum(v["seconds"] for v in videos), sum(v["cpu"] for v in videos), sum(v["found"] for v in videos),
+            sum(v["sampled"] for v in videos))
+
+
+def print_levers(paths: list[str], decode: dict, project: dict, repeats: int) -> None:
+    """The project row with one setting changed at a time: time, CPU time against decode-all's, frames with a face."""
+    import pandas as pd
+
+    decode_cpu = sum(d[1] for d in decode.values())
+    rows = []
+    for changes in [{}, *LEVERS]:
+        result = project if not changes else _child(sys.executable, "project", paths, repeats, changes)
+        seconds, cpu, found, sampled = _totals(result)
+        rows.append({"lever": json.dumps(changes)[1:-1] or "default", "project s": f"{seconds:.2f}",
+                     "cpu s": f"{cpu:.2f}", "cpu / decode-all cpu": f"{cpu / decode_cpu:.2f}",
+                     "frames with a face": f"{found}/{sampled}"})
+    print(f"\nlevers (one change each; decode-all CPU {decode_cpu:.2f} s; face frames include boxes interpolated "
+          "between detections, detector recall per setting is bench_recall.py's table):")
+    print(pd.DataFrame(rows).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ prints and writes (bench/results/predict.md, predict.csv) three tables:
    - the registry trio the earlier bench used (efficientnet_b0, mobilenet_v3_large, xception at 128 px,
      random weights: timing only), a heavier stand-in for ImageNet-sized backbones.
 3. **Levers**, each one change against the zoo's default, end to end: detection at 480 px (face recall in
-   bench/results/recall.md), 16 frames, 1 decoding thread overlap off, and calling each model directly
-   (`model(x)`) instead of `predict_on_batch` (model stage only).
+   bench/results/recall.md), 16 frames, 1 decoding thread overlap off; the videos as one sequence, one after
+   another against a 1-video prefetch thread that finds the next video's faces while this one is scored; and,
+   model stage only, calling each model directly (`model(x)`) or all models in one batched call (one Keras model
+   with the zoo's models as its outputs) instead of one `predict_on_batch` per model.
 
 Models are loaded and warmed up first, as `predict_videos` does. Timings are the best of --repeats runs per
 video: other processes on a shared machine only ever add time.
@@ -97,6 +99,55 @@ def direct_call_seconds(ensemble, crops: np.ndarray, cfg, repeats: int) -> float
     return best_of(repeats, run)[0]
 
 
+def one_call_seconds(ensemble, crops: np.ndarray, cfg, repeats: int) -> float | None:
+    """The model stage as one predict_on_batch per batch for every model at once (None when sides differ)."""
+    import keras
+
+    sizes = {m.size for m in ensemble.models}
+    if len(sizes) != 1 or crops.shape[1] != sizes.pop():
+        return None
+    inputs = keras.Input(crops.shape[1:])
+    joint = keras.Model(inputs, [m.model(inputs) for m in ensemble.models])
+    joint.predict_on_batch(crops[: cfg.batch_size].astype(np.float32))  # trace before timing
+
+    def run() -> None:
+        for start in range(0, len(crops), cfg.batch_size):
+            joint.predict_on_batch(crops[start:start + cfg.batch_size].astype(np.float32))
+
+    return best_of(repeats, run)[0]
+
+
+def sequence_seconds(ensemble, paths, cfg, extract_cfg, detector, repeats: int, prefetch: bool) -> float:
+    """Mean seconds per video over the videos as one sequence: one after another, or with the next video's faces
+    found in a 1-worker thread while the current one is scored (a bounded prefetch of one video)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deepfake_detection.extract import video_faces
+    from deepfake_detection.predict import predict_video, score_faces
+
+    active = [m.name for m in ensemble.models]
+
+    def one_after_another() -> None:
+        for path in paths:
+            predict_video(path, ensemble, active, extract_cfg, detector, cfg)
+
+    def with_prefetch() -> None:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(video_faces, paths[0], extract_cfg, detector)
+            for i in range(len(paths)):
+                faces = pending.result()
+                if i + 1 < len(paths):
+                    pending = pool.submit(video_faces, paths[i + 1], extract_cfg, detector)
+                crops = np.asarray(faces.crops)
+                if len(crops):
+                    probs, _ = score_faces(ensemble, active, crops, cfg)
+                    tracks = np.asarray(faces.tracks) if faces.tracks is not None else None
+                    ensemble.video_probability(probs, tracks if tracks is not None and len(tracks) == len(crops)
+                                               else None, cfg)
+
+    return best_of(repeats, with_prefetch if prefetch else one_after_another)[0] / len(paths)
+
+
 def bench_ensemble(label: str, ensemble, paths, cfg, extract_cfg, repeats: int, log_dir: Path) -> list[dict]:
     """Stage rows and end-to-end seconds of one ensemble on every video."""
     from deepfake_detection.extract import detector_for
@@ -138,12 +189,20 @@ def lever_rows(ensemble, paths, cfg, extract_cfg, repeats: int, baseline: float)
                                             lever_cfg))[0] for p in paths]
         rows.append({"lever": name, "s / video": float(np.mean(seconds))})
     detector = detector_for(extract_cfg)
+    for prefetch in (False, True):
+        name = "the videos as one sequence, " + ("next video's faces prefetched in a thread" if prefetch
+                                                 else "one after another")
+        rows.append({"lever": name, "s / video": sequence_seconds(ensemble, paths, cfg, extract_cfg, detector,
+                                                                  repeats, prefetch)})
     crops = [np.asarray(video_faces(p, extract_cfg, detector).crops) for p in paths]
     via_predict = np.mean([best_of(repeats, lambda c=c: [face_probabilities(m, c, cfg.batch_size)
                                                          for m in ensemble.models])[0] for c in crops])
     direct = np.mean([direct_call_seconds(ensemble, c, cfg, repeats) for c in crops])
     rows.append({"lever": "model stage: predict_on_batch (default)", "s / video": float(via_predict)})
     rows.append({"lever": "model stage: model(x) called directly", "s / video": float(direct)})
+    joint = [one_call_seconds(ensemble, c, cfg, repeats) for c in crops]
+    if all(t is not None for t in joint):
+        rows.append({"lever": "model stage: one batched call for all models", "s / video": float(np.mean(joint))})
     table = pd.DataFrame(rows)
     end_to_end = ~table["lever"].str.startswith("model stage")
     table["vs default"] = np.where(end_to_end, table["s / video"] / baseline,
@@ -168,9 +227,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32)
     args = parser.parse_args()
 
+    from deepfake_detection.artifacts import ModelsDir
     from deepfake_detection.config import ExtractConfig, PredictConfig
     from deepfake_detection.models import build_model
-    from deepfake_detection.predict import STACKER_DIR, inference_extract_config, load_ensemble
+    from deepfake_detection.predict import inference_extract_config, load_ensemble
 
     paths = [DFDC / v for v in VIDEOS]
     missing = [str(p) for p in paths if not p.exists()] + ([] if ZOO.is_dir() else [str(ZOO)])
@@ -179,7 +239,7 @@ def main() -> None:
     cfg = PredictConfig(frames=args.frames)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        zoo = load_ensemble(ZOO, ZOO / STACKER_DIR, cfg)
+        zoo = load_ensemble(ZOO, ModelsDir(ZOO).stacker, cfg)
         zoo_extract = inference_extract_config(ExtractConfig(), max(m.size for m in zoo.models), cfg)
         rows = bench_ensemble("zoo", zoo, paths, cfg, zoo_extract, args.repeats, Path(tmp))
         for name in TRIO:

@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked `longest` run first: under `make test`'s two workers the longest one then starts at once on one
+    worker while the other runs the rest, instead of starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)  # stable: the rest keep their order
+
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 

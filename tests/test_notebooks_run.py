@@ -19,6 +19,7 @@ def _files(folder: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_all_notebooks_run_in_order(demo_dir, tmp_path):
     before = _files(REPO_REPORTS)
     work = tmp_path / "work"
