@@ -12,9 +12,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepfake_detection import config as C
+
+if TYPE_CHECKING:
+    from deepfake_detection.studies.common import SuiteResult
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,11 @@ def suite_config(name: str, quick: bool = False, **changes: Any):
 
 
 def run_suite(name: str, data_dir: str | Path, out_dir: str | Path | None = None, work_dir: str | Path | None = None,
-              *, cfg=None, quick: bool = False, mesonet_dir: str | Path | None = C.MESONET_DIR) -> dict:
+              *, cfg=None, quick: bool = False, mesonet_dir: str | Path | None = C.MESONET_DIR) -> SuiteResult:
     """Run one suite; out_dir defaults to reports/NAME, work_dir to work/NAME (trainings there are reused).
 
-    Returns the suite's summary: results_md, results_json, table (one row per model and subset) and facts."""
+    Returns its SuiteResult: the report folder (results.md, results.json), the scores table (one row per model and
+    subset), the facts and the suite's other tables."""
     suite = get_suite(name)
     cfg = suite_config(name, quick) if cfg is None else cfg
     if not isinstance(cfg, suite.config):
