@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from conftest import REPO
 from deepfake_detection.artifacts import (
@@ -99,6 +100,9 @@ def test_models_dir_tells_deployable_stackable_and_stacked_members_apart(tmp_pat
     models.stacker.save({"models": [{"name": "b_both", "path": f"b_both/{ModelDir.MODEL}"}]})
     assert models.has_stacker() and models.stacked() == [both]  # the stacker's base models, in its order
 
+    with pytest.raises(FileNotFoundError, match="lacks oof_frames.csv"):  # nothing half-copied
+        served.copy_to(tmp_path / "strict", (ModelDir.MODEL, ModelDir.OOF_FRAMES), missing_ok=False)
+    assert not (tmp_path / "strict").exists()
     copy = served.copy_to(tmp_path / "zoo" / served.name, (ModelDir.MODEL,))
     assert copy == ModelDir(tmp_path / "zoo" / "a_served") and [p.name for p in copy.path.iterdir()] == [ModelDir.MODEL]
     assert models.stacker.copy_to(ModelsDir(tmp_path / "zoo").stacker).load() == models.stacker.load()

@@ -160,12 +160,17 @@ class ModelDir(_Folder):
         """The folder of fold k's own model (the deployed model.keras averages these)."""
         return ModelDir(self.path / f"fold_{k}")
 
-    def copy_to(self, dest: ModelDir | str | Path, files: tuple[str, ...] = FILES) -> ModelDir:
-        """Copy the named files it has (by default all a copy carries) into a new model folder dest."""
+    def copy_to(self, dest: ModelDir | str | Path, files: tuple[str, ...] = FILES,
+                missing_ok: bool = True) -> ModelDir:
+        """Copy the named files (by default all a copy carries) into a new model folder dest; a file it lacks is
+        skipped, or with missing_ok=False raises FileNotFoundError before anything is copied."""
+        missing = [self.path / name for name in files if not (self.path / name).is_file()]
+        if missing and not missing_ok:
+            raise FileNotFoundError(f"{self.path} lacks {', '.join(p.name for p in missing)}")
         dest = ModelDir(dest)
         dest.path.mkdir(parents=True, exist_ok=True)
         for name in files:
-            if (self.path / name).exists():
+            if (self.path / name).is_file():
                 shutil.copy2(self.path / name, dest.path / name)
         return dest
 
@@ -197,7 +202,7 @@ class StackerDir(_Folder):
     FIGURES = "figures"
 
     @classmethod
-    def of(cls, models_dir: str | Path) -> StackerDir:
+    def of(cls, models_dir: ModelsDir | str | Path) -> StackerDir:
         """The stacker folder inside a models folder."""
         return cls(Path(models_dir) / cls.NAME)
 

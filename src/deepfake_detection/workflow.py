@@ -15,6 +15,7 @@ only the last step, `report`, writes into `reports/`, copying in the figures it 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,7 @@ class DemoResult:
 def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | None = None) -> DemoResult:
     """Demo data -> index -> folds -> EDA -> crops -> 3 models -> stack -> predict -> evaluate -> report."""
     from deepfake_detection import dataset, eda, ensemble, extract, metrics, plots, predict, report, synth, train
-    from deepfake_detection.io import atomic_write_csv, atomic_write_json
+    from deepfake_detection.io import atomic_write_csv, atomic_write_text
 
     settings = settings or DemoSettings()
     run = RunDir(run_dir)
@@ -119,8 +120,8 @@ def run_demo(run_dir: str | Path = "work/demo-run", settings: DemoSettings | Non
                                extract_cfg=extract_cfg)
     with step("evaluate", timings, log):
         scores, _ = metrics.evaluate_files(run.submission, data_dir / "test_labels.csv")
-        atomic_write_json(scores, run.evaluation)
-    atomic_write_json(timings, run.timings)
+        atomic_write_text(json.dumps(scores, indent=2) + "\n", run.evaluation)
+    atomic_write_text(json.dumps(timings, indent=2) + "\n", run.timings)  # in run order, not sorted
     with step("report", timings, log):
         report_path = report.write_report(run.path, settings.reports_dir)
     return DemoResult(run, scores, stacked, timings, report_path)

@@ -39,7 +39,8 @@ def build_zoo(work_dir: str | Path, bench_dir: str | Path, out_dir: str | Path =
     if out_dir.exists():
         shutil.rmtree(out_dir)
     for entry in stacker["models"]:  # the deployed model and how it was trained; not the OOF tables
-        work.model(entry["name"]).copy_to(zoo.model(entry["name"]), (ModelDir.MODEL, ModelDir.CONFIG))
+        work.model(entry["name"]).copy_to(zoo.model(entry["name"]), (ModelDir.MODEL, ModelDir.CONFIG),
+                                          missing_ok=False)
     source_stacker.copy_to(zoo.stacker)
     size_mb = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file()) / 2**20
     if size_mb > ZOO_LIMIT_MB:
