@@ -103,6 +103,8 @@ def one_call_seconds(ensemble, crops: np.ndarray, cfg, repeats: int) -> float | 
     """The model stage as one predict_on_batch per batch for every model at once (None when sides differ)."""
     import keras
 
+    from deepfake_detection.predict import padded_batches
+
     sizes = {m.size for m in ensemble.models}
     if len(sizes) != 1 or crops.shape[1] != sizes.pop():
         return None
@@ -110,14 +112,10 @@ def one_call_seconds(ensemble, crops: np.ndarray, cfg, repeats: int) -> float | 
     members = [keras.Model(m.model.inputs, m.model.outputs, name=f"member_{i}")  # unique names (each is a
                for i, m in enumerate(ensemble.models)]  # "fold_ensemble")
     joint = keras.Model(inputs, [member(inputs) for member in members])
-    joint.predict_on_batch(crops[: cfg.batch_size].astype(np.float32))  # trace before timing
 
-    def run() -> None:
-        for start in range(0, len(crops), cfg.batch_size):
-            batch = crops[start:start + cfg.batch_size].astype(np.float32)
-            padded = 1 << (len(batch) - 1).bit_length()  # the power-of-two shapes face_probabilities uses
-            joint.predict_on_batch(np.concatenate([batch, np.zeros((padded - len(batch), *batch.shape[1:]),
-                                                                   np.float32)]))
+    def run() -> None:  # the batches face_probabilities makes, each through every model at once
+        for batch, _ in padded_batches(crops, cfg.batch_size):
+            joint.predict_on_batch(batch)
 
     run()  # trace every batch shape before timing
     return best_of(repeats, run)[0]
@@ -129,7 +127,7 @@ def sequence_seconds(ensemble, paths, cfg, extract_cfg, detector, repeats: int, 
     from concurrent.futures import ThreadPoolExecutor
 
     from deepfake_detection.extract import video_faces
-    from deepfake_detection.predict import predict_video, score_faces
+    from deepfake_detection.predict import predict_video, score_video
 
     active = [m.name for m in ensemble.models]
 
@@ -140,16 +138,11 @@ def sequence_seconds(ensemble, paths, cfg, extract_cfg, detector, repeats: int, 
     def with_prefetch() -> None:
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(video_faces, paths[0], extract_cfg, detector)
-            for i in range(len(paths)):
+            for i, path in enumerate(paths):
                 faces = pending.result()
                 if i + 1 < len(paths):
                     pending = pool.submit(video_faces, paths[i + 1], extract_cfg, detector)
-                crops = np.asarray(faces.crops)
-                if len(crops):
-                    probs, _ = score_faces(ensemble, active, crops, cfg)
-                    tracks = np.asarray(faces.tracks) if faces.tracks is not None else None
-                    ensemble.video_probability(probs, tracks if tracks is not None and len(tracks) == len(crops)
-                                               else None, cfg)
+                score_video(path, faces, ensemble, active, extract_cfg, cfg, time.perf_counter(), 0.0)
 
     return best_of(repeats, with_prefetch if prefetch else one_after_another)[0] / len(paths)
 

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -185,19 +186,24 @@ def load_ensemble(models_dir: ModelsDir | str | Path, stacker_dir: StackerDir | 
     return Ensemble(models, stacker, fallback)
 
 
+def padded_batches(crops: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, int]]:
+    """(float32 batch, number of real crops in it) for uint8 crops (N, S, S, 3), 0-255 RGB as the models expect;
+    each batch zero-padded to a power of two, so predict_on_batch sees few shapes and retraces seldom."""
+    for start in range(0, len(crops), batch_size):
+        batch = crops[start:start + batch_size].astype(np.float32)
+        n = len(batch)
+        padded = 1 << (n - 1).bit_length()
+        if padded > n:
+            batch = np.concatenate([batch, np.zeros((padded - n, *batch.shape[1:]), np.float32)])
+        yield batch, n
+
+
 def face_probabilities(model: LoadedModel, crops: np.ndarray, batch_size: int) -> np.ndarray:
     """P(FAKE) per face crop; crops uint8 (N, S, S, 3) are resized to the model's side when S differs."""
     if crops.shape[1] != model.size:
         crops = np.stack([resize_crop(c, model.size, model.resize) for c in crops])
-    out = []
-    for start in range(0, len(crops), batch_size):
-        batch = crops[start:start + batch_size].astype(np.float32)  # 0-255 RGB, as the models expect
-        n = len(batch)
-        padded = 1 << (n - 1).bit_length()  # power-of-two batch shapes: few graph retraces
-        if padded > n:
-            batch = np.concatenate([batch, np.zeros((padded - n, *batch.shape[1:]), np.float32)])
-        out.append(np.asarray(model.model.predict_on_batch(batch)).reshape(-1)[:n])
-    return np.concatenate(out)
+    return np.concatenate([np.asarray(model.model.predict_on_batch(batch)).reshape(-1)[:n]
+                           for batch, n in padded_batches(crops, batch_size)])
 
 
 def score_faces(ensemble: Ensemble, active: list[str], crops: np.ndarray,
@@ -225,7 +231,13 @@ def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg
 
     start = time.perf_counter()
     faces = video_faces(path, extract_cfg, detector)
-    extract_seconds = time.perf_counter() - start
+    return score_video(path, faces, ensemble, active, extract_cfg, cfg, start, time.perf_counter() - start)
+
+
+def score_video(path: Path, faces, ensemble: Ensemble, active: list[str], extract_cfg: ExtractConfig,
+                cfg: PredictConfig, start: float, extract_seconds: float) -> VideoResult:
+    """The VideoResult of a video's found faces (extract.VideoFaces) scored by the active models; the fallback with
+    the reason when no face is usable. start: perf_counter() when the video's work began (its seconds count from)."""
     crops = np.asarray(faces.crops)
     if len(crops) == 0:
         status = faces.status if faces.status != "ok" else "no_face"

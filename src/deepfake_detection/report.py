@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_detection.artifacts import BenchDir, ModelsDir, RunDir
+from deepfake_detection.artifacts import BenchDir, RunDir
 from deepfake_detection.io import atomic_write_text
 from deepfake_detection.metrics import evaluate
 from deepfake_detection.reporting import to_markdown
@@ -265,7 +265,7 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
     from deepfake_detection.models import read_images
     from deepfake_detection.zoo import zoo_models
 
-    spec, models = zoo_models(src.zoo)
+    spec, dirs, models = zoo_models(src.zoo)
     cv = spec.get("cv", {}).get("stack_calibrated", {})
     lines = ["## The shipped detector (`models/zoo`)", "",
              f"Models {', '.join(m['name'] for m in spec['models'])} under a `{spec['meta']['kind']}` stacker with "
@@ -275,7 +275,7 @@ def zoo_section(src: RealSources, out_dir: Path, seed: int) -> list[str]:
              "The data, recipe and known limits are on its "
              f"[model card](../../{src.zoo.as_posix()}/MODEL_CARD.md).", ""]
     crops = src.shared / "data" / "dfdc-faces"
-    members = zip(spec["models"], models, ModelsDir(src.zoo).stacked(), strict=True)
+    members = zip(spec["models"], models, dirs, strict=True)
     explained = next(((e, m, d) for e, m, d in members if has_feature_maps(m)), None)
     if not (crops / "labels.csv").is_file() or explained is None:
         return lines + ["_(no DFDC face crops or no convolutional model: Grad-CAM skipped)_"]

@@ -13,7 +13,6 @@ the out-of-fold numbers describe.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -33,7 +32,7 @@ from deepfake_detection.aggregate import aggregate_frames
 from deepfake_detection.artifacts import CropsDir, ModelDir
 from deepfake_detection.config import TrainConfig, set_seeds
 from deepfake_detection.dataset import read_index
-from deepfake_detection.io import atomic_write_csv, atomic_write_text
+from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
 from deepfake_detection.models import REGISTRY, build_model
 from deepfake_detection.pipeline import (
@@ -389,7 +388,7 @@ def train_model(crops_dir: CropsDir | str | Path, folds_csv: str | Path, cfg: Tr
             "n_crops": int(len(frames)), "n_videos": int(frames["video_id"].nunique()),
             "crops_dir": str(crops.path), "folds_csv": str(folds_csv), "mixed_precision": gpu,
             "replicas": int(strategy.num_replicas_in_sync), "seconds": round(time.perf_counter() - start, 1)}
-    atomic_write_text(json.dumps(info, indent=2, sort_keys=True, default=float) + "\n", out.config)
+    atomic_write_json(info, out.config, default=float)
     figure = None
     if figures_dir is not None:
         from deepfake_detection.plots import plot_training_curves

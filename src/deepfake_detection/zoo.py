@@ -138,19 +138,20 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
     ])
 
 
-def zoo_models(zoo_dir: str | Path = ZOO_DIR) -> tuple[dict, list[keras.Model]]:
-    """The zoo's stacker spec and its models, in the stacker's order."""
+def zoo_models(zoo_dir: str | Path = ZOO_DIR) -> tuple[dict, list[ModelDir], list[keras.Model]]:
+    """The zoo's stacker spec, its model folders and its models, in the stacker's order."""
     zoo = ModelsDir(zoo_dir)
     if not zoo.has_stacker():
         raise FileNotFoundError(f"no zoo at {zoo.path} (run `make models`, or name a model with --model/--model-path)")
-    return zoo.stacker.load(), [load_model(m.model) for m in zoo.stacked()]
+    dirs = zoo.stacked()
+    return zoo.stacker.load(), dirs, [load_model(m.model) for m in dirs]
 
 
 def score_crops_with_zoo(paths: list[str | Path], zoo_dir: str | Path = ZOO_DIR, batch_size: int = 32) -> pd.DataFrame:
     """P(FAKE) per face-crop image from the zoo: one column per model and `p_fake`, the calibrated stack."""
-    spec, models = zoo_models(zoo_dir)
+    spec, dirs, models = zoo_models(zoo_dir)
     columns = {}
-    for entry, model, model_dir in zip(spec["models"], models, ModelsDir(zoo_dir).stacked(), strict=True):
+    for entry, model, model_dir in zip(spec["models"], models, dirs, strict=True):
         resize = model_dir.train_config().resize
         images = read_images(paths, entry["size"], resize)  # (N, size, size, 3) 0-255 RGB, the training resize
         columns[entry["name"]] = np.asarray(model.predict(images, batch_size=batch_size, verbose=0)).reshape(-1)
