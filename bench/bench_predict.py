@@ -8,7 +8,7 @@ prints and writes (bench/results/predict.md, predict.csv) three tables:
    beside them `predict_video` as it runs (decoding overlaps detection, so it is below the sum), and
    decode-all (grab() every frame: the floor for reading a video). Stages run one after another here.
 2. **Totals** per ensemble, projected to DFDC's 4,000 test videos, against the 9 h budget (8.1 s / video):
-   - the shipped zoo (models/zoo: meso4_long, meso4_dfdc, spectral_long, and its stacker): what `predict` uses;
+   - the shipped zoo (models/zoo: meso4_long, meso4_dfdc, forensic_gbm, and its stacker): what `predict` uses;
    - the registry trio the earlier bench used (efficientnet_b0, mobilenet_v3_large, xception at 128 px,
      random weights: timing only), a heavier stand-in for ImageNet-sized backbones.
 3. **Levers**, each one change against the zoo's default, end to end: detection at 480 px (face recall in

@@ -151,15 +151,55 @@ def test_bad_files_give_a_status_not_an_exception(broken, name, status):
 
 
 # --- crops -------------------------------------------------------------------------------------------------
-def test_crop_is_isotropic_zero_padded_and_never_stretched():
+def test_crop_is_a_square_around_the_box_with_context_not_bars():
     frame = np.full((400, 600, 3), 200, np.uint8)
-    crop = crop_face(frame, FaceBox(200, 150, 300, 200), margin=0.0, size=64)  # 100 x 50 box
+    crop = crop_face(frame, FaceBox(200, 150, 300, 200), margin=0.0, size=64)  # 100 x 50 box -> 100 px square
     assert crop.shape == (64, 64, 3)
-    filled = np.argwhere(crop.any(axis=2))
-    height = filled[:, 0].max() - filled[:, 0].min() + 1
-    width = filled[:, 1].max() - filled[:, 1].min() + 1
-    assert (width, height) == (64, 32)  # 2:1 kept, bars above and below
-    assert not crop[:16].any() and not crop[-16:].any()
+    assert crop.min() == 200  # the shorter side is filled with frame context: no bars inside the frame
+    frame[:, :, 1] = np.arange(600)[None, :] // 3  # green = x / 3: the square spans x 200..300
+    crop = crop_face(frame, FaceBox(200, 150, 300, 200), margin=0.0, size=100)
+    assert abs(int(crop[50, 0, 1]) - 200 // 3) <= 1 and abs(int(crop[50, -1, 1]) - 299 // 3) <= 1
+
+
+def test_crop_margin_is_added_each_side_and_padded_past_the_border():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[:, :, 0] = np.arange(100)[None, :]  # red = x coordinate
+    centre = crop_face(frame, FaceBox(40, 40, 60, 60), margin=0.5, size=40)  # region 30..70 -> 40 px, 1:1
+    assert centre[:, 0, 0].min() == 30 and centre[:, -1, 0].max() == 69
+    corner = crop_face(frame, FaceBox(0, 0, 20, 20), margin=0.5, size=40)  # region -10..30: 10 px of padding
+    assert corner.shape == (40, 40, 3) and not corner[:, :10].any() and corner[20, 10, 0] == 0
+    assert corner[20, -1, 0] == 29 and (corner[20, 11:, 0] > 0).all()  # the face stays where margin puts it
+    tight = crop_face(frame, FaceBox(40, 40, 60, 60), margin=-0.25, size=10)  # a crop inside the box: 45..55
+    assert tight[:, 0, 0].min() == 45 and tight[:, -1, 0].max() == 54
+    with pytest.raises(ValueError, match="margin"):
+        crop_face(frame, FaceBox(40, 40, 60, 60), margin=-0.5)
+
+
+def test_a_tighter_crop_is_the_centre_cut_of_a_wider_one():
+    from deepfake_detection.faces import centre_cut
+
+    frame = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    box = FaceBox(150, 100, 230, 200)  # 80 x 100
+    wide, tight = crop_face(frame, box, 0.5, 200), crop_face(frame, box, 0.0, 100)
+    np.testing.assert_array_equal(centre_cut(wide, 0.5, 0.0), tight)  # both 1:1 in pixels: exact
+    with pytest.raises(ValueError, match="wider"):
+        centre_cut(tight, 0.0, 0.5)
+
+
+def test_measured_margin_recovers_the_margin_a_crop_set_was_cut_at():
+    from deepfake_detection.faces import make_detector, measure_margin
+
+    photo = cv2.imread(str(require_shared("data", "real-faces", "obama.jpg")))
+    real_faces_frame = cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
+    detector = make_detector("mtcnn")
+    boxes = detector.detect([real_faces_frame])[0]
+    box = max(boxes, key=lambda b: b.area)
+    measured = {m: measure_margin([crop_face(real_faces_frame, box, m, 160)], detector) for m in (-0.1, 0.1, 0.3)}
+    # re-detected on a crop, MTCNN draws a slightly smaller box than on the frame (here +0.04..+0.08)
+    for margin, found in measured.items():
+        assert found == pytest.approx(margin, abs=0.1), measured
+    assert measured[-0.1] < measured[0.1] < measured[0.3]
+    assert measure_margin([np.full((64, 64, 3), 90, np.uint8)], detector) is None  # no face: no margin
 
 
 def test_resize_crop_uses_the_named_interpolation_and_rejects_unknown_names():
@@ -172,15 +212,6 @@ def test_resize_crop_uses_the_named_interpolation_and_rejects_unknown_names():
     assert resize_crop(crop, 224, "nearest") is crop or np.array_equal(resize_crop(crop, 224, "nearest"), crop)
     with pytest.raises(ValueError, match="unknown interpolation"):
         resize_crop(crop, 128, "cubic")
-
-
-def test_crop_margin_is_added_each_side_and_clamped_at_the_border():
-    frame = np.zeros((100, 100, 3), np.uint8)
-    frame[:, :, 0] = np.arange(100)[None, :]  # red = x coordinate
-    centre = crop_face(frame, FaceBox(40, 40, 60, 60), margin=0.5, size=30)  # region 30..70 -> 30 px
-    assert centre[:, 0, 0].min() == 30 and centre[:, -1, 0].max() == 69
-    corner = crop_face(frame, FaceBox(0, 0, 20, 20), margin=0.5, size=30)  # region -10..30 clamped to 0..30
-    assert corner.shape == (30, 30, 3) and corner[:, 0, 0].max() == 0 and corner[:, -1, 0].max() == 29
 
 
 # --- tracker -----------------------------------------------------------------------------------------------

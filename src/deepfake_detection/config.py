@@ -101,6 +101,14 @@ AUGMENT_BLUR_PROBABILITY = 0.2
 AUGMENT_RESCALE_PROBABILITY = 0.5
 AUGMENT_RESCALE_RANGE = (0.4, 1.0)  # shrunk side / crop side: a 128 px crop passes through 51-128 px
 JPEG_QUALITY_RANGE = (60, 100)  # re-compression quality drawn uniformly per crop
+# Boosted trees of the "trees" models (forensic_gbm), fitted by scikit-learn's HistGradientBoostingClassifier;
+# with select_best the number of trees is chosen on the inner split, in steps of TREES_STEP.
+TREES_MAX = 600
+TREES_STEP = 25
+TREES_LEARNING_RATE = 0.05
+TREES_MAX_LEAF_NODES = 31
+TREES_MAX_DEPTH = 8
+TREES_L2 = 1.0
 # Quick mode (CI, notebooks on demo data): tiny images, one epoch, a few batches.
 QUICK_SIZE = 96
 QUICK_BATCH = 8
@@ -210,7 +218,7 @@ class BenchmarkConfig:
 class CropsBenchmarkConfig:
     """DFDC face-crop benchmark (studies/crops.py): k-fold group CV at crop level on ../shared/data/dfdc-faces."""
 
-    recipes: tuple[str, ...] = ("meso4_long", "meso4_dfdc", "spectral_long")  # names of CROP_RECIPES (the zoo)
+    recipes: tuple[str, ...] = ("meso4_long", "meso4_dfdc", "forensic_gbm")  # names of CROP_RECIPES (the zoo)
     ablations: tuple[str, ...] = ()  # names of CROP_ABLATIONS whose recipe pairs are trained and compared
     k: int = 5  # group folds
     epochs: int = 4  # epochs per fold (a recipe may set its own)
@@ -250,6 +258,9 @@ CROP_RECIPES: dict[str, dict[str, Any]] = {
     "meso4_long": {"model": "meso4", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 12},
     "spectral": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",)},
     "spectral_long": {"model": "spectral", "size": 128, "learning_rate": 1e-3, "augment": ("flip",), "epochs": 12},
+    # boosted trees on fixed features: no epochs, no augmentation; TREES_* set the trees, and their count is chosen
+    # on an inner split of the training folds (never the reported fold)
+    "forensic_gbm": {"model": "forensic_gbm", "size": 224, "augment": (), "select_best": True},
     "mobilenet_v3_small": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3},
     "mobilenet_v3_small_long": {"model": "mobilenet_v3_small", "size": 128, "learning_rate": 1e-3,
                                 "augment": ("flip",), "epochs": 12},
@@ -270,8 +281,11 @@ CROP_ABLATIONS: dict[str, tuple[str, str]] = {
     "12 epochs instead of 4": ("meso4_flip", "meso4_long"),
     "feature model (spectrum, SRM, LBP) instead of the CNN": ("meso4_flip", "spectral"),
     "feature model: 12 epochs instead of 4": ("spectral", "spectral_long"),
+    "feature model: boosted trees on 4 views at 224 px instead of a dense head on luma at 128 px":
+        ("spectral_long", "forensic_gbm"),
     "MobileNetV3-small from scratch instead of MesoNet-4 (12 epochs each)": ("meso4_long", "mobilenet_v3_small_long"),
 }
+MARGIN_SAMPLE = 64  # crops of a crop set that faces.measure_margin looks at to find how the set frames faces
 QUICK_CROPS_BENCHMARK = {"recipes": ("meso4",), "k": 2, "epochs": 1, "samples_per_epoch": 64, "max_groups": 60,
                          "n_boot": 100, "permutations": 200, "null": 20, "mesonet_weights": ("Meso4_DF",)}
 

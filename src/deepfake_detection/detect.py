@@ -444,7 +444,7 @@ def detect_paths(paths: list[str | Path], models_dir: ModelsDir | str | Path | N
 
     # TensorFlow, Keras and mtcnn are imported here, in this thread: two threads importing them at once deadlock
     from deepfake_detection.models import load_model  # noqa: F401
-    from deepfake_detection.predict import inference_extract_config, load_ensemble
+    from deepfake_detection.predict import inference_extract_config, load_ensemble, serving_margin
 
     cfg, dcfg = cfg or PredictConfig(), dcfg or DetectConfig()
     models_dir, out_dir = ModelsDir(models_dir or DEFAULT_MODELS), Path(out_dir)
@@ -460,7 +460,7 @@ def detect_paths(paths: list[str | Path], models_dir: ModelsDir | str | Path | N
     models.add_done_callback(lambda _: loaded.append(time.perf_counter() - started))
     size = max(m["size"] for m in stacker["models"]) if stacker is not None else max(
         m.size for m in models.result().models)  # without a stacker the sizes are known only once loaded
-    extract = inference_extract_config(extract_cfg, size, cfg)
+    extract = inference_extract_config(extract_cfg, size, cfg, serving_margin(stacker))
     card = card_summary(models_dir, stacker)
     detections = []
     for path, name in zip(tqdm(inputs, desc="detect", unit="input"), output_names(inputs), strict=True):

@@ -61,6 +61,9 @@ class BaseModel:
     path: str  # model file, relative to the models folder
     size: int  # square input side, px
     aggregation: str
+    # crop_face margin that frames faces as its training crops were (faces.measure_margin on a crop dataset);
+    # None: the extraction default, which made its crops
+    margin: float | None = None
 
 
 @dataclass

@@ -177,26 +177,60 @@ def resize_crop(crop: np.ndarray, size: int, interpolation: str = "area") -> np.
 
 def crop_face(frame: np.ndarray, box: FaceBox, margin: float = _DEFAULTS.margin,
               size: int = _DEFAULTS.size) -> np.ndarray:
-    """Square size x size crop of a face: box plus margin each side, clamped, isotropic resize, zero padding.
+    """Square size x size crop of a face: a square around the box centre, its side the box's longer side times
+    (1 + 2 margin), resized isotropically; where the square leaves the frame, zero padding.
 
-    frame: uint8 HxWx3 (any channel order; it is kept). The face is never stretched: the longer
-    side of the clamped region fills `size` and the shorter one is centred between black bars.
+    frame: uint8 HxWx3 (any channel order; it is kept). The face is never stretched and always sits at the same
+    place and scale in the crop (so a crop of margin m is the centre (1 + 2m) / (1 + 2M) of a crop of margin M,
+    `centre_cut`); the shorter box side gets real context, not bars. margin may be negative (> -0.5): a crop
+    tighter than the box, like many published face-crop datasets (`measure_margin`).
     """
+    if margin <= -0.5:
+        raise ValueError(f"margin must be > -0.5 (a positive crop side), got {margin}")
     height, width = frame.shape[:2]
-    dx, dy = margin * box.width, margin * box.height
-    x1 = int(np.clip(np.floor(box.x1 - dx), 0, width - 1))
-    y1 = int(np.clip(np.floor(box.y1 - dy), 0, height - 1))
-    x2 = int(np.clip(np.ceil(box.x2 + dx), x1 + 1, width))
-    y2 = int(np.clip(np.ceil(box.y2 + dy), y1 + 1, height))
-    region = frame[y1:y2, x1:x2]
-    h, w = region.shape[:2]
-    scale = size / max(h, w)
-    new_w, new_h = max(1, min(size, round(w * scale))), max(1, min(size, round(h * scale)))
-    resized = cv2.resize(region, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    out = np.zeros((size, size, frame.shape[2]), dtype=frame.dtype)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    out[top:top + new_h, left:left + new_w] = resized
-    return out
+    side = max(1, round(max(box.width, box.height) * (1 + 2 * margin)))
+    x1 = int(np.floor((box.x1 + box.x2) / 2 - side / 2))
+    y1 = int(np.floor((box.y1 + box.y2) / 2 - side / 2))
+    region = np.zeros((side, side, frame.shape[2]), dtype=frame.dtype)
+    fx1, fy1, fx2, fy2 = max(x1, 0), max(y1, 0), min(x1 + side, width), min(y1 + side, height)
+    if fx2 > fx1 and fy2 > fy1:
+        region[fy1 - y1:fy2 - y1, fx1 - x1:fx2 - x1] = frame[fy1:fy2, fx1:fx2]
+    return cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+
+
+def centre_cut(crop: np.ndarray, from_margin: float, to_margin: float) -> np.ndarray:
+    """The crop of margin `to_margin` inside a crop of margin `from_margin` (its centre (1 + 2 to) / (1 + 2 from)),
+    at the cut's own pixel size; exact for `crop_face` crops."""
+    keep = (1 + 2 * to_margin) / (1 + 2 * from_margin)
+    if keep > 1.0:
+        raise ValueError(f"a crop of margin {from_margin} holds no crop of the wider margin {to_margin}")
+    side = crop.shape[0]
+    cut = max(1, int(round(side * keep)))
+    start = (side - cut) // 2
+    return crop[start:start + cut, start:start + cut]
+
+
+def measure_margin(crops: list[np.ndarray], detector=None) -> float | None:
+    """The `crop_face` margin that reproduces a set of face crops' framing, measured with our own detector.
+
+    Each crop (uint8 RGB, square) is pasted into a grey canvas twice its side (the detector needs context around
+    a face that fills the image); the largest face found gives side / longer box side = 1 + 2 margin. Returns
+    the median over the crops with a face, None when none has one. A model trained on such crops should be
+    served crops cut at this margin by the same detector. Re-detected on a crop, MTCNN draws a slightly smaller
+    box than on the whole frame, so crops we cut at margin m measure about m + 0.05 (tests/test_extract.py):
+    close enough to undo a framing that differs by tens of percent, not a precise calibration.
+    """
+    detector = detector or make_detector("mtcnn", min_confidence=0.8)
+    ratios = []
+    for crop in crops:
+        side = crop.shape[0]
+        canvas = np.full((2 * side, 2 * side, 3), 127, np.uint8)
+        canvas[side // 2:side // 2 + side, side // 2:side // 2 + side] = crop
+        boxes = detector.detect([canvas])[0]
+        if boxes:
+            box = max(boxes, key=lambda b: b.area)
+            ratios.append(side / max(box.width, box.height))
+    return float((np.median(ratios) - 1) / 2) if ratios else None
 
 
 @dataclass
@@ -276,5 +310,5 @@ def fill_track(track: Track, n_frames: int, detected: list[bool]) -> list[tuple[
     return out
 
 
-__all__ = ["FaceBox", "iou", "MtcnnDetector", "HaarDetector", "DETECTORS", "make_detector", "crop_face",
-           "Track", "track_faces", "select_tracks", "fill_track"]
+__all__ = ["FaceBox", "iou", "MtcnnDetector", "HaarDetector", "DETECTORS", "make_detector", "crop_face", "centre_cut",
+           "measure_margin", "Track", "track_faces", "select_tracks", "fill_track"]

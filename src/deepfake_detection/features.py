@@ -6,9 +6,14 @@
 - SRM high-pass residual statistics (Fridrich & Kodovsky 2012, rich models for steganalysis): mean |r|,
   std and a histogram of rounded, truncated residuals of fixed 3x3/5x5 kernels;
 - a uniform-LBP histogram (Ojala et al. 2002): how often each 8-neighbour sign pattern occurs.
-The `spectral` model is `ForensicFeatures -> BatchNormalization -> Dense -> Dropout -> p_fake`, so it
-trains, saves and predicts like any registry model. Only `keras.ops` inside: the model loads in safe
-mode and runs on the JAX backend too.
+Each statistic is taken of one *view* of the crop: a colour channel (luma, or the Cr/Cb chroma that face
+swaps blend) over the whole crop or its centre (the swapped face without hair and background).
+
+Two registry models use them, so both train, save and predict like any other:
+- `spectral`: luma features -> BatchNormalization -> Dense -> Dropout -> p_fake, trained by gradient;
+- `forensic_gbm`: the FORENSIC_VIEWS features -> `TreeEnsemble`, a gradient-boosted tree ensemble fitted by
+  scikit-learn (train.fit_trees_fold) and stored as fixed weights, so no pickle is ever loaded.
+Only `keras.ops` inside: the models load in safe mode and run on the JAX backend too.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ RESIDUAL_EDGE_SHIFT = 1 / 64
 HISTOGRAM_FLOOR = 1e-3  # histograms enter as log(share + floor): rare tail bins matter, and the scale is tame
 HIDDEN_UNITS = 32
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma of RGB
+# RGB -> channel weights of a view: BT.601 luma and the YCrCb chroma differences (without their constant offset,
+# which no statistic here sees: the spectrum is mean-centred, residuals are high-pass, LBP compares neighbours)
+CHANNEL_WEIGHTS = {
+    "luma": GRAY_WEIGHTS,
+    "cr": tuple(0.713 * (float(r == 0) - w) for r, w in enumerate(GRAY_WEIGHTS)),
+    "cb": tuple(0.564 * (float(r == 2) - w) for r, w in enumerate(GRAY_WEIGHTS)),
+}
+# the views of `forensic_gbm`: (channel, centre share of the crop side); each adds one ForensicFeatures block
+FORENSIC_VIEWS = (("luma", 1.0), ("luma", 0.5), ("cr", 1.0), ("cb", 1.0))
 
 # SRM high-pass kernels (5x5 frames), each scaled so that it predicts the centre pixel in grey levels.
 _ZERO = np.zeros((5, 5))
@@ -99,20 +113,36 @@ def feature_names(bins: int = SPECTRUM_BINS, clip: int = RESIDUAL_CLIP) -> list[
 
 @keras.saving.register_keras_serializable(package="deepfake_detection")
 class ForensicFeatures(layers.Layer):
-    """0–255 RGB (N, H, W, 3) -> float32 (N, F) spectrum, SRM residual and LBP statistics; no weights.
+    """0–255 RGB (N, H, W, 3) -> float32 (N, F) spectrum, SRM residual and LBP statistics of one view; no weights.
 
-    Computed in float32 whatever the dtype policy (log power spectra overflow float16).
+    channel: "luma", "cr" or "cb" (CHANNEL_WEIGHTS); centre: share of each side kept around the centre
+    (1.0: the whole crop). Computed in float32 whatever the dtype policy (log power spectra overflow float16).
     """
 
-    def __init__(self, spectrum_bins: int = SPECTRUM_BINS, residual_clip: int = RESIDUAL_CLIP, **kwargs) -> None:
+    def __init__(self, spectrum_bins: int = SPECTRUM_BINS, residual_clip: int = RESIDUAL_CLIP, channel: str = "luma",
+                 centre: float = 1.0, **kwargs) -> None:
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
+        if channel not in CHANNEL_WEIGHTS:
+            raise ValueError(f"channel must be one of {sorted(CHANNEL_WEIGHTS)}, got {channel!r}")
+        if not 0.0 < centre <= 1.0:
+            raise ValueError(f"centre must be in (0, 1], got {centre}")
         self.spectrum_bins = int(spectrum_bins)
         self.residual_clip = int(residual_clip)
+        self.channel, self.centre = channel, float(centre)
         self.n_features = len(feature_names(self.spectrum_bins, self.residual_clip))
 
+    def _centre_slices(self, shape) -> tuple[slice, slice]:
+        """Row and column slices of the centre window of an (N, H, W, 3) input."""
+        def bounds(side: int) -> slice:
+            kept = min(side, max(8, round(side * self.centre)))
+            first = (side - kept) // 2
+            return slice(first, first + kept)
+        return bounds(int(shape[1])), bounds(int(shape[2]))
+
     def build(self, input_shape) -> None:
-        height, width = int(input_shape[1]), int(input_shape[2])
+        rows, cols = self._centre_slices(input_shape)
+        height, width = rows.stop - rows.start, cols.stop - cols.start
         if min(height, width) < 8:
             raise ValueError(f"ForensicFeatures needs images of at least 8x8 px, got {height}x{width}")
         # constants, not weights: they follow from the input size, so nothing is saved for them
@@ -154,15 +184,30 @@ class ForensicFeatures(layers.Layer):
         return ops.log(shares + HISTOGRAM_FLOOR)
 
     def call(self, images):
-        x = ops.cast(images, "float32")
-        gray = ops.tensordot(x, ops.convert_to_tensor(np.array(GRAY_WEIGHTS, np.float32)), axes=1)  # (N, H, W)
+        rows, cols = self._centre_slices(images.shape)
+        x = ops.cast(images[:, rows, cols], "float32")
+        weights = ops.convert_to_tensor(np.array(CHANNEL_WEIGHTS[self.channel], np.float32))
+        gray = ops.tensordot(x, weights, axes=1)  # (N, h, w): the view's channel
         return ops.concatenate([self.spectrum(gray), self.residuals(gray), self.lbp(gray)], axis=-1)
 
     def compute_output_shape(self, input_shape) -> tuple:
         return (input_shape[0], self.n_features)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "spectrum_bins": self.spectrum_bins, "residual_clip": self.residual_clip}
+        return {**super().get_config(), "spectrum_bins": self.spectrum_bins, "residual_clip": self.residual_clip,
+                "channel": self.channel, "centre": self.centre}
+
+
+def view_features(images, views=FORENSIC_VIEWS):
+    """0–255 RGB -> (N, len(views) * F): one ForensicFeatures block per (channel, centre) view, concatenated."""
+    blocks = [ForensicFeatures(channel=channel, centre=centre, name=f"features_{channel}_{round(centre * 100)}")(images)
+              for channel, centre in views]
+    return blocks[0] if len(blocks) == 1 else layers.Concatenate(name="forensic_views")(blocks)
+
+
+def view_feature_names(views=FORENSIC_VIEWS) -> list[str]:
+    """Column names of view_features' output, each prefixed by its view (e.g. `cr_100/lbp_3`)."""
+    return [f"{channel}_{round(centre * 100)}/{name}" for channel, centre in views for name in feature_names()]
 
 
 def spectral_head(images, dropout: float = 0.3):
@@ -177,3 +222,117 @@ def spectral_head(images, dropout: float = 0.3):
     x = layers.Dense(HIDDEN_UNITS, activation="relu", name="hidden")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     return layers.Dense(1, activation="sigmoid", name="p_fake", dtype="float32")(x)
+
+
+# --- gradient-boosted trees as a Keras layer -------------------------------------------------------
+def _floor_float32(values: np.ndarray) -> np.ndarray:
+    """float64 -> the largest float32 <= each value: for float32 x, `x <= floor32(t)` exactly when `x <= t`."""
+    rounded = values.astype(np.float32)
+    above = rounded.astype(np.float64) > values
+    rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
+    return rounded
+
+
+def tree_arrays(booster) -> dict[str, np.ndarray]:
+    """A fitted binary sklearn HistGradientBoostingClassifier -> the padded arrays a TreeEnsemble holds.
+
+    (T trees, M nodes) arrays: split feature, threshold, children (a leaf and padding point at themselves, so
+    walking `depth` steps from the root always ends on a leaf), the side a missing value takes, leaf values;
+    and the baseline raw score. Reads the booster's fitted predictors (sklearn's `_predictors`): a test checks
+    that the layer reproduces `predict_proba`, which guards against a change of that internal layout.
+    """
+    if getattr(booster, "n_trees_per_iteration_", 1) != 1:
+        raise ValueError("TreeEnsemble holds a binary classifier (one tree per iteration)")
+    trees = [predictors[0].nodes for predictors in booster._predictors]
+    if any(nodes["is_categorical"].any() for nodes in trees):
+        raise ValueError("TreeEnsemble supports numeric splits only (no categorical features)")
+    n_trees, n_nodes = max(len(trees), 1), max((len(nodes) for nodes in trees), default=1)
+    own = np.broadcast_to(np.arange(n_nodes, dtype=np.int32), (n_trees, n_nodes))
+    arrays = {"feature": np.zeros((n_trees, n_nodes), np.int32), "threshold": np.zeros((n_trees, n_nodes), np.float32),
+              "left": own.copy(), "right": own.copy(), "missing_left": np.zeros((n_trees, n_nodes), np.int32),
+              "value": np.zeros((n_trees, n_nodes), np.float32)}
+    depth = 1
+    for t, nodes in enumerate(trees):
+        m, leaf = len(nodes), nodes["is_leaf"].astype(bool)
+        arrays["feature"][t, :m] = np.where(leaf, 0, nodes["feature_idx"])
+        arrays["threshold"][t, :m] = np.where(leaf, 0.0, _floor_float32(nodes["num_threshold"].astype(np.float64)))
+        arrays["left"][t, :m] = np.where(leaf, np.arange(m), nodes["left"])
+        arrays["right"][t, :m] = np.where(leaf, np.arange(m), nodes["right"])
+        arrays["missing_left"][t, :m] = nodes["missing_go_to_left"]
+        arrays["value"][t, :m] = np.where(leaf, nodes["value"], 0.0)
+        depth = max(depth, int(nodes["depth"].max()))
+    arrays["bias"] = np.asarray(booster._baseline_prediction, np.float32).reshape(1)
+    arrays["depth"] = np.int32(depth)
+    return arrays
+
+
+@keras.saving.register_keras_serializable(package="deepfake_detection")
+class TreeEnsemble(layers.Layer):
+    """(N, F) features -> (N, 1) P(FAKE) of a gradient-boosted tree ensemble held as non-trainable weights.
+
+    Every sample walks every tree at once for `depth` steps (gathers only), then the leaf values are summed
+    with the baseline and passed through a sigmoid: sklearn's binary `predict_proba`, in keras.ops, saved
+    in the .keras file like any weight. Built unfitted it is one leaf of value 0: P(FAKE) = 0.5.
+    """
+
+    _ARRAYS = {"feature": "int32", "threshold": "float32", "left": "int32", "right": "int32",
+               "missing_left": "int32", "value": "float32"}
+
+    def __init__(self, n_trees: int = 1, n_nodes: int = 1, depth: int = 1, **kwargs) -> None:
+        kwargs["dtype"] = "float32"
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        self.n_trees, self.n_nodes, self.depth = int(n_trees), int(n_nodes), int(depth)
+
+    @classmethod
+    def from_booster(cls, booster, n_features: int, **kwargs) -> TreeEnsemble:
+        """A built layer holding a fitted HistGradientBoostingClassifier's trees."""
+        arrays = tree_arrays(booster)
+        layer = cls(*arrays["feature"].shape, depth=int(arrays["depth"]), **kwargs)
+        layer.build((None, n_features))
+        for name in (*cls._ARRAYS, "bias"):
+            getattr(layer, name).assign(arrays[name])
+        return layer
+
+    def build(self, input_shape) -> None:
+        shape = (self.n_trees, self.n_nodes)
+        for name, dtype in self._ARRAYS.items():
+            setattr(self, name, self.add_weight(shape=shape, dtype=dtype, initializer="zeros", trainable=False,
+                                                name=name))
+        self.bias = self.add_weight(shape=(1,), initializer="zeros", trainable=False, name="bias")
+
+    def call(self, features):  # (N, F) -> (N, 1)
+        features = ops.cast(features, "float32")
+        offsets = ops.arange(self.n_trees, dtype="int32")[None, :] * self.n_nodes  # (1, T): flat index of each root
+        flat = {name: ops.reshape(getattr(self, name), (-1,)) for name in self._ARRAYS}
+        node = ops.zeros((ops.shape(features)[0], self.n_trees), dtype="int32")  # (N, T)
+        for _ in range(self.depth):
+            at = node + offsets
+            x = ops.take_along_axis(features, ops.take(flat["feature"], at), axis=1)  # (N, T)
+            go_left = ops.where(ops.isnan(x), ops.take(flat["missing_left"], at) > 0,
+                                ops.less_equal(x, ops.take(flat["threshold"], at)))
+            node = ops.where(go_left, ops.take(flat["left"], at), ops.take(flat["right"], at))
+        raw = ops.sum(ops.take(flat["value"], node + offsets), axis=1, keepdims=True) + self.bias
+        return ops.sigmoid(raw)
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return (input_shape[0], 1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "n_trees": self.n_trees, "n_nodes": self.n_nodes, "depth": self.depth}
+
+
+def forensic_trees(images, dropout: float = 0.0, boosters=None):
+    """0–255 RGB -> FORENSIC_VIEWS features -> P(FAKE) of tree ensembles (the `forensic_gbm` model).
+
+    boosters: fitted HistGradientBoostingClassifiers; several (the fold models) share one feature block and
+    their P(FAKE) are averaged. None: one unfitted ensemble (P(FAKE) 0.5), which train.fit_trees_fold replaces.
+    `dropout` is accepted for the registry's constructor signature; trees have none.
+    """
+    features = view_features(images)
+    n_features = int(features.shape[-1])
+    if not boosters:
+        return TreeEnsemble(name="p_fake")(features)
+    outputs = [TreeEnsemble.from_booster(b, n_features, name=f"p_fake_{k}" if len(boosters) > 1 else "p_fake")(features)
+               for k, b in enumerate(boosters)]
+    return outputs[0] if len(outputs) == 1 else layers.Average(name="p_fake")(outputs)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from deepfake_detection.config import TrainConfig
 from deepfake_detection.faces import resize_crop
-from deepfake_detection.features import spectral_head
+from deepfake_detection.features import forensic_trees, spectral_head
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class ModelSpec:
     # first layer after the application's own input scaling; the layers before it are cut off
     # so that the model's InputNormalization is the only preprocessing
     features_from: str | None = None
-    own_head: bool = False  # MesoNet, spectral: the constructor already ends in Dense(1, sigmoid)
+    own_head: bool = False  # MesoNet, spectral, forensic_gbm: the constructor already ends in P(FAKE)
+    fit: str = "gradient"  # "gradient": Keras fit on batches; "trees": boosted trees fitted on features (train.py)
 
 
 # --- input normalisation ------------------------------------------------------------------------
@@ -226,6 +227,9 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec("mesoinception4", mesoinception4, "unit", None, default_size=256, own_head=True),
         # spectrum, SRM residual and LBP statistics (features.py) under a small dense head
         ModelSpec("spectral", spectral_head, "pixels", None, own_head=True),
+        # the same statistics of four views (luma, its centre, Cr, Cb) at full crop size under boosted trees
+        ModelSpec("forensic_gbm", forensic_trees, "pixels", None, default_size=224, min_size=16, own_head=True,
+                  fit="trees"),
     ]
 }
 

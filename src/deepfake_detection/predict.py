@@ -218,10 +218,24 @@ def score_faces(ensemble: Ensemble, active: list[str], crops: np.ndarray,
     return probs, seconds
 
 
-def inference_extract_config(extract_cfg: ExtractConfig | None, size: int, cfg: PredictConfig) -> ExtractConfig:
-    """The extraction settings of inference: crops at `size` (the largest model side), every face track when asked."""
-    return replace(extract_cfg or ExtractConfig(), size=size, detector=cfg.detector, frames=cfg.frames,
-                   all_faces=cfg.all_faces)
+def serving_margin(stacker: dict | None) -> float | None:
+    """The crop margin the stacker's models were trained at (BaseModel.margin), None when they declare none.
+
+    All models of one ensemble see the same crops, so they must agree on it."""
+    margins = {m["margin"] for m in (stacker or {}).get("models", []) if m.get("margin") is not None}
+    if len(margins) > 1:
+        raise ValueError(f"the stacker's models were trained on crops of different margins {sorted(margins)}; "
+                         "one extraction cannot serve them all")
+    return margins.pop() if margins else None
+
+
+def inference_extract_config(extract_cfg: ExtractConfig | None, size: int, cfg: PredictConfig,
+                             margin: float | None = None) -> ExtractConfig:
+    """The extraction settings of inference: crops at `size` (the largest model side), every face track when asked,
+    framed at `margin` when the models declare one (serving_margin), else at the extraction's margin."""
+    base = extract_cfg or ExtractConfig()
+    return replace(base, size=size, detector=cfg.detector, frames=cfg.frames, all_faces=cfg.all_faces,
+                   margin=base.margin if margin is None else margin)
 
 
 def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg: ExtractConfig,
@@ -396,7 +410,8 @@ def predict_videos(videos_dir: str | Path, models_dir: ModelsDir | str | Path,
         ensemble = load_ensemble(models, stacker, cfg)
         planner = BudgetPlanner(budget_seconds - (time.monotonic() - started), cfg.frames,
                                 [m.name for m in ensemble.models], cfg.min_frames)
-        base_extract = inference_extract_config(extract_cfg, max(m.size for m in ensemble.models), cfg)
+        base_extract = inference_extract_config(extract_cfg, max(m.size for m in ensemble.models), cfg,
+                                                serving_margin(ensemble.stacker))
         face_detector = detector_for(base_extract)
         for i, name in enumerate(tqdm(todo, desc="predict", unit="video")):
             if planner.plan(len(todo) - i):

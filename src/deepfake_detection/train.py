@@ -25,13 +25,14 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
 from deepfake_detection.artifacts import CropsDir, ModelDir
 from deepfake_detection.config import TrainConfig, set_seeds
-from deepfake_detection.dataset import read_index
+from deepfake_detection.dataset import class_weights, read_index
 from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
 from deepfake_detection.models import REGISTRY, build_model
@@ -120,6 +121,13 @@ def save_fold_ensemble(fold_models: list[Path], path: Path) -> None:
     ensemble.save(path)
 
 
+def monitored_scores(frames: pd.DataFrame, p: np.ndarray) -> dict[str, float]:
+    """What each epoch (or block of trees) is judged by: crop log loss, video balanced log loss and AUC."""
+    videos = video_predictions(frames, p)
+    return {"val_frame_loss": log_loss(frames["label"], p), MONITOR: balanced_log_loss(videos["label"], videos["p"]),
+            "val_video_auc": roc_auc(videos["label"], videos["p"])}
+
+
 # --- callbacks ---------------------------------------------------------------------------------
 class VideoLogLoss(keras.callbacks.Callback):
     """After each epoch: predict the validation crops, average per video, log balanced log loss.
@@ -134,12 +142,10 @@ class VideoLogLoss(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         p = self.model.predict(self.dataset, verbose=0).reshape(-1)  # (n_val_crops,)
-        videos = video_predictions(self.frames, p)
-        score = balanced_log_loss(videos["label"], videos["p"])
+        scores = monitored_scores(self.frames, p)
+        score = scores[MONITOR]
         if logs is not None:
-            logs["val_frame_loss"] = log_loss(self.frames["label"], p)
-            logs["val_video_auc"] = roc_auc(videos["label"], videos["p"])
-            logs[MONITOR] = score
+            logs.update(scores)
         self.last_p = p
         if score < self.best:
             self.best, self.best_weights, self.best_p = score, self.model.get_weights(), p
@@ -316,6 +322,79 @@ def train_fold(frames: pd.DataFrame, fold: int, cfg: TrainConfig, fold_dir: Path
     return history, oof, score
 
 
+# --- boosted trees on fixed features (models with fit="trees") -------------------------------------
+def crop_features(frames: pd.DataFrame, cfg: TrainConfig) -> np.ndarray:
+    """(N, F) features of every crop in frame order, by the model's own feature layers (what serving computes).
+
+    Trees see no augmentation, so the features are computed once and every fold indexes them.
+    """
+    model = build_model(cfg.model, cfg.size)
+    extractor = keras.Model(model.inputs, model.get_layer("p_fake").input)
+    log.info("computing %s features of %d crops at %d px", cfg.model, len(frames), cfg.size)
+    return np.asarray(extractor.predict(eval_dataset(frames, cfg.size, cfg.batch_size, False, cfg.resize),
+                                        verbose=cfg.verbose), np.float32)
+
+
+def _booster(n_trees: int, seed: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(max_iter=n_trees, learning_rate=C.TREES_LEARNING_RATE,
+                                          max_leaf_nodes=C.TREES_MAX_LEAF_NODES, max_depth=C.TREES_MAX_DEPTH,
+                                          l2_regularization=C.TREES_L2, early_stopping=False, random_state=seed)
+
+
+def _fit_booster(rows: pd.DataFrame, features: np.ndarray, n_trees: int, cfg: TrainConfig,
+                 seed: int) -> HistGradientBoostingClassifier:
+    """Trees on the rows' features; every imbalance strategy but "none" weighs both classes equally."""
+    labels = rows["label"].to_numpy(int)
+    weights = None if cfg.imbalance == "none" else pd.Series(labels).map(class_weights(labels)).to_numpy(float)
+    return _booster(n_trees, seed).fit(features[rows["row"].to_numpy()], labels, sample_weight=weights)
+
+
+def tree_model(cfg: TrainConfig, boosters: list[HistGradientBoostingClassifier]) -> keras.Model:
+    """The registry model with fitted trees: one feature block, the boosters' P(FAKE) averaged."""
+    inputs = keras.Input((cfg.size, cfg.size, 3), name="rgb_0_255")
+    return keras.Model(inputs, REGISTRY[cfg.model].constructor(inputs, boosters=boosters), name=cfg.model)
+
+
+def fit_trees_fold(frames: pd.DataFrame, features: np.ndarray, fold: int, cfg: TrainConfig,
+                   fold_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, HistGradientBoostingClassifier]:
+    """Boosted trees on every fold but `fold`: (history, OOF frame predictions, best val_video_bll, booster).
+
+    With select_best the trees grow to TREES_MAX on the inner split's training groups; the count with the
+    lowest inner-validation video balanced log loss (checked every TREES_STEP trees) is then refitted on all
+    training folds. The reported fold is scored once, through the saved Keras model's tree layer.
+    `features` holds every crop's features, indexed by the frames' `row` column.
+    """
+    if cfg.augment or cfg.self_blend:
+        log.warning("%s: trees train on the crops as they are; augment %s and self_blend %s are ignored",
+                    cfg.model, list(cfg.augment), cfg.self_blend)
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    train, val = split_fold(frames, fold)
+    split = inner_split(train, cfg.inner_val_share, cfg.seed + fold) if cfg.select_best else None
+    if cfg.select_best and split is None:
+        log.warning("fold %d: too few training groups for an inner validation split; keeping every tree", fold)
+    fit_rows, monitored = split if split is not None else (train, val)
+    booster = _fit_booster(fit_rows, features, C.TREES_MAX, cfg, cfg.seed + fold)
+    fit_labels = fit_rows["label"].to_numpy(int)
+    stages = zip(booster.staged_predict_proba(features[fit_rows["row"].to_numpy()]),
+                 booster.staged_predict_proba(features[monitored["row"].to_numpy()]), strict=True)
+    records = []
+    for n, (p_fit, p_monitored) in enumerate(stages, start=1):
+        if n % C.TREES_STEP == 0 or n == booster.n_iter_:
+            records.append({"epoch": len(records), "trees": n, "loss": log_loss(fit_labels, p_fit[:, 1]),
+                            **monitored_scores(monitored, p_monitored[:, 1])})
+    history = pd.DataFrame(records).assign(phase="trees", fold=fold,
+                                           monitored="inner" if split is not None else "reported")
+    best = history.loc[history[MONITOR].idxmin()] if split is not None else history.iloc[-1]
+    if split is not None:
+        booster = _fit_booster(train, features, int(best["trees"]), cfg, cfg.seed + fold)
+    log.info("fold %d: %d trees (%s), %s %.4f", fold, booster.n_iter_,
+             "chosen on the inner split" if split is not None else "all", MONITOR, best[MONITOR])
+    model = tree_model(cfg, [booster])
+    p = keras.ops.convert_to_numpy(model.get_layer("p_fake")(features[val["row"].to_numpy()])).reshape(-1)
+    model.save(ModelDir(fold_dir).model)
+    return history, val.assign(p=p)[OOF_FRAME_COLUMNS], float(best[MONITOR]), booster
+
+
 # --- all folds ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainResult:
@@ -358,21 +437,35 @@ def train_model(crops_dir: CropsDir | str | Path, folds_csv: str | Path, cfg: Tr
     previous_policy = keras.mixed_precision.global_policy().name
     if gpu:
         keras.mixed_precision.set_global_policy("mixed_float16")
+    trees = REGISTRY[cfg.model].fit == "trees"
     try:
-        histories, oofs, scores = [], [], {}
-        # Every fold starts from the same initial weights, so a fold trains alike alone or among all.
-        shared = None if cfg.normalization == "standardize" else build_fold_model(cfg, strategy)
-        for k in folds:
-            history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out.fold(k).path, strategy, shared)
-            histories.append(history)
-            oofs.append(oof)
+        histories, oofs, scores, boosters = [], [], {}, []
+        if trees:
+            frames = frames.reset_index(drop=True).assign(row=lambda f: np.arange(len(f)))
+            features = crop_features(frames, cfg)
+            for k in folds:
+                history, oof, scores[int(k)], booster = fit_trees_fold(frames, features, int(k), cfg,
+                                                                        out.fold(k).path)
+                histories.append(history)
+                oofs.append(oof)
+                boosters.append(booster)
+        else:
+            # Every fold starts from the same initial weights, so a fold trains alike alone or among all.
+            shared = None if cfg.normalization == "standardize" else build_fold_model(cfg, strategy)
+            for k in folds:
+                history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out.fold(k).path, strategy, shared)
+                histories.append(history)
+                oofs.append(oof)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     history = pd.concat(histories, ignore_index=True)
     oof_frames = pd.concat(oofs, ignore_index=True)
     oof_videos = video_predictions(oof_frames, oof_frames["p"].to_numpy())
     out.model.unlink(missing_ok=True)
-    save_fold_ensemble([out.fold(k).model for k in folds], out.model)
+    if trees:  # the fold ensembles share one feature block
+        tree_model(cfg, boosters).save(out.model)
+    else:
+        save_fold_ensemble([out.fold(k).model for k in folds], out.model)
 
     atomic_write_csv(history[["fold", "phase", "epoch",
                               *[c for c in history.columns if c not in ("fold", "phase", "epoch")]]],
@@ -384,6 +477,11 @@ def train_model(crops_dir: CropsDir | str | Path, folds_csv: str | Path, cfg: Tr
             "deployment": f"average of the fold models {[int(k) for k in folds]} (the pool the OOF numbers describe)",
             "epoch_choice": ("best val_video_bll on an inner split of the training folds" if cfg.select_best
                              else "last epoch (nothing chosen)"),
+            **({"trees": {"max": C.TREES_MAX, "step": C.TREES_STEP, "learning_rate": C.TREES_LEARNING_RATE,
+                          "max_leaf_nodes": C.TREES_MAX_LEAF_NODES, "max_depth": C.TREES_MAX_DEPTH,
+                          "l2_regularization": C.TREES_L2, "per_fold": [int(b.n_iter_) for b in boosters],
+                          "choice": ("tree count with the best val_video_bll on the inner split, refitted on all "
+                                     "training folds" if cfg.select_best else "all trees")}} if trees else {}),
             "val_video_bll": {str(k): v for k, v in scores.items()}, "oof_video_metrics": oof_metrics,
             "n_crops": int(len(frames)), "n_videos": int(frames["video_id"].nunique()),
             "crops_dir": str(crops.path), "folds_csv": str(folds_csv), "mixed_precision": gpu,

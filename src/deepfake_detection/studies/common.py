@@ -216,9 +216,37 @@ def train_each(configs: dict[str, TrainConfig], crops_dir: Path, folds_csv: Path
 
 
 def trained_facts(trained: dict[str, TrainResult], configs: dict[str, TrainConfig]) -> dict[str, dict]:
-    """results.json's `trained`: per model, seconds, whether reused, and the TrainConfig it was trained with."""
-    return {name: {"seconds": r.seconds, "reused": r.reused, "train_config": asdict(configs[name])}
-            for name, r in trained.items()}
+    """results.json's `trained`: per model, this run's seconds (0 when reused), the seconds its training took when it
+    ran (`fit_seconds`), whether reused, the TrainConfig it was trained with, and the trees' settings if any."""
+    facts = {}
+    for name, r in trained.items():
+        info = r.model_dir.run_info()
+        facts[name] = {"seconds": r.seconds, "fit_seconds": info.get("seconds", r.seconds), "reused": r.reused,
+                       "train_config": asdict(configs[name]), **({"trees": info["trees"]} if "trees" in info else {})}
+    return facts
+
+
+def scratch_minutes(facts: dict) -> float:
+    """A run's minutes had nothing been reused: its total plus the recorded time of every reused training."""
+    reused = sum(t.get("fit_seconds", 0.0) for t in facts["trained"].values() if t["reused"])
+    return (facts["timings_s"]["total"] + reused) / 60
+
+
+def recipe_description(trained: dict, samples_per_epoch: int) -> str:
+    """One trained recipe in words (results.md and the model card), from its `trained_facts` entry."""
+    cfg, trees = trained["train_config"], trained.get("trees")
+    start = f"{cfg['model']} at {cfg['size']} px"
+    if trees:
+        return (f"{start}, boosted trees (scikit-learn HistGradientBoosting: learning rate "
+                f"{trees['learning_rate']:g}, <= {trees['max_leaf_nodes']} leaves, depth <= {trees['max_depth']}, "
+                f"L2 {trees['l2_regularization']:g}) "
+                "on fixed spectrum, SRM-residual and LBP statistics of four views (luma, its centre half, Cr, Cb); "
+                f"trees per fold {trees['per_fold']} of at most {trees['max']} ({trees['choice']}); no augmentation")
+    init = (f"initialised from `{Path(cfg['weights']).name}`" if cfg["weights"]
+            else "from random weights (no ImageNet weights exist here)")
+    return (f"{start}, {init}, {cfg['epochs']} epoch(s) of {samples_per_epoch} crops per fold, batch "
+            f"{cfg['batch_size']}, Adam lr {cfg['learning_rate']:g}, augmentation {', '.join(cfg['augment']) or 'none'}"
+            + (f", self-blended fakes {cfg['self_blend']}" if cfg["self_blend"] else ""))
 
 
 # --- ablations and the null check --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -23,6 +24,7 @@ from deepfake_detection.artifacts import BenchDir, CropsDir, ModelDir, StackerDi
 from deepfake_detection.config import CropsBenchmarkConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, is_crop_dataset, labelled, make_folds
 from deepfake_detection.ensemble import write_stacking_report
+from deepfake_detection.faces import measure_margin
 from deepfake_detection.io import atomic_write_csv, atomic_write_json, atomic_write_text
 from deepfake_detection.models import build_model
 from deepfake_detection.pipeline import frames_with_folds
@@ -41,8 +43,10 @@ from deepfake_detection.studies.common import (
     null_markdown,
     null_table,
     predict_crops,
+    recipe_description,
     results_table,
     save_roc,
+    scratch_minutes,
     table_md,
     train_each,
     trained_facts,
@@ -55,7 +59,7 @@ log = logging.getLogger(__name__)
 
 
 def recipe_config(name: str, bench: CropsBenchmarkConfig, mesonet_dir: Path | None, quick: bool) -> TrainConfig:
-    """TrainConfig of one recipe: its CROP_RECIPES changes, the benchmark's budget, last epoch kept."""
+    """TrainConfig of one recipe: its CROP_RECIPES changes over the benchmark's budget (last epoch kept)."""
     if name not in C.CROP_RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose from {sorted(C.CROP_RECIPES)}")
     changes = dict(C.CROP_RECIPES[name])
@@ -67,11 +71,21 @@ def recipe_config(name: str, bench: CropsBenchmarkConfig, mesonet_dir: Path | No
     size = changes.pop("size")
     recipe_epochs = changes.pop("epochs", bench.epochs)  # a recipe may train longer
     epochs = bench.epochs if quick else recipe_epochs
-    cfg = TrainConfig(size=min(size, 64) if quick and changes.get("weights") is None else size,
-                      epochs=epochs, batch_size=bench.batch_size,
-                      steps_per_epoch=max(1, bench.samples_per_epoch // bench.batch_size), seed=bench.seed,
-                      select_best=False, head_epochs=0, verbose=2, **changes)
-    return cfg
+    budget = {"epochs": epochs, "batch_size": bench.batch_size, "seed": bench.seed,
+              "steps_per_epoch": max(1, bench.samples_per_epoch // bench.batch_size),
+              "select_best": False, "head_epochs": 0, "verbose": 2}
+    return TrainConfig(size=min(size, 64) if quick and changes.get("weights") is None else size,
+                       **{**budget, **changes})  # a recipe may override the budget (trees choose their count)
+
+
+def crop_margin(data_dir: Path, folds: pd.DataFrame, seed: int, n: int = C.MARGIN_SAMPLE) -> float | None:
+    """The crop_face margin that frames faces as this crop set does (faces.measure_margin on a seeded sample), or
+    None when no sampled crop shows a face; serving crops of the models trained here are cut at it."""
+    sample = [str(data_dir / p) for p in folds.sample(min(n, len(folds)), random_state=seed)["path"]]
+    crops = [cv2.cvtColor(image, cv2.COLOR_BGR2RGB) for image in map(cv2.imread, sample) if image is not None]
+    margin = measure_margin(crops)
+    log.info("crop margin of %d sampled crops: %s", len(crops), "no face found" if margin is None else f"{margin:.3f}")
+    return None if margin is None else round(margin, 3)
 
 
 def crop_folds(data_dir: Path, bench: CropsBenchmarkConfig) -> pd.DataFrame:
@@ -171,6 +185,11 @@ def run(data_dir: str | Path, cfg: CropsBenchmarkConfig, out_dir: str | Path = "
         if extra:
             add_trained(videos, [trained[n].model_dir for n in extra], predict_cfg, bench.seed, stack=False)
         stacker = StackerDir.of(out.path)
+    with step("crop_margin", timings, log):  # how the crops frame a face, so serving can frame faces alike
+        margin = crop_margin(data_dir, folds, bench.seed)
+        for entry in stack.spec["models"]:
+            entry["margin"] = margin
+    with step("stacker_report", timings, log):
         stacker.save(stack.spec)
         write_stacking_report(stack, stacker.path)
         for name, model_dir in pretrained.items():
@@ -199,7 +218,7 @@ def run(data_dir: str | Path, cfg: CropsBenchmarkConfig, out_dir: str | Path = "
              "n_real": int((y == 0).sum()), "n_fake": int(y.sum()), "n_groups": int(videos["group"].nunique()),
              "trained": trained_facts(trained, configs), "pretrained": {n: str(d.path) for n, d in pretrained.items()},
              "timings_s": timings, "cpu_count": os.cpu_count(),
-             "stack_models": [m["name"] for m in stack.spec["models"]],
+             "stack_models": [m["name"] for m in stack.spec["models"]], "crop_margin": margin,
              "reused_trainings": [n for n, t in trained.items() if t.reused]}
     result = SuiteResult(out, facts, table, videos, null=null, ablation=ablation, stacker=stacker)
     write_crops_results(result)
@@ -211,13 +230,7 @@ def write_crops_results(result: SuiteResult) -> None:
     facts, table, videos = result.facts, result.table, result.videos
     s = facts["settings"]
     save_roc(videos, [m for m in table["model"] if m.endswith(CAL)], result.bench.figures / "roc.png")
-    recipes = "; ".join(f"`{n}`: {t['train_config']['model']} at {t['train_config']['size']} px, "
-                        + (f"from `{Path(t['train_config']['weights']).name}`" if t["train_config"]["weights"] else
-                           "from random weights")
-                        + (f", self-blend {t['train_config']['self_blend']}" if t["train_config"]["self_blend"] else "")
-                        + f", augmentation {', '.join(t['train_config']['augment']) or 'none'}, "
-                        f"{t['train_config']['epochs']} epoch(s)"
-                        for n, t in facts["trained"].items())
+    recipes = "; ".join(f"`{n}`: {recipe_description(t, s['samples_per_epoch'])}" for n, t in facts["trained"].items())
     minutes = facts["timings_s"]["total"] / 60
     cells = ["model", "n", "groups", "roc_auc [95% CI]", "AUC p (perm.)", "balanced_log_loss [95% CI]",
              "log_loss [95% CI]", "accuracy"]
@@ -239,9 +252,15 @@ def write_crops_results(result: SuiteResult) -> None:
         f"- **Data:** {facts['n_crops']} real DFDC face crops ({facts['n_real']} REAL / {facts['n_fake']} FAKE) of "
         f"`{facts['data_dir']}`, one crop per video, in {facts['n_groups']} groups (a fake with its original).",
         f"- **Folds:** {s['k']} stratified group folds; every score is out-of-fold at crop level.",
-        f"- **Recipes:** {recipes}. Each fold: epochs of {s['samples_per_epoch']} crops (batch "
-        f"{s['batch_size']}), balanced batches, the last epoch kept; the deployed model averages the fold models. "
+        f"- **Recipes:** {recipes}. Networks: balanced batches, the last epoch kept; the deployed model averages "
+        "the fold models. "
         f"The stack combines {', '.join(f'`{m}`' for m in facts['stack_models'])}.",
+        "- **Framing:** "
+        + ("no sampled crop showed a face to our detector, so serving uses the extraction's default margin."
+           if facts.get("crop_margin") is None else
+           f"our detector frames these crops at margin {facts['crop_margin']:+.3f} (`faces.measure_margin`, "
+           f"{C.MARGIN_SAMPLE} crops: the crop side over the face box's longer side is "
+           f"{1 + 2 * facts['crop_margin']:.2f}); the stacker records it, and `predict`/`detect` cut faces at it."),
         f"- **Scoring:** `NAME` raw OOF P(FAKE); `NAME{CAL}` and `stack` rows from the stacker's nested chain "
         "(aggregation, meta model and calibration fitted on the other folds only). 95 % group-bootstrap intervals "
         f"({s['n_boot']} resamples, widened by the t(G-1)/z factor; {UNRELIABLE.strip()} below "
@@ -249,7 +268,8 @@ def write_crops_results(result: SuiteResult) -> None:
         f"- **CPU time:** {minutes:.1f} min on {facts['cpu_count']} cores"
         + (f" (reused trainings, not counted: {', '.join(facts['reused_trainings'])})" if facts["reused_trainings"]
            else "")
-        + ".",
+        + f"; from scratch about {scratch_minutes(facts):.0f} min (every training's own time added)."
+        + "",
         "",
         "## Scores (out-of-fold)",
         "",

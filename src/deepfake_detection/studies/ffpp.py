@@ -26,7 +26,7 @@ from deepfake_detection.config import BenchmarkConfig, ExtractConfig, PredictCon
 from deepfake_detection.dataset import index_videos, labelled, make_folds
 from deepfake_detection.ensemble import aggregation_step, fit_stacker, oof_with_fallback, reliability_table
 from deepfake_detection.extract import extract_dataset
-from deepfake_detection.faces import INTERPOLATIONS, resize_crop
+from deepfake_detection.faces import INTERPOLATIONS, centre_cut, resize_crop
 from deepfake_detection.io import atomic_write_csv, atomic_write_text
 from deepfake_detection.metrics import bootstrap_intervals, evaluate
 from deepfake_detection.models import build_model, get_spec
@@ -87,23 +87,20 @@ def derive_crops(crops_dir: CropsDir | Path, out_dir: Path, size: int, interpola
     """Extracted crops resized to `size` with a cv2 interpolation (and centre-cut to a tighter margin).
 
     A crop of margin m spans the face box times (1 + 2m) along its longer side, so cutting the centre
-    (1 + 2 to_margin) / (1 + 2m) of it gives the crop of margin to_margin (exact unless the frame edge
-    clamped the region). Writes JPEGs and a manifest.csv with the same rows; reused when complete.
+    (1 + 2 to_margin) / (1 + 2m) of it gives the crop of margin to_margin (faces.centre_cut; exact, as crop_face
+    pads instead of clamping at the frame edge). Writes JPEGs and a manifest.csv with the same rows; reused when
+    complete.
     """
     manifest, derived = CropsDir(crops_dir).load(), CropsDir(out_dir)
     done = derived.manifest
     if done.exists() and len(pd.read_csv(done)) == len(manifest):
         return derived
-    keep = 1.0 if to_margin is None else (1 + 2 * to_margin) / (1 + 2 * float(margin))
     for row in tqdm(manifest.itertuples(), total=len(manifest), desc=f"crops {out_dir.name}", unit="crop"):
         bgr = cv2.imread(row.path, cv2.IMREAD_COLOR)  # uint8 HxWx3 (BGR, written back as is)
         if bgr is None:
             raise OSError(f"cannot read crop {row.path}")
-        if keep < 1.0:
-            side = bgr.shape[0]
-            cut = int(round(side * keep))
-            start = (side - cut) // 2
-            bgr = bgr[start:start + cut, start:start + cut]
+        if to_margin is not None:
+            bgr = centre_cut(bgr, float(margin), to_margin)
         small = resize_crop(bgr, size, interpolation)
         target = out_dir / row.crop_path
         target.parent.mkdir(parents=True, exist_ok=True)
