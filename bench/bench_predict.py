@@ -229,7 +229,7 @@ def main() -> None:
     from deepfake_detection.artifacts import ModelsDir
     from deepfake_detection.config import ExtractConfig, PredictConfig
     from deepfake_detection.models import build_model
-    from deepfake_detection.predict import inference_extract_config, load_ensemble
+    from deepfake_detection.predict import inference_extract_config, load_ensemble, serving_margin
 
     paths = [DFDC / v for v in VIDEOS]
     missing = [str(p) for p in paths if not p.exists()] + ([] if ZOO.is_dir() else [str(ZOO)])
@@ -239,7 +239,8 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         zoo = load_ensemble(ZOO, ModelsDir(ZOO).stacker, cfg)
-        zoo_extract = inference_extract_config(ExtractConfig(), max(m.size for m in zoo.models), cfg)
+        zoo_extract = inference_extract_config(ExtractConfig(), max(m.size for m in zoo.models), cfg,
+                                               serving_margin(zoo.stacker))  # as predict serves the zoo
         rows = bench_ensemble("zoo", zoo, paths, cfg, zoo_extract, args.repeats, Path(tmp))
         for name in TRIO:
             (Path(tmp) / name).mkdir()
