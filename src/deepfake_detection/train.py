@@ -443,19 +443,21 @@ def train_model(crops_dir: CropsDir | str | Path, folds_csv: str | Path, cfg: Tr
         if trees:
             frames = frames.reset_index(drop=True).assign(row=lambda f: np.arange(len(f)))
             features = crop_features(frames, cfg)
-            for k in folds:
-                history, oof, scores[int(k)], booster = fit_trees_fold(frames, features, int(k), cfg,
-                                                                        out.fold(k).path)
-                histories.append(history)
-                oofs.append(oof)
+
+            def fit_fold(k: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+                history, oof, score, booster = fit_trees_fold(frames, features, k, cfg, out.fold(k).path)
                 boosters.append(booster)
+                return history, oof, score
         else:
             # Every fold starts from the same initial weights, so a fold trains alike alone or among all.
             shared = None if cfg.normalization == "standardize" else build_fold_model(cfg, strategy)
-            for k in folds:
-                history, oof, scores[int(k)] = train_fold(frames, int(k), cfg, out.fold(k).path, strategy, shared)
-                histories.append(history)
-                oofs.append(oof)
+
+            def fit_fold(k: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+                return train_fold(frames, k, cfg, out.fold(k).path, strategy, shared)
+        for k in folds:
+            history, oof, scores[int(k)] = fit_fold(int(k))
+            histories.append(history)
+            oofs.append(oof)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     history = pd.concat(histories, ignore_index=True)

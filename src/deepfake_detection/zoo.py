@@ -19,7 +19,7 @@ import pandas as pd
 from deepfake_detection import __version__
 from deepfake_detection.artifacts import BenchDir, ModelDir, ModelsDir, StackerDir, StudyDir
 from deepfake_detection.ensemble import stacker_predict
-from deepfake_detection.models import load_model, read_images
+from deepfake_detection.models import get_spec, load_model, read_images
 from deepfake_detection.reporting import to_markdown
 from deepfake_detection.studies.common import CAL, format_metric, recipe_description, scratch_minutes
 
@@ -136,10 +136,11 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
            "DFDC crops); mind its interval." if best >= TARGET_AUC else
            f"The best row reaches AUC {best:.3f}, short of the project's target (AUC >= {TARGET_AUC:.2f} on DFDC "
            "crops)."),
-        *(["- `forensic_gbm` reads pixel statistics (spectrum, high-pass residuals, local binary patterns) at "
-           "224 px: they shift with resolution, resampling and compression, so faces much sharper or more "
-           "compressed than DFDC's can move its score for reasons other than manipulation."]
-          if "forensic_gbm" in zoo_models else []),
+        *[f"- `{name}` reads pixel statistics (spectrum, high-pass residuals, local binary patterns) at "
+          f"{t['train_config']['size']} px: they shift with resolution, resampling and compression, so faces much "
+          "sharper or more compressed than DFDC's can move its score for reasons other than manipulation."
+          for name, t in facts["trained"].items()
+          if name in zoo_models and get_spec(t["train_config"]["model"]).preprocessing == "pixels"],
         "- Cross-dataset: `benchmark --suite cross-ffpp` (run by `make models` after the zoo is built) scores these "
         "weights on every FaceForensics++ video in `reports/cross-ffpp/results.md`; DFDC crops do not teach the FF++ "
         "methods, so read that file before trusting a verdict on other data. Not measured on whole DFDC test videos.",

@@ -268,8 +268,7 @@ def write_crops_results(result: SuiteResult) -> None:
         f"- **CPU time:** {minutes:.1f} min on {facts['cpu_count']} cores"
         + (f" (reused trainings, not counted: {', '.join(facts['reused_trainings'])})" if facts["reused_trainings"]
            else "")
-        + f"; from scratch about {scratch_minutes(facts):.0f} min (every training's own time added)."
-        + "",
+        + f"; from scratch about {scratch_minutes(facts):.0f} min (every training's own time added).",
         "",
         "## Scores (out-of-fold)",
         "",
