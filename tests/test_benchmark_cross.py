@@ -1,4 +1,5 @@
-"""Cross-dataset suite: the shipped zoo on FF++ videos (a small copy of the real layout), scored per method."""
+"""Cross-dataset suites: the shipped zoo on FF++ videos (a small copy of the real layout), scored per method;
+the pooled suite (FF++ group CV with and without the DFDC crops) on the same copy."""
 
 from __future__ import annotations
 
@@ -71,3 +72,43 @@ def test_face_clips_suite_labels_by_folder_and_reports_training_overlap(tmp_path
     assert {r["subset"] for r in result["table"]} == {"all"}  # no method or compression known: no empty subsets
     text = (out / "results.md").read_text()
     assert "originals of a training fake (same person and scene): 1" in text and "Only 1 REAL video(s)" in text
+
+
+def test_pooled_suite_scores_each_training_on_the_same_held_out_videos(small_ffpp, tmp_path):
+    """FF++ group CV: the recipe trained on the other FF++ folds alone and pooled with DFDC crops that train every
+    fold but are never scored, beside the zoo's model of the recipe on the same crops."""
+    import numpy as np
+    import pandas as pd
+
+    from deepfake_detection.config import TRAIN_ONLY_FOLD
+    from deepfake_detection.models import load_model
+    from deepfake_detection.studies.common import predict_crops
+    from deepfake_detection.studies.pooled import DFDC_ONLY, FFPP_ONLY, POOLED
+
+    pooled = require_shared("data", "dfdc-faces")
+    zoo = REPO / "models" / "zoo"
+    cfg = suite_config("ffpp-pooled", quick=True, models=str(zoo), pooled=str(pooled))
+    work = tmp_path / "work"
+    result = run_suite("ffpp-pooled", small_ffpp, tmp_path / "out", work, cfg=cfg, quick=True)
+    videos, facts = result.videos, result.facts
+    assert len(videos) == 8 and facts["margin"] == json.loads((zoo / "stacker" / "stacker.json").read_text())[
+        "models"][0]["margin"]  # the FF++ crops are cut as the zoo serves faces
+    folds = pd.read_csv(work / "pooled_crops" / "folds.csv", dtype={"video_id": str})
+    training_only = set(folds.loc[folds["fold"] == TRAIN_ONLY_FOLD, "video_id"])
+    assert len(training_only) == facts["n_pooled_crops"] > 0
+    for tag in ("FFplusplus_only", "DFDC_plus_FFplusplus"):  # both trainings score exactly the FF++ videos
+        oof = pd.read_csv(work / "models" / tag / "oof_frames.csv", dtype={"video_id": str})
+        assert set(oof["video_id"]) == set(videos["video_id"]) and not training_only & set(oof["video_id"])
+    # the DFDC-only row is the zoo's model on the same crops, averaged per video
+    crops = pd.read_csv(next(work.glob("crops_f4_*/manifest.csv")), dtype={"video_id": str})
+    paths = [str(next(work.glob("crops_f4_*")) / p) for p in crops["crop_path"]]
+    model = load_model(zoo / "forensic_gbm" / "model.keras")
+    mean = crops.assign(p=predict_crops(model, paths, 224)).groupby("video_id")["p"].mean()
+    np.testing.assert_allclose(videos.set_index("video_id").loc[mean.index, DFDC_ONLY], mean, atol=1e-5)
+    table = result.table
+    assert {f"{n}{s}" for n in (DFDC_ONLY, FFPP_ONLY, POOLED) for s in ("", " +cal")} <= set(table["model"])
+    assert table["roc_auc_p"].between(0, 1).all()
+    assert list(result.ablation["choice"]) == [FFPP_ONLY, POOLED, POOLED] and result.ablation[
+        "delta_roc_auc"].notna().all()
+    text = result.bench.results_md.read_text()
+    assert "## Verdict" in text and "never scored" in text and "QUICK MODE" in text

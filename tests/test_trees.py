@@ -118,3 +118,29 @@ def test_trees_give_the_same_predictions_with_the_same_seed(fitted, tiny_crops, 
     # augmentation does not reach trees (a warning says so), so the rerun is the same run
     again = pd.read_csv(tmp_path / "again" / "oof_frames.csv")
     pd.testing.assert_frame_equal(pd.read_csv(first / "oof_frames.csv"), again)
+
+
+def test_training_only_rows_train_every_fold_and_are_never_scored(tiny_crops, tmp_path):
+    from deepfake_detection.config import TRAIN_ONLY_FOLD
+    from deepfake_detection.train import train_model
+
+    crops_dir, folds_csv = tiny_crops
+    folds = read_index(folds_csv)
+    pooled = folds["fold"] == folds["fold"].max()  # one fold's videos become pooled, training-only data
+    folds.loc[pooled, "fold"] = TRAIN_ONLY_FOLD
+    folds.to_csv(tmp_path / "folds.csv", index=False)
+    cfg = replace(TREES, select_best=False)
+    result = train_model(crops_dir, tmp_path / "folds.csv", cfg, fold="all", out_dir=tmp_path / "pooled")
+    assert result.folds == tuple(sorted(set(folds.loc[~pooled, "fold"])))
+    oof = pd.read_csv(tmp_path / "pooled" / "oof_frames.csv", dtype={"video_id": str})
+    assert set(oof["video_id"]) == set(folds.loc[~pooled, "video_id"])  # every other video scored once, none pooled
+    # the pooled rows do train: without them each fold model is a different one
+    alone = train_model(crops_dir, tmp_path / "folds.csv", cfg, fold=0, out_dir=tmp_path / "fold0")
+    folds[~pooled].to_csv(tmp_path / "without.csv", index=False)
+    without = train_model(crops_dir, tmp_path / "without.csv", cfg, fold=0, out_dir=tmp_path / "without")
+    p_with = pd.read_csv(alone.model_dir.oof_frames)["p"].to_numpy()
+    p_without = pd.read_csv(without.model_dir.oof_frames)["p"].to_numpy()
+    np.testing.assert_allclose(p_with, oof.loc[oof["fold"] == 0, "p"].to_numpy(), atol=1e-6)
+    assert np.abs(p_with - p_without).max() > 1e-3
+    with pytest.raises(ValueError, match="no held-out crops"):
+        train_model(crops_dir, tmp_path / "folds.csv", cfg, fold=TRAIN_ONLY_FOLD, out_dir=tmp_path / "bad")

@@ -244,6 +244,23 @@ class CrossDatasetConfig:
     seed: int = SEED  # seeds the per-video frame bootstrap, intervals and permutations
 
 
+@dataclass
+class PooledConfig:
+    """Pooled-training benchmark (studies/pooled.py): group CV on FF++ videos, one recipe trained on the other FF++
+    folds alone and pooled with a face-crop set, beside that recipe's model trained on the crop set alone."""
+
+    pooled: str = "../shared/data/dfdc-faces"  # face crops added to every fold's training, never held out
+    recipe: str = "forensic_gbm"  # the CROP_RECIPES recipe trained both ways
+    models: str = "models/zoo"  # its `recipe` model, trained on the pooled crops alone, is the no-FF++ row; its
+    # stacker's margin frames the FF++ crops as that model was served
+    k: int = 7  # identity-group folds of the FF++ videos (its 7 groups: one held out per fold)
+    frames: int = 32  # evenly spaced frames per FF++ video, as detect and predict sample them
+    max_groups: int | None = None  # subsample whole groups of the pooled crops (quick runs); None: every crop
+    n_boot: int = 1000  # bootstrap resamples of groups for 95 % intervals
+    permutations: int = 1000  # label permutations of the AUC p-value
+    seed: int = SEED  # seeds folds, training, bootstrap and permutations
+
+
 # Training recipes of the crop benchmark and the zoo: TrainConfig changes per recipe. "mesonet:NAME" weights are
 # the original MesoNet file NAME.h5 from the MesoNet folder (256 px input, its own [0, 1] scaling).
 CROP_RECIPES: dict[str, dict[str, Any]] = {
@@ -297,6 +314,8 @@ MIN_RELIABLE_GROUPS = 100
 # Quick benchmark (CI): machinery only, no claims.
 QUICK_BENCHMARK = {"k": 2, "frames": 4, "epochs": 1, "models": ("meso4",), "size": 64, "n_boot": 100,
                    "mesonet_weights": ("Meso4_DF",), "cross_compression_models": ("meso4",)}
+QUICK_POOLED = {"k": 2, "frames": 4, "max_groups": 40, "n_boot": 100, "permutations": 100}
+TRAIN_ONLY_FOLD = -1  # folds.csv fold of rows that train every fold and are never held out (pooled crops)
 QUICK_VIDEOS_PER_CELL = 1  # quick mode keeps one video per (group, label, compression)
 MESONET_DIR = "../shared/weights/mesonet"  # original MesoNet weight files (CLI default)
 

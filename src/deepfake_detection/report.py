@@ -184,7 +184,7 @@ class RealSources:
 
     shared: Path = Path("../shared")
     benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"), Path("reports/dfdc-ablation"),
-                                    Path("reports/cross-ffpp"), Path("reports/face-clips"))
+                                    Path("reports/cross-ffpp"), Path("reports/face-clips"), Path("reports/ffpp-pooled"))
     zoo: Path = Path("models/zoo")
     detect: Path = Path("reports/real/detect")  # `make detect-example`
     work: Path = Path("work/real")  # intermediate EDA figures

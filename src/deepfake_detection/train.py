@@ -430,7 +430,10 @@ def train_model(crops_dir: CropsDir | str | Path, folds_csv: str | Path, cfg: Tr
     if not gpu:
         tf.config.experimental.enable_op_determinism()  # same seed, same CPU -> same predictions
     frames = frames_with_folds(crops.load(), read_index(folds_csv))
-    folds = sorted(frames["fold"].unique()) if str(fold) == "all" else [int(fold)]
+    held_out = sorted(int(k) for k in frames["fold"].unique() if k != C.TRAIN_ONLY_FOLD)
+    if str(fold) != "all" and int(fold) not in held_out:
+        raise ValueError(f"fold {fold} holds no held-out crops; folds: {held_out}")
+    folds = held_out if str(fold) == "all" else [int(fold)]  # training-only rows (pooled data) are never scored
     strategy = choose_strategy()
     log.info("training %s at %d px on %d crops, folds %s, %d replica(s)%s", cfg.model, cfg.size, len(frames), folds,
              strategy.num_replicas_in_sync, ", mixed precision" if gpu else "")

@@ -42,6 +42,9 @@ SUITES: dict[str, Suite] = {
                   "per method and compression, cross-compression, ablations)", quick=C.QUICK_BENCHMARK),
     "cross-ffpp": Suite("cross", C.CrossDatasetConfig, "trained models (--models, the zoo) on every FF++ video, "
                         "per method and compression; nothing fitted on them"),
+    "ffpp-pooled": Suite("pooled", C.PooledConfig, "group CV on FF++ videos: one recipe trained on the other FF++ "
+                         "folds alone and pooled with the DFDC crops, beside the zoo's (DFDC only) model",
+                         quick=C.QUICK_POOLED),
     "face-clips": Suite("cross", C.CrossDatasetConfig, "trained models on REAL/ FAKE/ video folders (the DFDC "
                         "face-crop clips), with the overlap with --train-labels",
                         preset={"name": "DFDC face-crop clip", "train_labels": "../shared/data/dfdc-faces/labels.csv"}),
