@@ -83,7 +83,7 @@ def pooled_set(videos: CropsDir, folds: pd.DataFrame, pooled: CropsDir, pooled_f
                          ignore_index=True)
     out.mkdir(parents=True, exist_ok=True)
     write_if_changed(manifest[list(CropsDir.MANIFEST_COLUMNS)], CropsDir(out).manifest)
-    folds_csv = out / "folds.csv"
+    folds_csv = StudyDir(out).folds
     write_if_changed(pd.concat([folds, pooled_folds.assign(fold=C.TRAIN_ONLY_FOLD)], ignore_index=True), folds_csv)
     return CropsDir(out), folds_csv
 
