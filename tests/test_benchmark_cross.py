@@ -80,6 +80,8 @@ def test_pooled_suite_scores_each_training_on_the_same_held_out_videos(small_ffp
     import numpy as np
     import pandas as pd
 
+    from deepfake_detection.aggregate import aggregate_frames
+    from deepfake_detection.artifacts import CropsDir
     from deepfake_detection.config import TRAIN_ONLY_FOLD
     from deepfake_detection.models import load_model
     from deepfake_detection.studies.common import predict_crops
@@ -99,12 +101,16 @@ def test_pooled_suite_scores_each_training_on_the_same_held_out_videos(small_ffp
     for tag in ("FFplusplus_only", "DFDC_plus_FFplusplus"):  # both trainings score exactly the FF++ videos
         oof = pd.read_csv(work / "models" / tag / "oof_frames.csv", dtype={"video_id": str})
         assert set(oof["video_id"]) == set(videos["video_id"]) and not training_only & set(oof["video_id"])
-    # the DFDC-only row is the zoo's model on the same crops, averaged per video
-    crops = pd.read_csv(next(work.glob("crops_f4_*/manifest.csv")), dtype={"video_id": str})
-    paths = [str(next(work.glob("crops_f4_*")) / p) for p in crops["crop_path"]]
+    for tag, n_crops in (("FFplusplus_only", facts["n_crops"]),
+                         ("DFDC_plus_FFplusplus", facts["n_crops"] + facts["n_pooled_crops"])):
+        assert json.loads((work / "models" / tag / "config.json").read_text())["n_crops"] == n_crops
+    # the DFDC-only row is the zoo's model on the same crops, aggregated per video as predict does
+    crops = CropsDir(next(work.glob("crops_f4_*"))).load()
     model = load_model(zoo / "forensic_gbm" / "model.keras")
-    mean = crops.assign(p=predict_crops(model, paths, 224)).groupby("video_id")["p"].mean()
-    np.testing.assert_allclose(videos.set_index("video_id").loc[mean.index, DFDC_ONLY], mean, atol=1e-5)
+    expected = aggregate_frames(crops.assign(p=predict_crops(model, crops["path"].tolist(), 224)), "mean")
+    np.testing.assert_allclose(videos.set_index("video_id").loc[expected["video_id"], DFDC_ONLY], expected["p"],
+                               atol=1e-5)
+    assert not np.allclose(videos[FFPP_ONLY], videos[POOLED])  # the pooled crops changed the models
     table = result.table
     assert {f"{n}{s}" for n in (DFDC_ONLY, FFPP_ONLY, POOLED) for s in ("", " +cal")} <= set(table["model"])
     assert table["roc_auc_p"].between(0, 1).all()

@@ -129,7 +129,7 @@ def test_training_only_rows_train_every_fold_and_are_never_scored(tiny_crops, tm
     pooled = folds["fold"] == folds["fold"].max()  # one fold's videos become pooled, training-only data
     folds.loc[pooled, "fold"] = TRAIN_ONLY_FOLD
     folds.to_csv(tmp_path / "folds.csv", index=False)
-    cfg = replace(TREES, select_best=False)
+    cfg = TREES  # with select_best, the inner split draws from the pooled groups too
     result = train_model(crops_dir, tmp_path / "folds.csv", cfg, fold="all", out_dir=tmp_path / "pooled")
     assert result.folds == tuple(sorted(set(folds.loc[~pooled, "fold"])))
     oof = pd.read_csv(tmp_path / "pooled" / "oof_frames.csv", dtype={"video_id": str})
@@ -144,3 +144,6 @@ def test_training_only_rows_train_every_fold_and_are_never_scored(tiny_crops, tm
     assert np.abs(p_with - p_without).max() > 1e-3
     with pytest.raises(ValueError, match="no held-out crops"):
         train_model(crops_dir, tmp_path / "folds.csv", cfg, fold=TRAIN_ONLY_FOLD, out_dir=tmp_path / "bad")
+    folds.assign(fold=TRAIN_ONLY_FOLD).to_csv(tmp_path / "only.csv", index=False)
+    with pytest.raises(ValueError, match="nothing to hold out"):
+        train_model(crops_dir, tmp_path / "only.csv", cfg, fold="all", out_dir=tmp_path / "bad")

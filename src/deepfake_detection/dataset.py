@@ -429,6 +429,8 @@ def make_folds(index: pd.DataFrame, k: int = 5, seed: int = SEED) -> pd.DataFram
     folds = np.full(len(data), -1)
     for fold, (_, val) in enumerate(splitter.split(data, data["label"].astype(int), data["group"])):
         folds[val] = fold
+    if (folds < 0).any():  # -1 is also config.TRAIN_ONLY_FOLD: an unassigned row must not become training-only
+        raise RuntimeError(f"{int((folds < 0).sum())} rows were assigned no fold")
     data["fold"] = folds
     return data
 

@@ -31,7 +31,7 @@ from deepfake_detection.aggregate import (
     sigmoid,
 )
 from deepfake_detection.artifacts import ModelDir, ModelsDir, StackerDir
-from deepfake_detection.config import SEED, PredictConfig
+from deepfake_detection.config import SEED, TRAIN_ONLY_FOLD, PredictConfig
 from deepfake_detection.crossfit import (
     NULL_AUC_SLACK,
     NULL_BLL_SLACK,
@@ -112,7 +112,8 @@ def labelled_videos(model_dirs: list[ModelDir]) -> pd.DataFrame | None:
         folds_csv = model_dir.run_info().get("folds_csv") if model_dir.config.exists() else None
         if folds_csv and Path(folds_csv).is_file():
             folds = pd.read_csv(folds_csv, dtype={"video_id": str, "group": str})
-            folds = folds[folds["label"].notna() & folds["fold"].notna()]
+            folds = folds[folds["label"].notna() & folds["fold"].notna()
+                          & (folds["fold"] != TRAIN_ONLY_FOLD)]  # pooled rows are never scored
             return folds[KEYS + ["fold"]].astype({"label": int, "fold": int})
     return None
 

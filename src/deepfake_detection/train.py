@@ -97,8 +97,9 @@ def inner_split(frames: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataF
     unseen. None when the training folds hold too few groups to split.
     """
     videos = frames.drop_duplicates("video_id").reset_index(drop=True)
-    n_splits = min(max(2, round(1 / share)), videos["group"].nunique())
-    if n_splits < 2 or videos["label"].nunique() < 2:
+    counts = videos["label"].value_counts()  # sklearn refuses more splits than the larger class has videos
+    n_splits = min(max(2, round(1 / share)), videos["group"].nunique(), int(counts.max()))
+    if n_splits < 2 or len(counts) < 2:
         return None
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # few REAL videos in small runs: sklearn warns, the split is still group-disjoint
@@ -431,6 +432,9 @@ def train_model(crops_dir: CropsDir | str | Path, folds_csv: str | Path, cfg: Tr
         tf.config.experimental.enable_op_determinism()  # same seed, same CPU -> same predictions
     frames = frames_with_folds(crops.load(), read_index(folds_csv))
     held_out = sorted(int(k) for k in frames["fold"].unique() if k != C.TRAIN_ONLY_FOLD)
+    if not held_out:
+        raise ValueError(f"{folds_csv}: every labelled crop is training-only (fold {C.TRAIN_ONLY_FOLD}); "
+                         "nothing to hold out")
     if str(fold) != "all" and int(fold) not in held_out:
         raise ValueError(f"fold {fold} holds no held-out crops; folds: {held_out}")
     folds = held_out if str(fold) == "all" else [int(fold)]  # training-only rows (pooled data) are never scored

@@ -10,8 +10,9 @@ Every held-out video is scored by one recipe (forensic_gbm by default) three way
   folds.csv at config.TRAIN_ONLY_FOLD: they train every fold and are never scored.
 
 The FF++ crops are cut as the zoo serves faces (its stacker's margin, the recipe's size, `frames` frames per video,
-every face track), so the DFDC-only row is the zoo's model as deployed. A video's P(FAKE) is the mean of its crops;
-`+cal` rows add the calibration fitted on the other folds (nested). Each row gets group-bootstrap intervals and a
+every face track), so the DFDC-only row is the zoo's model as deployed. A video's P(FAKE) is the mean over each face
+track's crops, the max over its tracks (aggregate_frames "mean"); `+cal` rows add the calibration fitted on the
+other folds (nested). Each row gets group-bootstrap intervals and a
 permutation p-value, and the ablation table gives the paired differences between the three trainings.
 """
 
@@ -28,8 +29,7 @@ import pandas as pd
 from deepfake_detection import config as C
 from deepfake_detection.aggregate import aggregate_frames
 from deepfake_detection.artifacts import BenchDir, CropsDir, ModelsDir, StudyDir
-from deepfake_detection.config import CropsBenchmarkConfig, PooledConfig, PredictConfig, set_seeds
-from deepfake_detection.dataset import index_videos, labelled, make_folds
+from deepfake_detection.config import BenchmarkConfig, CropsBenchmarkConfig, PooledConfig, PredictConfig, set_seeds
 from deepfake_detection.extract import extract_dataset
 from deepfake_detection.io import atomic_write_csv, atomic_write_text
 from deepfake_detection.models import load_model
@@ -55,21 +55,12 @@ from deepfake_detection.studies.common import (
     write_if_changed,
 )
 from deepfake_detection.studies.crops import crop_folds, recipe_config
+from deepfake_detection.studies.ffpp import ffpp_folds
 
 log = logging.getLogger(__name__)
 
 DFDC_ONLY, FFPP_ONLY, POOLED = "DFDC only (zoo)", "FF++ only", "DFDC + FF++"
 TARGET_AUC, TARGET_LOW = 0.75, 0.6  # the FF++ target: AUC, and the lower end of its interval
-
-
-def video_folds(data_dir: Path, cfg: PooledConfig) -> pd.DataFrame:
-    """Identity-group folds of the labelled videos of data_dir."""
-    return make_folds(labelled(index_videos(data_dir)[0]), k=cfg.k, seed=cfg.seed)
-
-
-def served_margin(models: ModelsDir) -> float | None:
-    """The margin the models folder serves faces at (its stacker's), None without one (extraction default)."""
-    return serving_margin(models.stacker.load()) if models.has_stacker() else None
 
 
 def pooled_set(videos: CropsDir, folds: pd.DataFrame, pooled: CropsDir, pooled_folds: pd.DataFrame,
@@ -108,10 +99,10 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
     set_seeds(cfg.seed)
     predict_cfg = PredictConfig()
     train_cfg = recipe_config(cfg.recipe, CropsBenchmarkConfig(seed=cfg.seed), mesonet_dir, quick)
-    margin = served_margin(models)
+    margin = serving_margin(models.stacker.load() if models.has_stacker() else None)  # None: extraction's default
 
     with step("index_and_folds", timings, log):
-        folds = video_folds(data_dir, cfg)
+        folds, _ = ffpp_folds(data_dir, BenchmarkConfig(k=cfg.k, seed=cfg.seed), quick=False)
         pooled_folds = crop_folds(Path(cfg.pooled), CropsBenchmarkConfig(k=2, max_groups=cfg.max_groups,
                                                                           seed=cfg.seed))
     with step("extraction", timings, log):
@@ -162,7 +153,7 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
         "timings_s": timings, "cpu_count": os.cpu_count(),
     }
     result = SuiteResult(out, facts, table, videos, ablation=ablation)
-    save_roc(videos, [r for r in rows if r.endswith(CAL)], out.figures / "roc.png")
+    save_roc(videos, list(oof), out.figures / "roc.png")  # the models' own P(FAKE), as the paired comparison
     atomic_write_csv(videos, out.videos)
     result.write_json("table", "ablation")
     atomic_write_text(results_markdown(result), out.results_md)
@@ -200,7 +191,8 @@ def results_markdown(result: SuiteResult) -> str:
         f"`{facts['models_dir']}`'s model of the recipe, trained on those crops alone, nothing fitted on FF++."
         + (" Trees per fold: " + "; ".join(f"{n}: {v}" for n, v in per_fold.items() if v) + "." if any(
             per_fold.values()) else ""),
-        f"- **Scoring:** a video's P(FAKE) is the mean of its crops; `{CAL}` rows add the calibration "
+        "- **Scoring:** a video's P(FAKE) is the mean of each face track's crops, the max over its tracks; "
+        f"`{CAL}` rows add the calibration "
         f"(`{PredictConfig().calibration}` + clip bounds) fitted on the other folds. 95 % intervals resample "
         "identity groups († fewer groups than a reliable interval needs); AUC p-values from label permutations. "
         "A method row is that method's fakes against every REAL video.",
@@ -210,7 +202,7 @@ def results_markdown(result: SuiteResult) -> str:
            if any(t["reused"] for t in facts["trained"].values()) else "") + ".", "",
         "## Verdict", "", *verdict(table), "",
         "## Training data (paired differences on the same videos)", "",
-        "The models' own P(FAKE) (mean of crops, nothing fitted on the scored fold). Δ is the row minus its base on "
+        "The models' own P(FAKE) (nothing fitted on the scored fold). Δ is the row minus its base on "
         "the same videos and group resamples; an interval containing 0 means no detectable effect. The `+cal` rows "
         f"below are not compared here: with folds of {min(sizes)} to {max(sizes)} videos, a calibration fitted on "
         "the other folds can take the opposite sign in a fold and reverse its ranking.", "",
@@ -225,4 +217,4 @@ def results_markdown(result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run", "pooled_set", "video_folds", "results_markdown", "DFDC_ONLY", "FFPP_ONLY", "POOLED"]
+__all__ = ["run", "pooled_set", "results_markdown", "DFDC_ONLY", "FFPP_ONLY", "POOLED"]
