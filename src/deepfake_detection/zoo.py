@@ -143,7 +143,9 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
           if name in zoo_models and get_spec(t["train_config"]["model"]).preprocessing == "pixels"],
         "- Cross-dataset: `benchmark --suite cross-ffpp` (run by `make models` after the zoo is built) scores these "
         "weights on every FaceForensics++ video in `reports/cross-ffpp/results.md`; DFDC crops do not teach the FF++ "
-        "methods, so read that file before trusting a verdict on other data. Not measured on whole DFDC test videos.",
+        "methods, so read that file before trusting a verdict on other data. Training on FF++ itself, alone or "
+        "pooled with these crops, did not reach a detectable signal on it either (`benchmark --suite ffpp-pooled`, "
+        "`reports/ffpp-pooled/results.md`). Not measured on whole DFDC test videos.",
         "- A video whose face the detector misses gets the fallback P(FAKE), not a detection.",
         "",
     ])
