@@ -88,15 +88,20 @@ def crop_margin(data_dir: Path, folds: pd.DataFrame, seed: int, n: int = C.MARGI
     return None if margin is None else round(margin, 3)
 
 
-def crop_folds(data_dir: Path, bench: CropsBenchmarkConfig) -> pd.DataFrame:
-    """Group folds of a face-crop folder (optionally a seeded subsample of whole groups)."""
+def crop_index(data_dir: Path, max_groups: int | None, seed: int) -> pd.DataFrame:
+    """The labelled crops of a face-crop folder, optionally a seeded subsample of `max_groups` whole groups."""
     if not is_crop_dataset(data_dir):
         raise ValueError(f"{data_dir} is not a face-crop dataset (labels.csv with `file`, or REAL/ and FAKE/ folders)")
     index = labelled(index_videos(data_dir)[0])
-    if bench.max_groups is not None:
-        groups = np.random.default_rng(bench.seed).permutation(index["group"].unique())[: bench.max_groups]
+    if max_groups is not None:
+        groups = np.random.default_rng(seed).permutation(index["group"].unique())[:max_groups]
         index = index[index["group"].isin(set(groups))].reset_index(drop=True)
-    return make_folds(index, k=bench.k, seed=bench.seed)
+    return index
+
+
+def crop_folds(data_dir: Path, bench: CropsBenchmarkConfig) -> pd.DataFrame:
+    """Group folds of a face-crop folder (optionally a seeded subsample of whole groups)."""
+    return make_folds(crop_index(data_dir, bench.max_groups, bench.seed), k=bench.k, seed=bench.seed)
 
 
 def trained_recipes(bench: CropsBenchmarkConfig) -> tuple[str, ...]:

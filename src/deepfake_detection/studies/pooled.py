@@ -54,7 +54,7 @@ from deepfake_detection.studies.common import (
     with_permutation_p,
     write_if_changed,
 )
-from deepfake_detection.studies.crops import crop_folds, recipe_config
+from deepfake_detection.studies.crops import crop_index, recipe_config
 from deepfake_detection.studies.ffpp import ffpp_folds
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,11 @@ DFDC_ONLY, FFPP_ONLY, POOLED = "DFDC only (zoo)", "FF++ only", "DFDC + FF++"
 TARGET_AUC, TARGET_LOW = 0.75, 0.6  # the FF++ target: AUC, and the lower end of its interval
 
 
-def pooled_set(videos: CropsDir, folds: pd.DataFrame, pooled: CropsDir, pooled_folds: pd.DataFrame,
+def pooled_set(videos: CropsDir, folds: pd.DataFrame, pooled: CropsDir, pooled_index: pd.DataFrame,
                out: Path) -> tuple[CropsDir, Path]:
     """One crops folder (manifest.csv with absolute crop paths) and folds.csv: the videos' crops with their folds,
     the pooled crops as training-only rows (config.TRAIN_ONLY_FOLD)."""
-    if set(folds["video_id"]) & set(pooled_folds["video_id"]):
+    if set(folds["video_id"]) & set(pooled_index["video_id"]):
         raise ValueError("the pooled crops share video ids with the scored videos; they cannot train only")
     parts = [d.load() for d in (videos, pooled)]
     manifest = pd.concat([p.assign(crop_path=[str(Path(f).resolve()) for f in p["path"]]) for p in parts],
@@ -75,7 +75,7 @@ def pooled_set(videos: CropsDir, folds: pd.DataFrame, pooled: CropsDir, pooled_f
     out.mkdir(parents=True, exist_ok=True)
     write_if_changed(manifest[list(CropsDir.MANIFEST_COLUMNS)], CropsDir(out).manifest)
     folds_csv = StudyDir(out).folds
-    write_if_changed(pd.concat([folds, pooled_folds.assign(fold=C.TRAIN_ONLY_FOLD)], ignore_index=True), folds_csv)
+    write_if_changed(pd.concat([folds, pooled_index.assign(fold=C.TRAIN_ONLY_FOLD)], ignore_index=True), folds_csv)
     return CropsDir(out), folds_csv
 
 
@@ -103,15 +103,14 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
 
     with step("index_and_folds", timings, log):
         folds, _ = ffpp_folds(data_dir, BenchmarkConfig(k=cfg.k, seed=cfg.seed), quick=False)
-        pooled_folds = crop_folds(Path(cfg.pooled), CropsBenchmarkConfig(k=2, max_groups=cfg.max_groups,
-                                                                          seed=cfg.seed))
+        pooled_index = crop_index(Path(cfg.pooled), cfg.max_groups, cfg.seed)
     with step("extraction", timings, log):
         extract_cfg = inference_extract_config(None, train_cfg.size, replace(predict_cfg, frames=cfg.frames), margin)
         extracted = extract_dataset(folds, work / f"crops_f{cfg.frames}_{train_cfg.size}_m{extract_cfg.margin}",
                                     extract_cfg, data_dir=data_dir)
         study = StudyDir(work)
         write_if_changed(folds, study.folds)
-        pooled_crops, pooled_csv = pooled_set(extracted.crops, folds, CropsDir(cfg.pooled), pooled_folds,
+        pooled_crops, pooled_csv = pooled_set(extracted.crops, folds, CropsDir(cfg.pooled), pooled_index,
                                               work / "pooled_crops")
     trained = {}
     for name, crops_dir, folds_csv in ((FFPP_ONLY, extracted.crops, study.folds),
@@ -145,7 +144,7 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
         "settings": asdict(cfg), "margin": extract_cfg.margin, "size": train_cfg.size,
         "n_videos": len(videos), "n_real": int((videos["label"] == 0).sum()),
         "n_fake": int((videos["label"] == 1).sum()), "n_groups": int(videos["group"].nunique()),
-        "n_crops": int(len(frames)), "n_pooled_crops": int(len(pooled_folds)),
+        "n_crops": int(len(frames)), "n_pooled_crops": int(len(pooled_index)),
         "no_face": int((~videos["video_id"].isin(frames["video_id"])).sum()),
         "folds": {int(f): {"videos": int(len(g)), "real": int((g["label"] == 0).sum()),
                            "groups": sorted(g["group"].unique())} for f, g in videos.groupby("fold")},
@@ -174,7 +173,8 @@ def results_markdown(result: SuiteResult) -> str:
     """results.md: design, verdict, one table per subset, the ablation of the training data, times."""
     facts, table = result.facts, result.table
     trained = next(iter(facts["trained"].values()))
-    per_fold = {name: t.get("trees", {}).get("per_fold") for name, t in facts["trained"].items()}
+    trees = "; ".join(f"{n}: {t['trees']['per_fold']}" for n, t in facts["trained"].items() if "trees" in t)
+    reused = ", ".join(f"{n} {t['fit_seconds'] / 60:.1f} min" for n, t in facts["trained"].items() if t["reused"])
     sizes = [f["videos"] for f in facts["folds"].values()]
     lines = [
         "# Pooled training: FaceForensics++ group CV, with and without the DFDC crops"
@@ -189,17 +189,14 @@ def results_markdown(result: SuiteResult) -> str:
         f"FF++ folds alone (**{FFPP_ONLY}**) and pooled with {facts['n_pooled_crops']} face crops of "
         f"`{facts['pooled']}` that train every fold and are never scored (**{POOLED}**). **{DFDC_ONLY}**: "
         f"`{facts['models_dir']}`'s model of the recipe, trained on those crops alone, nothing fitted on FF++."
-        + (" Trees per fold: " + "; ".join(f"{n}: {v}" for n, v in per_fold.items() if v) + "." if any(
-            per_fold.values()) else ""),
+        + (f" Trees per fold: {trees}." if trees else ""),
         "- **Scoring:** a video's P(FAKE) is the mean of each face track's crops, the max over its tracks; "
         f"`{CAL}` rows add the calibration "
         f"(`{PredictConfig().calibration}` + clip bounds) fitted on the other folds. 95 % intervals resample "
         "identity groups († fewer groups than a reliable interval needs); AUC p-values from label permutations. "
         "A method row is that method's fakes against every REAL video.",
         f"- **CPU time:** {facts['timings_s']['total'] / 60:.1f} min on {facts['cpu_count']} cores for this run"
-        + ("; reused trainings, as long as they took when they ran: "
-           + ", ".join(f"{n} {t['fit_seconds'] / 60:.1f} min" for n, t in facts["trained"].items() if t["reused"])
-           if any(t["reused"] for t in facts["trained"].values()) else "") + ".", "",
+        + (f"; reused trainings, as long as they took when they ran: {reused}" if reused else "") + ".", "",
         "## Verdict", "", *verdict(table), "",
         "## Training data (paired differences on the same videos)", "",
         "The models' own P(FAKE) (nothing fitted on the scored fold). Δ is the row minus its base on "
