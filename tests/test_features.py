@@ -9,7 +9,16 @@ import pandas as pd
 import pytest
 
 from conftest import require_shared
-from deepfake_detection.features import SPECTRUM_BINS, ForensicFeatures, feature_names
+from deepfake_detection.features import (
+    HISTOGRAM_FLOOR,
+    LBP_BINS,
+    LBP_NEIGHBOURS,
+    SPECTRUM_BINS,
+    ForensicFeatures,
+    bin_counts,
+    feature_names,
+    uniform_lbp_table,
+)
 from deepfake_detection.metrics import roc_auc
 from deepfake_detection.models import build_model, load_model
 
@@ -57,6 +66,24 @@ def test_features_have_the_named_shape_and_are_finite_on_crops_and_flat_images(r
         assert np.isfinite(features).all()
     # different crops give different feature vectors (nothing collapsed to a constant)
     assert np.asarray(ForensicFeatures()(real_crops)).std(axis=0).max() > 0.1
+
+
+def test_lbp_shares_match_a_numpy_count_of_uniform_patterns(real_crops):
+    """The layer's LBP block equals an independent numpy count (np.bincount) of the same uniform patterns."""
+    gray = real_crops @ np.array([0.299, 0.587, 0.114], np.float32)
+    centre = gray[:, 1:-1, 1:-1]
+    code = sum((gray[:, 1 + dy:SIZE - 1 + dy, 1 + dx:SIZE - 1 + dx] >= centre).astype(np.int64) << bit
+               for bit, (dy, dx) in enumerate(LBP_NEIGHBOURS))
+    patterns = uniform_lbp_table()[code].reshape(len(gray), -1)
+    expected = np.stack([np.bincount(p, minlength=LBP_BINS) / p.size for p in patterns])
+    layer = ForensicFeatures()
+    layer.build(real_crops.shape)
+    shares = np.exp(np.asarray(layer.lbp(gray))) - HISTOGRAM_FLOOR
+    np.testing.assert_allclose(shares, expected, atol=1e-6)
+    assert (expected > 0).sum(axis=1).min() > 20  # real faces use many patterns: the check is not trivially zero
+    codes = np.random.default_rng(0).integers(0, 7, (3, 500)).astype(np.int32)
+    np.testing.assert_array_equal(np.asarray(bin_counts(codes, 9)),
+                                  np.stack([np.bincount(c, minlength=9) for c in codes]))
 
 
 def test_spectrum_tail_shows_nearest_upscaling_and_periodic_noise(real_crops):
