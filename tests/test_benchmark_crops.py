@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -127,3 +128,9 @@ def test_crop_ablations_compare_each_variant_with_its_base(tmp_path):
     reused = train_or_reuse(data, work / "folds.csv", cfg, "all", work / "models" / "meso4_flip")
     assert reused.reused and reused.seconds == 0.0 and reused.model_dir.name == "meso4_flip"
     assert reused.val_video_bll.keys() == {0, 1} and "roc_auc" in reused.oof_video_metrics
+    # the suite caches decoded crops; a speed-only change (no cache, quieter logs) keeps the training, a real one not
+    assert cfg.cache
+    assert train_or_reuse(data, work / "folds.csv", replace(cfg, cache=False, verbose=0), "all",
+                          work / "models" / "meso4_flip").reused
+    assert not train_or_reuse(data, work / "folds.csv", replace(cfg, seed=cfg.seed + 1), "all",
+                              work / "models" / "meso4_flip").reused

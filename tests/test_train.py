@@ -205,6 +205,19 @@ def test_same_seed_gives_the_same_predictions_on_cpu(trained, tiny_crops, tmp_pa
     np.testing.assert_array_equal(p1, p2)
 
 
+def test_crops_cached_in_memory_train_the_same_model(trained, tiny_crops, tmp_path):
+    """cache (train.SPEED_ONLY) feeds the same decoded pixels, so training and OOF are identical, bit for bit."""
+    from deepfake_detection.train import SPEED_ONLY, train_model
+
+    crops_dir, folds_csv = tiny_crops
+    _, first = trained
+    train_model(crops_dir, folds_csv, replace(TINY, cache=True), fold=TRAINED_FOLD, out_dir=tmp_path / "cached")
+    p1 = pd.read_csv(first / "oof_frames.csv")["p"].to_numpy()
+    p2 = pd.read_csv(tmp_path / "cached" / "oof_frames.csv")["p"].to_numpy()
+    assert "cache" in SPEED_ONLY and p1.std() > 0
+    np.testing.assert_array_equal(p1, p2)
+
+
 def test_train_command_mirrors_over_two_logical_cpus(tiny_crops, tmp_path):
     crops_dir, folds_csv = tiny_crops
     out = tmp_path / "mirrored"

@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 OOF_FRAME_COLUMNS = ["video_id", "frame", "track", "fold", "label", "group", "p"]
 OOF_VIDEO_COLUMNS = ["video_id", "fold", "label", "group", "p", "n_frames"]
 MONITOR = "val_video_bll"
+# TrainConfig fields that change how fast a training runs or what it prints, never its weights or predictions
+# (cached crops are the same decoded pixels: tests/test_train checks identical OOF with and without)
+SPEED_ONLY = ("cache", "verbose")
 MIN_LR_FRACTION = 0.05  # cosine decay ends at this share of the fine-tuning learning rate
 CHANNEL_STATS_SAMPLE = 2000  # training crops used for per-channel mean/std ("standardize")
 FOLD_ENSEMBLE = "fold_ensemble"  # name of the deployed model that averages the fold models

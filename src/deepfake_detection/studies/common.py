@@ -32,7 +32,7 @@ from deepfake_detection.metrics import (
     prior_baseline,
 )
 from deepfake_detection.reporting import step, to_markdown
-from deepfake_detection.train import TrainResult, train_model
+from deepfake_detection.train import SPEED_ONLY, TrainResult, train_model
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +193,10 @@ def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str
     if out.is_trained():
         done = out.run_info()
         # a setting the finished run predates had its default then, so it counts as unchanged when cfg keeps it
+        # and a speed-only setting (train.SPEED_ONLY) never makes a finished training stale
         defaults = json.loads(json.dumps(asdict(TrainConfig())))
-        same = all(done.get(key, defaults[key]) == value for key, value in json.loads(json.dumps(asdict(cfg))).items())
+        same = all(done.get(key, defaults[key]) == value for key, value in json.loads(json.dumps(asdict(cfg))).items()
+                   if key not in SPEED_ONLY)
         same_crops = Path(done.get("crops_dir", "")).resolve() == Path(crops_dir).resolve()  # one folder, two spellings
         if same and done.get("fold") == str(fold) and same_crops \
                 and done.get("folds_csv") == str(folds_csv) \
