@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_detection.artifacts import BenchDir, ModelsDir
-from deepfake_detection.config import CrossDatasetConfig, PredictConfig
+from deepfake_detection.config import CrossDatasetConfig, ExtractConfig, PredictConfig
 from deepfake_detection.dataset import index_videos, labelled
 from deepfake_detection.detect import DetectConfig, detect_paths
 from deepfake_detection.io import atomic_write_csv, atomic_write_text
@@ -49,12 +49,14 @@ def training_overlap(videos: pd.DataFrame, train_labels: str | Path | None) -> d
             "as_original_of_one": sum(bool(n & seen.get("original", set())) for n in names)}
 
 
-def cross_dataset_videos(data_dir: Path, models_dir: ModelsDir, work: Path, seed: int) -> pd.DataFrame:
+def cross_dataset_videos(data_dir: Path, models_dir: ModelsDir, work: Path, seed: int,
+                         extract_cfg: ExtractConfig | None = None) -> pd.DataFrame:
     """One row per labelled video: label, group, method, compression, status, and P(FAKE) of the stack and each
-    model."""
+    model. extract_cfg: the extraction settings (detection size, stride, thresholds; default ExtractConfig's)."""
     index = labelled(index_videos(data_dir)[0]).reset_index(drop=True)
     paths = [data_dir / p for p in index["path"]]
-    detections = detect_paths(paths, models_dir, work / "detect", dcfg=DetectConfig(gradcam=False, n_boot=0, seed=seed))
+    detections = detect_paths(paths, models_dir, work / "detect", dcfg=DetectConfig(gradcam=False, n_boot=0, seed=seed),
+                              extract_cfg=extract_cfg)
     # the fallback predict would write (load_ensemble's rule)
     fallback = models_dir.stacker.load()["fallback"] if models_dir.has_stacker() else PredictConfig().fallback
     rows = []
