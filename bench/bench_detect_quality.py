@@ -7,7 +7,8 @@ extraction setting, on FaceForensics++ (67 videos, 7 identity groups) and the DF
 one of them REAL: its AUC rests on that one video).
 Nothing is fitted on these videos. Per data set and setting: ROC AUC and balanced log loss with group-bootstrap
 95 % intervals, and the paired difference from the default setting on the same videos and the same group
-resamples (common.ablation_row), and the seconds per video of that pass (wall; the load average is printed).
+resamples (common.ablation_row), and the seconds per video of that pass (wall, the load average printed;
+the first setting of each data set also loads the models).
 These sets are held-out test data: the table reports a trade-off, it does not tune one.
 
     .venv/bin/python bench/bench_detect_quality.py [--out bench/results/detect_quality.md] [--n-boot 1000]
@@ -37,7 +38,7 @@ SHARED = Path(os.environ.get("DFD_SHARED", REPO.parent / "shared"))
 DATASETS = {"FaceForensics++": SHARED / "data" / "ffpp", "DFDC face-crop clips": SHARED / "data" / "face-clips"}
 DEFAULT = ExtractConfig()
 SETTINGS = {  # name -> the ExtractConfig changes of that setting (one row of bench_extract's lever table each)
-    f"default ({DEFAULT.detect_long_side} px, every {DEFAULT.detect_stride}nd frame)": {},
+    f"default ({DEFAULT.detect_long_side} px, detection stride {DEFAULT.detect_stride})": {},
     "detection at 480 px": {"detect_long_side": 480},
     "detection on every 3rd frame": {"detect_stride": 3},
     "480 px and every 3rd frame": {"detect_long_side": 480, "detect_stride": 3},

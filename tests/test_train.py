@@ -216,6 +216,15 @@ def test_crops_cached_in_memory_train_the_same_model(trained, tiny_crops, tmp_pa
     p2 = pd.read_csv(tmp_path / "cached" / "oof_frames.csv")["p"].to_numpy()
     assert "cache" in SPEED_ONLY and p1.std() > 0
     np.testing.assert_array_equal(p1, p2)
+    # with every augmentation the crop benchmark uses (per-crop and per-batch), seeded the same way either side
+    augmented = replace(TINY, augment=("flip", "rescale", "jpeg", "blur"))
+    oof = {}
+    for cache in (False, True):
+        out = tmp_path / f"augmented_{cache}"
+        train_model(crops_dir, folds_csv, replace(augmented, cache=cache), fold=TRAINED_FOLD, out_dir=out)
+        oof[cache] = pd.read_csv(out / "oof_frames.csv")["p"].to_numpy()
+    assert not np.array_equal(oof[True], p1)  # the augmentations did change the training
+    np.testing.assert_array_equal(oof[False], oof[True])
 
 
 def test_train_command_mirrors_over_two_logical_cpus(tiny_crops, tmp_path):

@@ -265,13 +265,15 @@ def train_dataset(frames: pd.DataFrame, cfg: TrainConfig, epochs: int, start_epo
 
 def eval_dataset(frames: pd.DataFrame, size: int, batch_size: int, cache: bool = False,
                  interpolation: str = "area") -> tf.data.Dataset:
-    """Images float32 (B, S, S, 3) 0-255 in manifest order, no augmentation: for validation and OOF."""
+    """Images float32 (B, S, S, 3) 0-255 in manifest order, no augmentation: for validation and OOF.
+
+    cache holds the decoded uint8 batches (a quarter of the float32 bytes); the cast follows it, exactly."""
     ds = tf.data.Dataset.from_tensor_slices(frames["path"].to_numpy(str))
-    ds = ds.map(lambda p: tf.cast(decode_crop(p, size, interpolation), tf.float32), num_parallel_calls=AUTOTUNE,
-                deterministic=True)
+    ds = ds.map(lambda p: decode_crop(p, size, interpolation), num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size)
     if cache:
         ds = ds.cache()
+    ds = ds.map(lambda images: tf.cast(images, tf.float32))
     return ds.prefetch(AUTOTUNE).with_options(_shard_by_data())
 
 

@@ -71,8 +71,9 @@ def recipe_config(name: str, bench: CropsBenchmarkConfig, mesonet_dir: Path | No
     size = changes.pop("size")
     recipe_epochs = changes.pop("epochs", bench.epochs)  # a recipe may train longer
     epochs = bench.epochs if quick else recipe_epochs
-    # cache: a crop set is decoded and resized once per fold and held in memory (12k crops: 0.6 GB at 128 px,
-    # 2.4 GB at 256 px): the same pixels as decoding every step, so the same weights, and a faster epoch
+    # cache: a fold's crops are decoded and resized once and held in memory as uint8 (about 0.8 GB at 128 px for
+    # 15k crops, 3 GB at 256 px; loading briefly holds the training crops twice): the same pixels as decoding every
+    # step, so the same weights, and a faster epoch. Tree recipes compute their features once anyway.
     budget = {"epochs": epochs, "batch_size": bench.batch_size, "seed": bench.seed,
               "steps_per_epoch": max(1, bench.samples_per_epoch // bench.batch_size),
               "select_best": False, "head_epochs": 0, "verbose": 2, "cache": True}
