@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 from deepfake_detection.artifacts import ModelsDir  # noqa: E402
 from deepfake_detection.config import ExtractConfig  # noqa: E402
 from deepfake_detection.reporting import to_markdown  # noqa: E402
-from deepfake_detection.studies.common import ablation_row  # noqa: E402
+from deepfake_detection.studies.common import ablation_row, format_delta, format_metric  # noqa: E402
 from deepfake_detection.studies.cross import STACK, cross_dataset_videos  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,13 +43,6 @@ SETTINGS = {  # name -> the ExtractConfig changes of that setting (one row of be
     "detection on every 3rd frame": {"detect_stride": 3},
     "480 px and every 3rd frame": {"detect_long_side": 480, "detect_stride": 3},
 }
-
-
-def interval(row: dict, metric: str, prefix: str = "") -> str:
-    """'value [low, high]' of one metric of an ablation_row (prefix 'delta_' for the paired difference)."""
-    key = prefix + metric
-    sign = "+" if prefix else ""
-    return f"{row[key]:{sign}.3f} [{row[key + '_low']:{sign}.3f}, {row[key + '_high']:{sign}.3f}]"
 
 
 def measure(data_dir: Path, models: ModelsDir, work: Path, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -85,10 +78,10 @@ def main() -> int:
             for name in SETTINGS:
                 row = ablation_row(videos, base, name, name, dataset, args.n_boot, args.seed)
                 rows.append({"data": f"{dataset} ({len(videos)} videos, {videos['group'].nunique()} groups)",
-                             "setting": name, "stack AUC [95% CI]": interval(row, "roc_auc"),
-                             "ΔAUC [95% CI]": interval(row, "roc_auc", "delta_"),
-                             "balanced log loss [95% CI]": interval(row, "balanced_log_loss"),
-                             "Δ balanced log loss [95% CI]": interval(row, "balanced_log_loss", "delta_"),
+                             "setting": name, "stack AUC [95% CI]": format_metric(row, "roc_auc"),
+                             "ΔAUC [95% CI]": format_delta(row, "roc_auc"),
+                             "balanced log loss [95% CI]": format_metric(row, "balanced_log_loss"),
+                             "Δ balanced log loss [95% CI]": format_delta(row, "balanced_log_loss"),
                              "s / video": f"{seconds[name]:.2f}"})
     table = pd.DataFrame(rows)
     text = (f"# The zoo's quality per face-detection setting\n\n`{Path(__file__).name}`, models `{args.models}`, "

@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 from keras import ops  # noqa: E402
 
 from deepfake_detection import features  # noqa: E402
+from deepfake_detection.faces import resize_crop  # noqa: E402
 from deepfake_detection.features import HISTOGRAM_FLOOR, LBP_BINS, ForensicFeatures, view_features  # noqa: E402
 
 DATA = Path(os.environ.get("DFD_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data" / "dfdc-faces"
@@ -36,32 +37,21 @@ class OneHotLBP(ForensicFeatures):
     """The baseline: ForensicFeatures with its LBP shares taken as the mean of a one-hot tensor."""
 
     def lbp(self, gray):
-        height, width = gray.shape[1], gray.shape[2]
-        centre = gray[:, 1:height - 1, 1:width - 1]
-        code = ops.zeros_like(centre, dtype="int32")
-        for bit, (dy, dx) in enumerate(features.LBP_NEIGHBOURS):
-            neighbour = gray[:, 1 + dy:height - 1 + dy, 1 + dx:width - 1 + dx]
-            code = code + ops.cast(ops.greater_equal(neighbour, centre), "int32") * (1 << bit)
-        pattern = ops.take(ops.convert_to_tensor(self._lbp_table), code)
-        return ops.log(ops.mean(ops.one_hot(pattern, LBP_BINS, dtype="float32"), axis=(1, 2)) + HISTOGRAM_FLOOR)
+        pattern = self.lbp_patterns(gray)
+        return ops.log(ops.mean(ops.one_hot(pattern, LBP_BINS, dtype="float32"), axis=1) + HISTOGRAM_FLOOR)
 
 
 def read_crops(n: int, seed: int) -> np.ndarray:
     """n DFDC face crops as float32 (n, 224, 224, 3) RGB 0-255 (the size forensic_gbm reads)."""
     files = pd.read_csv(DATA / "labels.csv").sample(n, random_state=seed)["file"]
-    images = [cv2.resize(cv2.cvtColor(cv2.imread(str(DATA / f)), cv2.COLOR_BGR2RGB), (SIZE, SIZE),
-                         interpolation=cv2.INTER_AREA) for f in files]
+    images = [resize_crop(cv2.cvtColor(cv2.imread(str(DATA / f)), cv2.COLOR_BGR2RGB), SIZE) for f in files]
     return np.stack(images).astype(np.float32)
 
 
 def views_model(layer_class: type[ForensicFeatures]) -> keras.Model:
     """forensic_gbm's four feature views (features.view_features) with the given ForensicFeatures class."""
-    saved, features.ForensicFeatures = features.ForensicFeatures, layer_class
-    try:
-        inputs = keras.Input((SIZE, SIZE, 3))
-        return keras.Model(inputs, view_features(inputs))
-    finally:
-        features.ForensicFeatures = saved
+    inputs = keras.Input((SIZE, SIZE, 3))
+    return keras.Model(inputs, view_features(inputs, layer=layer_class))
 
 
 def ms_per_crop(run, x: np.ndarray, repeats: int) -> tuple[float, np.ndarray]:

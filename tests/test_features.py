@@ -10,6 +10,7 @@ import pytest
 
 from conftest import require_shared
 from deepfake_detection.features import (
+    GRAY_WEIGHTS,
     HISTOGRAM_FLOOR,
     LBP_BINS,
     LBP_NEIGHBOURS,
@@ -70,7 +71,7 @@ def test_features_have_the_named_shape_and_are_finite_on_crops_and_flat_images(r
 
 def test_lbp_shares_match_a_numpy_count_of_uniform_patterns(real_crops):
     """The layer's LBP block equals an independent numpy count (np.bincount) of the same uniform patterns."""
-    gray = real_crops @ np.array([0.299, 0.587, 0.114], np.float32)
+    gray = real_crops @ np.array(GRAY_WEIGHTS, np.float32)
     centre = gray[:, 1:-1, 1:-1]
     code = sum((gray[:, 1 + dy:SIZE - 1 + dy, 1 + dx:SIZE - 1 + dx] >= centre).astype(np.int64) << bit
                for bit, (dy, dx) in enumerate(LBP_NEIGHBOURS))

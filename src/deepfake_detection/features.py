@@ -186,17 +186,21 @@ class ForensicFeatures(layers.Layer):
                                  ops.log(shares + HISTOGRAM_FLOOR)], axis=-1)  # (N, K, 2 + bins)
         return ops.reshape(stats, (-1, stats.shape[1] * stats.shape[2]))
 
-    def lbp(self, gray):  # (N, H, W) -> (N, 59)
+    def lbp_patterns(self, gray):  # (N, H, W) -> int32 (N, (H-2) * (W-2)) in 0..58
+        """The uniform LBP pattern of every interior pixel, flattened per image."""
         height, width = gray.shape[1], gray.shape[2]
         centre = gray[:, 1:height - 1, 1:width - 1]
         code = ops.zeros_like(centre, dtype="int32")
         for bit, (dy, dx) in enumerate(LBP_NEIGHBOURS):
             neighbour = gray[:, 1 + dy:height - 1 + dy, 1 + dx:width - 1 + dx]
             code = code + ops.cast(ops.greater_equal(neighbour, centre), "int32") * (1 << bit)
-        pattern = ops.take(ops.convert_to_tensor(self._lbp_table), code)  # (N, H-2, W-2) in 0..58
-        pixels = (height - 2) * (width - 2)
-        shares = bin_counts(ops.reshape(pattern, (-1, pixels)), LBP_BINS) / float(pixels)
-        return ops.log(shares + HISTOGRAM_FLOOR)
+        pattern = ops.take(ops.convert_to_tensor(self._lbp_table), code)  # (N, H-2, W-2)
+        return ops.reshape(pattern, (-1, (height - 2) * (width - 2)))
+
+    def lbp(self, gray):  # (N, H, W) -> (N, 59)
+        pattern = self.lbp_patterns(gray)
+        pixels = pattern.shape[1]
+        return ops.log(bin_counts(pattern, LBP_BINS) / float(pixels) + HISTOGRAM_FLOOR)
 
     def call(self, images):
         rows, cols = self._centre_slices(images.shape)
@@ -213,9 +217,10 @@ class ForensicFeatures(layers.Layer):
                 "channel": self.channel, "centre": self.centre}
 
 
-def view_features(images, views=FORENSIC_VIEWS):
-    """0–255 RGB -> (N, len(views) * F): one ForensicFeatures block per (channel, centre) view, concatenated."""
-    blocks = [ForensicFeatures(channel=channel, centre=centre, name=f"features_{channel}_{round(centre * 100)}")(images)
+def view_features(images, views=FORENSIC_VIEWS, layer: type[ForensicFeatures] = ForensicFeatures):
+    """0–255 RGB -> (N, len(views) * F): one `layer` block per (channel, centre) view, concatenated (the layer
+    class may be a variant of ForensicFeatures, e.g. a benchmark's baseline)."""
+    blocks = [layer(channel=channel, centre=centre, name=f"features_{channel}_{round(centre * 100)}")(images)
               for channel, centre in views]
     return blocks[0] if len(blocks) == 1 else layers.Concatenate(name="forensic_views")(blocks)
 

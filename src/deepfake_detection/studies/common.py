@@ -96,6 +96,12 @@ def format_metric(row: pd.Series, metric: str) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]{mark}"
 
 
+def format_delta(row: pd.Series, metric: str) -> str:
+    """`+0.012 [-0.004, +0.030]`: a paired difference (`delta_METRIC`, ablation_row) with its interval, signed."""
+    d = f"delta_{metric}"
+    return f"{row[d]:+.3f} [{row[d + '_low']:+.3f}, {row[d + '_high']:+.3f}]"
+
+
 def scores_markdown(table: pd.DataFrame, subset: str = "all") -> str:
     """A markdown table of one subset: each model's metrics with intervals, then the prior baseline."""
     part = table[table["subset"] == subset]
@@ -329,9 +335,7 @@ def ablation_markdown(ablation: pd.DataFrame, against: str = "default") -> str:
         cells = [r["choice"], r["setting"]]
         for metric in ("balanced_log_loss", "roc_auc"):
             cells.append(format_metric(r, metric))
-            d = f"delta_{metric}"
-            cells.append("—" if r["choice"] == "default"
-                         else f"{r[d]:+.3f} [{r[d + '_low']:+.3f}, {r[d + '_high']:+.3f}]")
+            cells.append("—" if r["choice"] == "default" else format_delta(r, metric))
         rows.append(cells)
     columns = ["choice", "setting", "balanced log loss", f"Δ vs {against}", "ROC AUC", f"Δ vs {against}"]
     return to_markdown(pd.DataFrame(rows, columns=columns, dtype=object), floatfmt=None, index=False) + "\n"
