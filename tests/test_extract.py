@@ -242,6 +242,55 @@ def test_detector_registry_and_unknown_name():
         make_detector("nope")
 
 
+def _corners(boxes) -> np.ndarray:
+    return np.array([[b.x1, b.y1, b.x2, b.y2, b.confidence] for b in boxes]).reshape(-1, 5)
+
+
+def test_mtcnn_detector_gives_the_packages_own_answer_and_xla_the_same_boxes(mtcnn):
+    """The detector runs mtcnn's stages itself (the batch made a tensor once) and can compile the proposal
+    network with XLA: neither may change a box. The reference is the package's own detect_faces."""
+    from mtcnn import MTCNN
+
+    from deepfake_detection.faces import _downscale
+
+    frames = [sample_frames(require_shared(*PORTRAIT_720), n=1).frames[0],
+              cv2.cvtColor(cv2.imread(str(require_shared("data", "real-faces", "multiface.jpg"))), cv2.COLOR_BGR2RGB),
+              np.full((640, 360, 3), 90, np.uint8)]  # no face (mtcnn's stages end in an error); the 720p frame's size
+    reference, compiled = MTCNN(), make_detector("mtcnn", compile=True)
+    for frame in frames:
+        small, factor = _downscale(frame, CFG.detect_long_side)
+        rows = np.asarray(reference.detect_faces([small], output_type="numpy", box_format="xyxy")).reshape(-1, 16)
+        rows = rows[rows[:, 5] >= CFG.min_confidence]
+        expected = np.column_stack([rows[:, 1:5] / factor, rows[:, 5]])
+        np.testing.assert_allclose(_corners(mtcnn.detect([frame])[0]), expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(_corners(compiled.detect([frame])[0]), expected, rtol=0, atol=1e-3)
+    assert len(expected) == 0 and len(_corners(mtcnn.detect(frames)[1])) >= 3  # the blank frame; several faces
+
+
+def test_a_network_xla_cannot_compile_runs_eagerly_with_one_warning(caplog):
+    """On a platform whose XLA refuses the network, detection must go on, not fail every video."""
+    import keras
+    import tensorflow as tf
+
+    from deepfake_detection.faces import _XlaPerShape
+
+    class PythonOp(keras.layers.Layer):  # tf.py_function has no XLA kernel: a real compile failure
+        def call(self, x):
+            return tf.ensure_shape(tf.py_function(lambda t: t * 2.0, [x], tf.float32), x.shape)
+
+        def compute_output_shape(self, shape):
+            return shape
+
+    inputs = keras.Input((4,))
+    network = _XlaPerShape(keras.Model(inputs, PythonOp()(inputs), name="python_op"))
+    x = tf.ones((2, 4))
+    with caplog.at_level("WARNING", logger="deepfake_detection.faces"):
+        outputs = [np.asarray(network(x)) for _ in range(3)]
+    assert all((out == 2.0).all() for out in outputs)
+    warnings = [r for r in caplog.records if "XLA could not run python_op" in r.getMessage()]
+    assert len(warnings) == 1 and "(2, 4)" in warnings[0].getMessage()  # the shape is remembered: warned once
+
+
 def test_haar_finds_the_face_in_a_real_frame():
     frame = sample_frames(require_shared(*LANDSCAPE), n=1).frames[0]
     faces = make_detector("haar").detect([frame])[0]

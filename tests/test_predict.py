@@ -237,11 +237,25 @@ def test_run_fingerprint_changes_with_what_decides_a_prediction(tiny_models):
     base = run_fingerprint(tiny_models, stacker, PredictConfig())
     assert run_fingerprint(tiny_models, stacker, PredictConfig(budget_hours=1.0, batch_size=8)) == base
     assert run_fingerprint(tiny_models, stacker, PredictConfig(), ExtractConfig(detect_batch=2)) == base
+    assert run_fingerprint(tiny_models, stacker, PredictConfig(detect_compile_from=1),
+                           ExtractConfig(detect_compile=True)) == base  # the same boxes, only faster
     changed = [run_fingerprint(tiny_models, stacker, PredictConfig(confident_fake=0.7)),
                run_fingerprint(tiny_models, stacker, PredictConfig(detector="haar")),
                run_fingerprint(tiny_models, stacker, PredictConfig(), ExtractConfig(margin=0.5)),
                run_fingerprint(tiny_models, None, PredictConfig())]
     assert base not in changed and len(set(changed)) == len(changed)
+
+
+def test_inference_compiles_the_detector_only_for_runs_long_enough_to_pay_for_it():
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.predict import inference_detector
+
+    cfg = PredictConfig(detect_compile_from=64)
+    assert not inference_detector(ExtractConfig(), cfg, 63).compiled  # detect on a few videos: eager
+    assert inference_detector(ExtractConfig(), cfg, 64).compiled  # a Kaggle test set: XLA
+    assert not inference_detector(ExtractConfig(), PredictConfig(detect_compile_from=0), 10**6).compiled  # never
+    haar = inference_detector(ExtractConfig(), PredictConfig(detector="haar"), 10**6)
+    assert not getattr(haar, "compiled", False)  # the setting is MTCNN's; Haar ignores it
 
 
 def test_prediction_log_resumes_only_full_rows_of_the_same_setup(tmp_path):

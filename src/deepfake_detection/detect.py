@@ -26,7 +26,7 @@ import logging
 import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -440,11 +440,9 @@ def detect_paths(paths: list[str | Path], models_dir: ModelsDir | str | Path | N
 
     Models: models_dir (a folder of model folders, with its stacker/ when present), by default the shipped zoo.
     """
-    from deepfake_detection.extract import detector_for
-
     # TensorFlow, Keras and mtcnn are imported here, in this thread: two threads importing them at once deadlock
     from deepfake_detection.models import load_model  # noqa: F401
-    from deepfake_detection.predict import inference_extract_config, load_ensemble, serving_margin
+    from deepfake_detection.predict import inference_detector, inference_extract_config, load_ensemble, serving_margin
 
     cfg, dcfg = cfg or PredictConfig(), dcfg or DetectConfig()
     models_dir, out_dir = ModelsDir(models_dir or DEFAULT_MODELS), Path(out_dir)
@@ -453,7 +451,7 @@ def detect_paths(paths: list[str | Path], models_dir: ModelsDir | str | Path | N
         raise FileNotFoundError(f"no video or image in {', '.join(map(str, paths))}")
     stacker_dir = models_dir.stacker if models_dir.has_stacker() else None
     stacker = stacker_dir.load() if stacker_dir is not None else None
-    detector = detector_for(replace(extract_cfg or ExtractConfig(), detector=cfg.detector))  # imports mtcnn too
+    detector = inference_detector(extract_cfg or ExtractConfig(), cfg, len(inputs))  # imports mtcnn too
     loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
     started, loaded = time.perf_counter(), []
     models = loading.submit(load_ensemble, models_dir, stacker_dir, cfg)  # overlaps the first input's decoding

@@ -73,11 +73,57 @@ def _downscale(frame: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), factor
 
 
+class _OwnRetracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning about _XlaPerShape, which traces one function
+    per input shape on purpose (a pyramid level each); the warning stays on for everything else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_XlaPerShape" not in record.getMessage()
+
+
+class _XlaPerShape:
+    """A Keras model called through one XLA-compiled function per input shape.
+
+    MTCNN's proposal network (P-Net) is a few small convolutions with PReLU over every pyramid level;
+    eager TensorFlow runs each op on its own, XLA fuses them. Compiling costs seconds per frame size,
+    so it pays off over many videos of one resolution (`extract`, `predict`), not for one video.
+    A shape XLA cannot compile on this platform is logged and runs eagerly from then on.
+    """
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self._compiled: dict[tuple, Callable | None] = {}
+        tf_log = logging.getLogger("tensorflow")
+        if not any(isinstance(f, _OwnRetracing) for f in tf_log.filters):
+            tf_log.addFilter(_OwnRetracing())
+
+    def _inference(self, images):
+        return self._model(images, training=False)
+
+    def __call__(self, images):
+        shape = tuple(images.shape)
+        if shape not in self._compiled:
+            import tensorflow as tf
+
+            # autograph off: the call is plain Keras layers, nothing for it to convert
+            self._compiled[shape] = tf.function(self._inference, jit_compile=True, autograph=False)
+        compiled = self._compiled[shape]
+        if compiled is not None:
+            try:
+                return compiled(images)
+            except Exception as exc:  # noqa: BLE001 - any XLA failure: the eager call below answers or raises
+                log.warning("XLA could not run %s at input shape %s (%s: %s); running it eagerly",
+                            self._model.name, shape, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+                self._compiled[shape] = None
+        return self._model(images, training=False)
+
+
 class MtcnnDetector:
     """MTCNN (the `mtcnn` package, TensorFlow) on downscaled frames, batched."""
 
     def __init__(self, long_side: int = _DEFAULTS.detect_long_side, min_confidence: float = _DEFAULTS.min_confidence,
-                 batch_size: int = _DEFAULTS.detect_batch, min_face_size: int = 20) -> None:
+                 batch_size: int = _DEFAULTS.detect_batch, min_face_size: int = 20,
+                 compile: bool = _DEFAULTS.detect_compile) -> None:
         from mtcnn import MTCNN
 
         if min_face_size >= 40:
@@ -86,6 +132,34 @@ class MtcnnDetector:
         self.long_side, self.min_confidence = long_side, min_confidence
         self.batch_size, self.min_face_size = batch_size, min_face_size
         self._model = MTCNN()
+        self.compiled = compile
+        if compile:
+            pnet = self._model.stages[0]
+            pnet._model = _XlaPerShape(pnet.model)  # mtcnn's stage calls self._model(images) per pyramid level
+
+    def _run_stages(self, images: list[np.ndarray]) -> np.ndarray:
+        """MTCNN's three stages on one batch: (faces, 16) rows of image id, x1, y1, x2, y2, confidence, landmarks.
+
+        This is `MTCNN.detect_faces` with the normalised batch made a tensor once: given a NumPy
+        batch, every pyramid level converts it again, which took about a fifth of detection's CPU time
+        (bench/bench_extract.py).
+        """
+        import tensorflow as tf
+        from mtcnn.utils.bboxes import fix_bboxes_offsets, limit_bboxes
+        from mtcnn.utils.images import load_images_batch, standarize_batch
+
+        normalized, shapes, padding = standarize_batch(load_images_batch(images), normalize=True)
+        normalized = tf.convert_to_tensor(normalized)  # (batch, H, W, 3) float32, padded to the largest image
+        rows = None
+        try:
+            with tf.device(self._model.device):
+                for stage in self._model.stages:
+                    rows = stage(bboxes_batch=rows, images_normalized=normalized, images_oshapes=shapes,
+                                 min_face_size=self.min_face_size)
+        except tf.errors.InvalidArgumentError:  # how mtcnn's stages say that no candidate survived
+            return np.empty((0, 16))
+        rows = fix_bboxes_offsets(rows, padding)
+        return limit_bboxes(rows, images_shapes=shapes, limit_landmarks=False)
 
     def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
         """Faces per frame, boxes in full-frame px; frames RGB uint8 HxWx3."""
@@ -97,11 +171,8 @@ class MtcnnDetector:
                 image, factor = _downscale(frame, self.long_side)
                 small.append(image)
                 factors.append(factor)
-            rows = self._model.detect_faces(small, output_type="numpy", box_format="xyxy",
-                                            min_face_size=self.min_face_size)
-            # rows: (faces, 16) = image id, x1, y1, x2, y2, confidence, 5 landmarks as x, y pairs
             per_frame: list[list[FaceBox]] = [[] for _ in chunk]
-            for row in np.asarray(rows, dtype=np.float64).reshape(-1, 16):
+            for row in np.asarray(self._run_stages(small), dtype=np.float64).reshape(-1, 16):
                 if row[5] < self.min_confidence:
                     continue
                 i = int(row[0])

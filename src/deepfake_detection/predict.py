@@ -238,6 +238,15 @@ def inference_extract_config(extract_cfg: ExtractConfig | None, size: int, cfg: 
                    margin=base.margin if margin is None else margin)
 
 
+def inference_detector(extract_cfg: ExtractConfig, cfg: PredictConfig, inputs: int):
+    """The face detector of a run over `inputs` videos: MTCNN's proposal network is compiled with XLA when the run
+    is long enough to pay for compiling (PredictConfig.detect_compile_from); the boxes are the same either way."""
+    from deepfake_detection.extract import detector_for
+
+    compiled = 0 < cfg.detect_compile_from <= inputs
+    return detector_for(replace(extract_cfg, detector=cfg.detector, detect_compile=compiled))
+
+
 def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg: ExtractConfig,
                   detector, cfg: PredictConfig) -> VideoResult:
     """P(FAKE) of one video with the active models; fallback with the reason when no face is usable."""
@@ -405,14 +414,13 @@ def predict_videos(videos_dir: str | Path, models_dir: ModelsDir | str | Path,
     log.info("%d test videos, %d already predicted, %d to go", len(names), len(names) - len(todo), len(todo))
 
     if todo:
-        from deepfake_detection.extract import detector_for
-
         ensemble = load_ensemble(models, stacker, cfg)
         planner = BudgetPlanner(budget_seconds - (time.monotonic() - started), cfg.frames,
                                 [m.name for m in ensemble.models], cfg.min_frames)
         base_extract = inference_extract_config(extract_cfg, max(m.size for m in ensemble.models), cfg,
                                                 serving_margin(ensemble.stacker))
-        face_detector = detector_for(base_extract)
+        # sized on the whole run, not on what is left of it, so a resumed run detects exactly as the first did
+        face_detector = inference_detector(base_extract, cfg, len(names))
         for i, name in enumerate(tqdm(todo, desc="predict", unit="video")):
             if planner.plan(len(todo) - i):
                 # One failing video must not cost the whole submission (a failed Kaggle rerun scores
