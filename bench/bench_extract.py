@@ -11,8 +11,13 @@ Prints one table from one run, per real DFDC video in ../shared/data/dfdc and in
 - recall: frames with a face found / frames sampled (project: any face track / the main person's track);
 - peak RSS of each approach, each measured in its own fresh process;
 - CPU seconds (all threads) of decode-all and of the project: less sensitive to other load than wall time;
-- levers: the project row again with one setting changed (LEVERS: detection resolution, detection stride, batch,
-  decode overlap, TensorFlow's thread pools), each in its own process, with its CPU time against decode-all's.
+- detection alone, three ways on the same downscaled keyframes, timed in turn: mtcnn's own `detect_faces` (this
+  project's path before 2026-12-07), the project's detector (the batch made a tensor once), and the same with
+  the proposal network compiled by XLA (`detect_compile`), with their largest box difference;
+- levers: the project row again with one setting changed (LEVERS: detection resolution, detection stride, XLA,
+  batch, decode overlap, TensorFlow's thread pools). Each ExtractConfig lever runs in its own process beside
+  decode-all and the default, the three timed in turn, so its ratios compare runs under the same load; the
+  thread-pool levers need a process each and are compared with the main run's decode-all.
 Each approach is warmed up on every video first; timings are the best of --repeats runs, because other
 processes on a shared machine only ever add time.
 
@@ -38,6 +43,8 @@ FRAMES = 32
 PEER_THRESHOLDS = [0.85, 0.95, 0.95]  # the 1st-place solution's facenet-pytorch MTCNN settings
 # One change each against the default ExtractConfig; "tf_threads" sets TensorFlow's (intra-op, inter-op) pools.
 LEVERS = [{"detect_long_side": 480}, {"detect_stride": 3}, {"detect_long_side": 480, "detect_stride": 3},
+          {"detect_compile": True}, {"detect_compile": True, "detect_stride": 3},
+          {"detect_compile": True, "detect_long_side": 480},
           {"detect_batch": 16}, {"overlap_decode": False}, {"tf_threads": [1, 1]}, {"tf_threads": [2, 1]}]
 
 
@@ -80,9 +87,10 @@ def role_project(paths: list[str], repeats: int, changes: dict | None = None) ->
 
     cfg = replace(ExtractConfig(frames=FRAMES), all_faces=True, **changes)
     detector = detector_for(cfg)
+    start = _cpu_seconds()
     for path in paths:
-        video_faces(path, cfg, detector)  # warm-up: the first call at a new frame shape builds kernels
-    out = {"config": asdict(cfg), "videos": {}}
+        video_faces(path, cfg, detector)  # warm-up: the first call at a new frame shape builds (or compiles) kernels
+    out = {"config": asdict(cfg), "videos": {}, "warmup_cpu": _cpu_seconds() - start}
     for path in paths:
         seconds, cpu, faces = _best(lambda path=path: video_faces(path, cfg, detector), repeats)
         main = {f for f, t in zip(faces.frames, faces.tracks, strict=True) if t == 0}
@@ -90,6 +98,101 @@ def role_project(paths: list[str], repeats: int, changes: dict | None = None) ->
                                "sampled": faces.n_frames}
     out["rss_mb"] = _peak_rss_mb()
     return out
+
+
+def role_pair(paths: list[str], repeats: int, changes: dict) -> dict:
+    """decode-all, the default config and the default with `changes` (ExtractConfig fields only), in one process,
+    timed in turn per video and repeat (the order rotating), so that load drifting during the bench hits all three
+    alike; CPU seconds are the best of `repeats` per video."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.extract import detector_for, video_faces
+    from deepfake_detection.video import decode_all
+
+    cfgs = {"default": ExtractConfig(frames=FRAMES, all_faces=True)}
+    cfgs["lever"] = replace(cfgs["default"], **changes)
+    detectors = {name: detector_for(cfg) for name, cfg in cfgs.items()}
+    first_pass = {}
+    for name, cfg in cfgs.items():
+        start = _cpu_seconds()
+        for path in paths:
+            video_faces(path, cfg, detectors[name])  # warm-up: builds (or compiles) kernels per frame size
+        first_pass[name] = _cpu_seconds() - start
+    runs = {"decode-all": lambda path: decode_all(path)}
+    runs |= {name: (lambda path, name=name: video_faces(path, cfgs[name], detectors[name])) for name in cfgs}
+    out = {name: {"cpu": 0.0, "seconds": 0.0} for name in runs}
+    found = {name: [0, 0] for name in cfgs}
+    for path in paths:
+        best = {name: (np.inf, np.inf) for name in runs}
+        for i in range(repeats):
+            names = list(runs)[i % 3:] + list(runs)[:i % 3]
+            for name in names:
+                start, cpu = time.perf_counter(), _cpu_seconds()
+                result = runs[name](path)
+                seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+                best[name] = min(best[name], (cpu, seconds))
+                if name in found and i == 0:
+                    found[name][0] += len(set(result.frames))
+                    found[name][1] += result.n_frames
+        for name in runs:
+            out[name]["cpu"] += best[name][0]
+            out[name]["seconds"] += best[name][1]
+    for name in cfgs:
+        out[name] |= {"found": found[name][0], "sampled": found[name][1], "first_pass_cpu": first_pass[name]}
+    return out
+
+
+def role_detectors(paths: list[str], repeats: int) -> dict:
+    """MTCNN three ways on the frames the default extraction detects on (every 2nd of 32 sampled, and the last),
+    downscaled to 640 px, in batches of 8, the three timed alternately per video (CPU seconds, best of `repeats`):
+    the package's own `detect_faces` (this project's path before 2026-12-07), this project's detector with the batch
+    made a tensor once, and the same with the proposal network compiled by XLA (compiled before timing)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.extract import detector_for
+    from deepfake_detection.faces import _downscale
+    from deepfake_detection.video import sample_frames
+
+    cfg = ExtractConfig(frames=FRAMES)
+    eager, compiled = detector_for(cfg), detector_for(replace(cfg, detect_compile=True))
+
+    def package(batch):
+        return eager._model.detect_faces(batch, output_type="numpy", box_format="xyxy",
+                                         min_face_size=eager.min_face_size)
+
+    variants = {"mtcnn's detect_faces (before)": package, "batch made a tensor once": eager._run_stages,
+                "and the proposal network compiled (XLA)": compiled._run_stages}
+    cpu = {name: 0.0 for name in variants}
+    worst = {name: 0.0 for name in variants}
+    frames = 0
+    for path in paths:
+        sampled = sample_frames(path, n=FRAMES).frames
+        keyframes = sampled[::cfg.detect_stride] + ([sampled[-1]] if (len(sampled) - 1) % cfg.detect_stride else [])
+        small = [_downscale(f, cfg.detect_long_side)[0] for f in keyframes]
+        batches = [small[i:i + cfg.detect_batch] for i in range(0, len(small), cfg.detect_batch)]
+        reference = [np.asarray(package(b)).reshape(-1, 16) for b in batches]
+        best = {name: np.inf for name in variants}
+        for name, run in variants.items():  # warm-up (and compile) at this frame size; largest box difference
+            for batch, ref in zip(batches, reference, strict=True):
+                rows = np.asarray(run(batch)).reshape(-1, 16)
+                diff = np.abs(rows[:, 1:5] - ref[:, 1:5]).max(initial=0.0) if rows.shape == ref.shape else np.inf
+                worst[name] = max(worst[name], float(diff))
+        for i in range(repeats):
+            for name in (list(variants) if i % 2 == 0 else list(variants)[::-1]):
+                start = _cpu_seconds()
+                for batch in batches:
+                    variants[name](batch)
+                best[name] = min(best[name], _cpu_seconds() - start)
+        for name in variants:
+            cpu[name] += best[name]
+        frames += len(small)
+    return {"frames": frames, "cpu": cpu, "worst": worst}
 
 
 def role_naive(paths: list[str], repeats: int) -> dict:
@@ -175,16 +278,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--peer-python", default=None,
                         help="python of the peer env (default: $DFD_PEER_PYTHON, .venv-peer)")
-    parser.add_argument("--role", choices=["project", "naive", "peer"], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["project", "pair", "detectors", "naive", "peer"], default=None,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--changes", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--no-levers", action="store_true", help="skip the lever rows (one changed setting each)")
     parser.add_argument("items", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
-        if args.role == "project":
-            print(json.dumps(role_project(args.items, args.repeats, json.loads(args.changes))))
+        if args.role in ("project", "pair"):
+            role = role_project if args.role == "project" else role_pair
+            print(json.dumps(role(args.items, args.repeats, json.loads(args.changes))))
         else:
-            print(json.dumps({"naive": role_naive, "peer": role_peer}[args.role](args.items, args.repeats)))
+            roles = {"naive": role_naive, "peer": role_peer, "detectors": role_detectors}
+            print(json.dumps(roles[args.role](args.items, args.repeats)))
         return
 
     import numpy as np
@@ -239,7 +345,8 @@ def main() -> None:
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True).fillna("")
     cfg = project["config"]
     print(f"\nproject config: {FRAMES} frames, MTCNN at long side {cfg['detect_long_side']} px, detect_stride "
-          f"{cfg['detect_stride']}, detect_batch {cfg['detect_batch']}, overlap_decode {cfg['overlap_decode']}; "
+          f"{cfg['detect_stride']}, detect_batch {cfg['detect_batch']}, overlap_decode {cfg['overlap_decode']}, "
+          f"detect_compile {cfg['detect_compile']}; "
           f"best of {args.repeats} after warm-up")
     print(table.map(lambda v: f"{v:.2f}" if isinstance(v, float) else v).to_string(index=False))
     rss = {"project": project["rss_mb"], "naive": naive["rss_mb"]} | ({"peer": peer["rss_mb"]} if peer else {})
@@ -254,6 +361,7 @@ def main() -> None:
         print(f"target project faster than peer detection: {total['project s']:.2f} s "
               f"vs {total['peer detect s']:.2f} s")
     print(f"target peak RSS < 2048 MB: project {project['rss_mb']:.0f} MB")
+    print_detectors(paths, args.repeats)
     if not args.no_levers:
         print_levers(paths, decode, project, args.repeats)
 
@@ -266,20 +374,55 @@ def _totals(result: dict) -> tuple[float, float, int, int]:
 
 
 def print_levers(paths: list[str], decode: dict, project: dict, repeats: int) -> None:
-    """The project row with one setting changed at a time: time, CPU time against decode-all's, frames with a face."""
+    """The project with one setting changed at a time. ExtractConfig levers run in one process with decode-all and
+    the default, timed in turn (role_pair), so each ratio compares runs under the same load; TensorFlow's thread
+    pools are process-wide, so those levers run in their own process against the main run's decode-all."""
     import pandas as pd
 
     decode_cpu = sum(d[1] for d in decode.values())
     rows = []
     for changes in [{}, *LEVERS]:
-        result = project if not changes else _child(sys.executable, "project", paths, repeats, changes)
-        seconds, cpu, found, sampled = _totals(result)
-        rows.append({"lever": json.dumps(changes)[1:-1] or "default", "project s": f"{seconds:.2f}",
-                     "cpu s": f"{cpu:.2f}", "cpu / decode-all cpu": f"{cpu / decode_cpu:.2f}",
-                     "frames with a face": f"{found}/{sampled}"})
-    print(f"\nlevers (one change each; decode-all CPU {decode_cpu:.2f} s; face frames include boxes interpolated "
-          "between detections, detector recall per setting is bench_recall.py's table):")
-    print(pd.DataFrame(rows).to_string(index=False))
+        if "tf_threads" in changes or not changes:
+            result = project if not changes else _child(sys.executable, "project", paths, repeats, changes)
+            seconds, cpu, found, sampled = _totals(result)
+            row = {"lever": json.dumps(changes)[1:-1] or "default (its own process, as above)",
+                   "project s": seconds, "cpu s": cpu, "decode-all cpu s": decode_cpu, "default cpu s": None,
+                   "first pass cpu s": result["warmup_cpu"], "frames with a face": f"{found}/{sampled}"}
+        else:
+            pair = _child(sys.executable, "pair", paths, repeats, changes)
+            lever = pair["lever"]
+            row = {"lever": json.dumps(changes)[1:-1], "project s": lever["seconds"], "cpu s": lever["cpu"],
+                   "decode-all cpu s": pair["decode-all"]["cpu"], "default cpu s": pair["default"]["cpu"],
+                   "first pass cpu s": lever["first_pass_cpu"],
+                   "frames with a face": f"{lever['found']}/{lever['sampled']}"}
+        row["cpu / decode-all"] = row["cpu s"] / row["decode-all cpu s"]
+        row["default / decode-all"] = (row["default cpu s"] / row["decode-all cpu s"]
+                                       if row["default cpu s"] is not None else None)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    columns = ["lever", "project s", "cpu s", "decode-all cpu s", "cpu / decode-all", "default cpu s",
+               "default / decode-all", "frames with a face", "first pass cpu s"]
+    print("\nlevers (one change each; CPU seconds over the 3 videos, best of the repeats; a lever's decode-all and "
+          "default were timed in turn with it in one process; face frames include boxes interpolated between "
+          "detections, detector recall per setting is bench_recall.py's table; first pass: the warm-up over the "
+          "same videos, which builds or compiles kernels per frame size):")
+    print(table[columns].map(lambda v: "" if v is None or v != v else f"{v:.2f}" if isinstance(v, float) else v)
+          .to_string(index=False))
+
+
+def print_detectors(paths: list[str], repeats: int) -> None:
+    """MTCNN's detection alone, three ways, on the same downscaled keyframes (role_detectors)."""
+    import pandas as pd
+
+    result = _child(sys.executable, "detectors", paths, repeats)
+    base = next(iter(result["cpu"].values()))
+    table = pd.DataFrame([{"MTCNN": name, "cpu s": cpu, "ms cpu / frame": 1000 * cpu / result["frames"],
+                           "vs detect_faces": cpu / base, "largest box difference px": result["worst"][name]}
+                          for name, cpu in result["cpu"].items()])
+    print(f"\ndetection alone on the {result['frames']} keyframes the default detects in the 3 videos (640 px, "
+          "batches of 8; the three timed in turn per video; box differences against detect_faces):")
+    print(table.map(lambda v: f"{v:.2g}" if isinstance(v, float) and v < 0.01 else f"{v:.2f}"
+                    if isinstance(v, float) else v).to_string(index=False))
 
 
 if __name__ == "__main__":
