@@ -156,7 +156,8 @@ def bench_ensemble(label: str, ensemble, paths, cfg, extract_cfg, repeats: int, 
     from deepfake_detection.video import decode_all
 
     detector = inference_detector(extract_cfg, cfg, TEST_VIDEOS)  # as predict detects on the 4,000 test videos
-    predict_video(paths[0], ensemble, [m.name for m in ensemble.models], extract_cfg, detector, cfg)  # warm-up
+    for path in paths:  # warm-up at every frame size (compiles the proposal network)
+        predict_video(path, ensemble, [m.name for m in ensemble.models], extract_cfg, detector, cfg)
     log = PredictionLog(log_dir / f"{label}.csv", run="bench")
     rows = []
     for path in paths:

@@ -248,7 +248,8 @@ def _corners(boxes) -> np.ndarray:
 
 def test_mtcnn_detector_gives_the_packages_own_answer_and_xla_the_same_boxes(mtcnn):
     """The detector runs mtcnn's stages itself (the batch made a tensor once) and can compile the proposal
-    network with XLA: neither may change a box. The reference is the package's own detect_faces."""
+    network with XLA (its batch padded to a power of two): neither may change a box. The reference is the
+    package's own detect_faces, frame by frame and on one batch of frames of different sizes."""
     from mtcnn import MTCNN
 
     from deepfake_detection.faces import _downscale
@@ -257,14 +258,18 @@ def test_mtcnn_detector_gives_the_packages_own_answer_and_xla_the_same_boxes(mtc
               cv2.cvtColor(cv2.imread(str(require_shared("data", "real-faces", "multiface.jpg"))), cv2.COLOR_BGR2RGB),
               np.full((640, 360, 3), 90, np.uint8)]  # no face (mtcnn's stages end in an error); the 720p frame's size
     reference, compiled = MTCNN(), make_detector("mtcnn", compile=True)
-    for frame in frames:
-        small, factor = _downscale(frame, CFG.detect_long_side)
-        rows = np.asarray(reference.detect_faces([small], output_type="numpy", box_format="xyxy")).reshape(-1, 16)
-        rows = rows[rows[:, 5] >= CFG.min_confidence]
-        expected = np.column_stack([rows[:, 1:5] / factor, rows[:, 5]])
-        np.testing.assert_allclose(_corners(mtcnn.detect([frame])[0]), expected, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(_corners(compiled.detect([frame])[0]), expected, rtol=0, atol=1e-3)
-    assert len(expected) == 0 and len(_corners(mtcnn.detect(frames)[1])) >= 3  # the blank frame; several faces
+    small = [_downscale(frame, CFG.detect_long_side)[0] for frame in frames]
+    for batch in [[image] for image in small] + [small]:
+        expected = np.asarray(reference.detect_faces(batch, output_type="numpy", box_format="xyxy")).reshape(-1, 16)
+        np.testing.assert_array_equal(mtcnn._run_stages(batch), expected)  # to the last bit
+        np.testing.assert_allclose(compiled._run_stages(batch), expected, rtol=0, atol=1e-4)
+    assert compiled._xla._compiled and not compiled._xla.failed  # XLA really ran, no eager fallback
+    assert compiled.compile_seconds > 0 and mtcnn.compile_seconds == 0
+    faces = mtcnn.detect(frames)  # boxes back in full-frame px
+    assert faces[0] and len(faces[1]) >= 3 and faces[2] == []
+    face = max(faces[0], key=lambda box: box.area)
+    (lx, ly), (rx, ry) = face.landmarks[0], face.landmarks[1]  # left eye, right eye (x, y)
+    assert face.x1 < lx < rx < face.x2 and face.y1 < ly < face.y2 and face.y1 < ry < face.y2
 
 
 def test_a_network_xla_cannot_compile_runs_eagerly_with_one_warning(caplog):
@@ -282,13 +287,21 @@ def test_a_network_xla_cannot_compile_runs_eagerly_with_one_warning(caplog):
             return shape
 
     inputs = keras.Input((4,))
-    network = _XlaPerShape(keras.Model(inputs, PythonOp()(inputs), name="python_op"))
-    x = tf.ones((2, 4))
+    outputs = PythonOp()(inputs)
+    network = _XlaPerShape(keras.Model(inputs, [outputs, outputs + 1.0], name="python_op"))
     with caplog.at_level("WARNING", logger="deepfake_detection.faces"):
-        outputs = [np.asarray(network(x)) for _ in range(3)]
-    assert all((out == 2.0).all() for out in outputs)
+        results = [network(tf.ones((n, 4))) for n in (3, 3, 5)]  # batches padded to 4 and 8, sliced back
+    assert [tuple(r[0].shape) for r in results] == [(3, 4), (3, 4), (5, 4)]
+    assert all((np.asarray(r[0]) == 2.0).all() and (np.asarray(r[1]) == 3.0).all() for r in results)
     warnings = [r for r in caplog.records if "XLA could not run python_op" in r.getMessage()]
-    assert len(warnings) == 1 and "(2, 4)" in warnings[0].getMessage()  # the shape is remembered: warned once
+    assert network.failed and len(warnings) == 1  # warned once, eager from then on
+
+
+def test_detector_for_passes_the_speed_settings_to_mtcnn():
+    from deepfake_detection.extract import detector_for
+
+    detector = detector_for(replace(CFG, detect_batch=16, detect_compile=True))
+    assert detector.batch_size == 16 and detector.compiled
 
 
 def test_haar_finds_the_face_in_a_real_frame():

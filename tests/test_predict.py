@@ -254,6 +254,7 @@ def test_inference_compiles_the_detector_only_for_runs_long_enough_to_pay_for_it
     assert not inference_detector(ExtractConfig(), cfg, 63).compiled  # detect on a few videos: eager
     assert inference_detector(ExtractConfig(), cfg, 64).compiled  # a Kaggle test set: XLA
     assert not inference_detector(ExtractConfig(), PredictConfig(detect_compile_from=0), 10**6).compiled  # never
+    assert inference_detector(ExtractConfig(detect_compile=True), cfg, 1).compiled  # asked for: compiled anyway
     haar = inference_detector(ExtractConfig(), PredictConfig(detector="haar"), 10**6)
     assert not getattr(haar, "compiled", False)  # the setting is MTCNN's; Haar ignores it
 

@@ -451,7 +451,8 @@ def detect_paths(paths: list[str | Path], models_dir: ModelsDir | str | Path | N
         raise FileNotFoundError(f"no video or image in {', '.join(map(str, paths))}")
     stacker_dir = models_dir.stacker if models_dir.has_stacker() else None
     stacker = stacker_dir.load() if stacker_dir is not None else None
-    detector = inference_detector(extract_cfg or ExtractConfig(), cfg, len(inputs))  # imports mtcnn too
+    videos = sum(input_kind(p) == "video" for p in inputs)  # each image is detected alone, at its own size
+    detector = inference_detector(extract_cfg or ExtractConfig(), cfg, videos)  # imports mtcnn too
     loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-models")
     started, loaded = time.perf_counter(), []
     models = loading.submit(load_ensemble, models_dir, stacker_dir, cfg)  # overlaps the first input's decoding

@@ -9,6 +9,7 @@ DFDC faces are large, and detecting at 1080p costs about ten times more for the 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -82,17 +83,21 @@ class _OwnRetracing(logging.Filter):
 
 
 class _XlaPerShape:
-    """A Keras model called through one XLA-compiled function per input shape.
+    """A Keras model called through one XLA-compiled function per input shape, its batch padded to a power of two.
 
     MTCNN's proposal network (P-Net) is a few small convolutions with PReLU over every pyramid level;
-    eager TensorFlow runs each op on its own, XLA fuses them. Compiling costs seconds per frame size,
-    so it pays off over many videos of one resolution (`extract`, `predict`), not for one video.
-    A shape XLA cannot compile on this platform is logged and runs eagerly from then on.
+    eager TensorFlow runs each op on its own, XLA fuses them. Each image is scored on its own, so padding
+    the batch (8, 8, 1 keyframes; retries of any count) to 1, 2, 4 or 8 bounds the shapes to compile.
+    Compiling costs seconds per frame size and padded batch, so it pays off over many videos of one
+    resolution (`extract`, `predict`), not for one video; `compile_seconds` adds up the calls that compiled.
+    If XLA fails on this platform, that is logged once and the network runs eagerly from then on.
     """
 
     def __init__(self, model) -> None:
         self._model = model
-        self._compiled: dict[tuple, Callable | None] = {}
+        self._compiled: dict[tuple, Callable] = {}
+        self.failed = False
+        self.compile_seconds = 0.0
         tf_log = logging.getLogger("tensorflow")
         if not any(isinstance(f, _OwnRetracing) for f in tf_log.filters):
             tf_log.addFilter(_OwnRetracing())
@@ -101,21 +106,30 @@ class _XlaPerShape:
         return self._model(images, training=False)
 
     def __call__(self, images):
-        shape = tuple(images.shape)
-        if shape not in self._compiled:
-            import tensorflow as tf
+        if self.failed:
+            return self._inference(images)
+        import tensorflow as tf
 
-            # autograph off: the call is plain Keras layers, nothing for it to convert
+        n = int(images.shape[0])
+        padded = 1 << max(0, n - 1).bit_length()  # 1, 2, 4, 8, ...
+        if padded != n:
+            images = tf.concat([images, tf.zeros((padded - n, *images.shape[1:]), images.dtype)], axis=0)
+        shape = tuple(images.shape)
+        first = shape not in self._compiled
+        if first:  # autograph off: the call is plain Keras layers, nothing for it to convert
             self._compiled[shape] = tf.function(self._inference, jit_compile=True, autograph=False)
-        compiled = self._compiled[shape]
-        if compiled is not None:
-            try:
-                return compiled(images)
-            except Exception as exc:  # noqa: BLE001 - any XLA failure: the eager call below answers or raises
-                log.warning("XLA could not run %s at input shape %s (%s: %s); running it eagerly",
-                            self._model.name, shape, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-                self._compiled[shape] = None
-        return self._model(images, training=False)
+        start = time.perf_counter()
+        try:
+            outputs = self._compiled[shape](images)
+        except Exception as exc:  # noqa: BLE001 - any XLA failure: the eager call below answers or raises
+            message = str(exc).splitlines()[0] if str(exc) else ""
+            log.warning("XLA could not run %s (input shape %s: %s: %s); running it eagerly from now on",
+                        self._model.name, shape, type(exc).__name__, message)
+            self.failed = True
+            outputs = self._inference(images)
+        if first:
+            self.compile_seconds += time.perf_counter() - start
+        return [output[:n] for output in outputs]
 
 
 class MtcnnDetector:
@@ -133,9 +147,19 @@ class MtcnnDetector:
         self.batch_size, self.min_face_size = batch_size, min_face_size
         self._model = MTCNN()
         self.compiled = compile
+        self._xla: _XlaPerShape | None = None
         if compile:
             pnet = self._model.stages[0]
-            pnet._model = _XlaPerShape(pnet.model)  # mtcnn's stage calls self._model(images) per pyramid level
+            self._xla = _XlaPerShape(pnet.model)
+            pnet._model = self._xla  # mtcnn 1.0's P-Net stage calls self._model(images) once per pyramid level
+            if pnet.model is not self._xla:
+                raise RuntimeError("this mtcnn version no longer keeps P-Net in stage._model; run without compile")
+
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds spent in calls that compiled P-Net for a new shape (0 when not compiled): a one-off cost that
+        a time budget should not read as the pace of detection."""
+        return self._xla.compile_seconds if self._xla is not None else 0.0
 
     def _run_stages(self, images: list[np.ndarray]) -> np.ndarray:
         """MTCNN's three stages on one batch: (faces, 16) rows of image id, x1, y1, x2, y2, confidence, landmarks.
@@ -149,14 +173,16 @@ class MtcnnDetector:
         from mtcnn.utils.images import load_images_batch, standarize_batch
 
         normalized, shapes, padding = standarize_batch(load_images_batch(images), normalize=True)
-        normalized = tf.convert_to_tensor(normalized)  # (batch, H, W, 3) float32, padded to the largest image
         rows = None
         try:
             with tf.device(self._model.device):
+                normalized = tf.convert_to_tensor(normalized)  # (batch, H, W, 3) float64, padded to the largest
                 for stage in self._model.stages:
                     rows = stage(bboxes_batch=rows, images_normalized=normalized, images_oshapes=shapes,
                                  min_face_size=self.min_face_size)
-        except tf.errors.InvalidArgumentError:  # how mtcnn's stages say that no candidate survived
+                    if len(rows) == 0:
+                        return np.empty((0, 16))
+        except tf.errors.InvalidArgumentError:  # how mtcnn's own detect_faces reads a stage left without candidates
             return np.empty((0, 16))
         rows = fix_bboxes_offsets(rows, padding)
         return limit_bboxes(rows, images_shapes=shapes, limit_landmarks=False)
@@ -176,7 +202,8 @@ class MtcnnDetector:
                 if row[5] < self.min_confidence:
                     continue
                 i = int(row[0])
-                box = FaceBox(*row[1:5].tolist(), confidence=float(row[5]), landmarks=row[6:16].reshape(5, 2).copy())
+                marks = row[6:16].reshape(2, 5).T.copy()  # mtcnn stores x1..x5, then y1..y5
+                box = FaceBox(*row[1:5].tolist(), confidence=float(row[5]), landmarks=marks)
                 per_frame[i].append(box.scaled(1.0 / factors[i]))
             results += per_frame
         return results
