@@ -256,7 +256,7 @@ def test_inference_compiles_the_detector_only_for_runs_long_enough_to_pay_for_it
     assert not inference_detector(ExtractConfig(), PredictConfig(detect_compile_from=0), 10**6).compiled  # never
     assert inference_detector(ExtractConfig(detect_compile=True), cfg, 1).compiled  # asked for: compiled anyway
     haar = inference_detector(ExtractConfig(), PredictConfig(detector="haar"), 10**6)
-    assert not getattr(haar, "compiled", False)  # the setting is MTCNN's; Haar ignores it
+    assert not haar.compiled and haar.compile_seconds == 0  # the setting is MTCNN's; Haar has nothing to compile
 
 
 def test_prediction_log_resumes_only_full_rows_of_the_same_setup(tmp_path):

@@ -1,6 +1,7 @@
 """Face detectors behind one interface, square face crops, and a small IoU tracker.
 
-A detector is any object with `.detect(frames) -> list[list[FaceBox]]`; `DETECTORS` maps a name
+A detector is any object with `.detect(frames) -> list[list[FaceBox]]` and `compile_seconds` (time
+spent compiling, which `predict`'s budget leaves out; 0 where nothing compiles); `DETECTORS` maps a name
 to its class, so a third detector is one class and one registry entry. Detection runs on frames
 downscaled to a long side of `long_side` px and the boxes are mapped back to full resolution:
 DFDC faces are large, and detecting at 1080p costs about ten times more for the same recall.
@@ -146,7 +147,6 @@ class MtcnnDetector:
         self.long_side, self.min_confidence = long_side, min_confidence
         self.batch_size, self.min_face_size = batch_size, min_face_size
         self._model = MTCNN()
-        self.compiled = compile
         self._xla: _XlaPerShape | None = None
         if compile:
             pnet = self._model.stages[0]
@@ -154,6 +154,11 @@ class MtcnnDetector:
             pnet._model = self._xla  # mtcnn 1.0's P-Net stage calls self._model(images) once per pyramid level
             if pnet.model is not self._xla:
                 raise RuntimeError("this mtcnn version no longer keeps P-Net in stage._model; run without compile")
+
+    @property
+    def compiled(self) -> bool:
+        """Whether P-Net runs through XLA."""
+        return self._xla is not None
 
     @property
     def compile_seconds(self) -> float:
@@ -211,6 +216,9 @@ class MtcnnDetector:
 
 class HaarDetector:
     """OpenCV Haar cascades, frontal plus profile (both directions): light, no confidence score."""
+
+    compiled = False  # nothing to compile: the detector interface's speed facts, as MtcnnDetector has them
+    compile_seconds = 0.0
 
     def __init__(self, long_side: int = _DEFAULTS.detect_long_side, min_confidence: float = _DEFAULTS.min_confidence,
                  scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24) -> None:

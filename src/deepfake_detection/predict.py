@@ -426,7 +426,7 @@ def predict_videos(videos_dir: str | Path, models_dir: ModelsDir | str | Path,
             if planner.plan(len(todo) - i):
                 # One failing video must not cost the whole submission (a failed Kaggle rerun scores
                 # nothing): anything it raises is logged with its traceback and recorded as its reason.
-                compiled_before = getattr(face_detector, "compile_seconds", 0.0)
+                compiled_before = face_detector.compile_seconds
                 try:
                     run_cfg = replace(base_extract, frames=planner.frames)
                     result = predict_video(videos_dir / name, ensemble, planner.active, run_cfg, face_detector, cfg)
@@ -435,7 +435,7 @@ def predict_videos(videos_dir: str | Path, models_dir: ModelsDir | str | Path,
                     result = VideoResult(name, "error", f"{type(exc).__name__}: {exc}", 0.0, 0, "", ensemble.fallback)
                 if result.model_seconds:
                     # compiling the detector for a new frame size is a one-off, not the pace of the run
-                    compiling = getattr(face_detector, "compile_seconds", 0.0) - compiled_before
+                    compiling = face_detector.compile_seconds - compiled_before
                     planner.record(replace(result, extract_seconds=max(0.0, result.extract_seconds - compiling)),
                                    planner.frames)
                 result.run = run + (DEGRADED if planner.degradations else "")
