@@ -296,6 +296,24 @@ def test_budget_degrades_frames_then_slowest_model_then_gives_up():
     assert not BudgetPlanner(0.0, 32, ["fast"], 8).plan(remaining=1)
 
 
+def test_budget_pace_leaves_out_the_seconds_spent_compiling_the_detector():
+    """A compiled run's first video of each frame size pays for compiling MTCNN; read as the pace, that one-off
+    would degrade every later video of the run."""
+    from deepfake_detection.predict import RATE_SMOOTHING, BudgetPlanner, VideoResult
+
+    first = VideoResult("a.mp4", "ok", "", 12.0, 32, "m", 0.3, model_seconds={"m": 1.6}, extract_seconds=11.0)
+    planner = BudgetPlanner(budget_seconds=100.0, frames=32, models=["m"], min_frames=8)
+    planner.record(first, frames=32, one_off_seconds=9.0)  # 9 of its 11 s of extraction were compiling
+    assert planner.extract_rate == pytest.approx(2.0 / 32) and planner.model_rate == {"m": pytest.approx(0.05)}
+    assert planner.per_video(32, ["m"]) == pytest.approx(3.6)
+    assert planner.plan(remaining=25) and planner.degradations == []  # 90 s for 25 videos: no frames dropped
+    unaware = BudgetPlanner(budget_seconds=100.0, frames=32, models=["m"], min_frames=8)
+    unaware.record(first, frames=32)  # the pace it would read without the compile seconds: 12.6 s per video
+    assert unaware.plan(remaining=25) and unaware.degradations[0] == "frames -> 16"
+    planner.record(first, frames=32, one_off_seconds=20.0)  # a one-off longer than the extraction: pace 0, never < 0
+    assert planner.extract_rate == pytest.approx((1 - RATE_SMOOTHING) * 2.0 / 32)
+
+
 # --- Kaggle bundle ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory) -> Path:

@@ -239,7 +239,7 @@ def inference_extract_config(extract_cfg: ExtractConfig | None, size: int, cfg: 
 
 
 def inference_detector(extract_cfg: ExtractConfig, cfg: PredictConfig, videos: int):
-    """The face detector of a run over `videos` videos: MTCNN's proposal network is compiled with XLA when asked
+    """The face detector of a run over `videos` videos: MTCNN's networks are compiled with XLA when asked
     (ExtractConfig.detect_compile) or when the run is long enough to pay for compiling
     (PredictConfig.detect_compile_from); the boxes agree within 1e-4 px either way."""
     from deepfake_detection.extract import detector_for
@@ -305,12 +305,18 @@ class BudgetPlanner:
         rate = (self.extract_rate or 0.0) + sum(self.model_rate.get(m, 0.0) for m in models)
         return rate * frames
 
-    def record(self, result: VideoResult, frames: int) -> None:
-        """Update the moving-average pace from a finished video that was predicted."""
+    def record(self, result: VideoResult, frames: int, one_off_seconds: float = 0.0) -> None:
+        """Update the moving-average pace from a finished video that was predicted.
+
+        `one_off_seconds` of its extraction will not recur (compiling the face detector for a new frame size);
+        they are left out of the pace, or the first video of a compiled run would read as the run's pace and
+        halve the frames of every video after it.
+        """
         def smooth(old: float | None, new: float) -> float:
             return new if old is None else (1 - RATE_SMOOTHING) * old + RATE_SMOOTHING * new
 
-        self.extract_rate = smooth(self.extract_rate, result.extract_seconds / frames)
+        extract_seconds = max(0.0, result.extract_seconds - one_off_seconds)
+        self.extract_rate = smooth(self.extract_rate, extract_seconds / frames)
         for name, seconds in result.model_seconds.items():
             self.model_rate[name] = smooth(self.model_rate.get(name), seconds / frames)
 
@@ -434,10 +440,7 @@ def predict_videos(videos_dir: str | Path, models_dir: ModelsDir | str | Path,
                     log.exception("%s failed", name)
                     result = VideoResult(name, "error", f"{type(exc).__name__}: {exc}", 0.0, 0, "", ensemble.fallback)
                 if result.model_seconds:
-                    # compiling the detector for a new frame size is a one-off, not the pace of the run
-                    compiling = face_detector.compile_seconds - compiled_before
-                    planner.record(replace(result, extract_seconds=max(0.0, result.extract_seconds - compiling)),
-                                   planner.frames)
+                    planner.record(result, planner.frames, face_detector.compile_seconds - compiled_before)
                 result.run = run + (DEGRADED if planner.degradations else "")
             elif name in degraded_before:  # an earlier degraded prediction beats the fallback
                 results[name] = degraded_before[name]
