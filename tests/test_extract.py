@@ -247,8 +247,8 @@ def _corners(boxes) -> np.ndarray:
 
 
 def test_mtcnn_detector_gives_the_packages_own_answer_and_xla_the_same_boxes(mtcnn):
-    """The detector runs mtcnn's stages itself (the batch made a tensor once) and can compile the proposal
-    network with XLA (its batch padded to a power of two): neither may change a box. The reference is the
+    """The detector runs mtcnn's stages itself (the batch made a tensor once) and can compile its three
+    networks with XLA (their batches padded): neither may change a box. The reference is the
     package's own detect_faces, frame by frame and on one batch of frames of different sizes."""
     from mtcnn import MTCNN
 
@@ -263,7 +263,8 @@ def test_mtcnn_detector_gives_the_packages_own_answer_and_xla_the_same_boxes(mtc
         expected = np.asarray(reference.detect_faces(batch, output_type="numpy", box_format="xyxy")).reshape(-1, 16)
         np.testing.assert_array_equal(mtcnn._run_stages(batch), expected)  # to the last bit
         np.testing.assert_allclose(compiled._run_stages(batch), expected, rtol=0, atol=1e-4)
-    assert compiled._xla._compiled and not compiled._xla.failed  # XLA really ran, no eager fallback
+    assert len(compiled._xla) == 3  # P-Net, R-Net and O-Net; each really ran through XLA, no eager fallback
+    assert all(network._compiled and not network.failed for network in compiled._xla)
     assert compiled.compile_seconds > 0 and mtcnn.compile_seconds == 0
     faces = mtcnn.detect(frames)  # boxes back in full-frame px
     assert faces[0] and len(faces[1]) >= 3 and faces[2] == []

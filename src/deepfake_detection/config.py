@@ -57,7 +57,7 @@ class ExtractConfig:
     detect_batch: int = 8  # frames per detector call; decoding overlaps with each call
     track_iou: float = 0.2  # IoU with a track's last box that continues the track (frames ~0.3 s apart)
     overlap_decode: bool = True  # decode in one thread while the detector runs in another
-    detect_compile: bool = False  # MTCNN's proposal network through XLA: faster per frame, seconds to compile per size
+    detect_compile: bool = False  # MTCNN's three networks through XLA: faster per frame, seconds to compile per size
 
 
 @dataclass
@@ -147,7 +147,7 @@ class PredictConfig:
     budget_margin: float = 0.05  # share of the time budget kept free for writing and startup
     min_frames: int = 8  # fewest frames the time budget may degrade to
     fallback: float = 0.5  # P(FAKE) for a video without a usable prediction when no stacker is fitted
-    # compile MTCNN's proposal network with XLA (ExtractConfig.detect_compile) when a run holds at least this many
+    # compile MTCNN's networks with XLA (ExtractConfig.detect_compile) when a run holds at least this many
     # videos: compiling costs seconds of CPU per frame size, and pays back after a few dozen videos; 0 = never
     detect_compile_from: int = 64
 

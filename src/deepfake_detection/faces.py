@@ -86,11 +86,13 @@ class _OwnRetracing(logging.Filter):
 class _XlaPerShape:
     """A Keras model called through one XLA-compiled function per input shape, its batch padded to a power of two.
 
-    MTCNN's proposal network (P-Net) is a few small convolutions with PReLU over every pyramid level;
-    eager TensorFlow runs each op on its own, XLA fuses them. Each image is scored on its own, so padding
-    the batch (8, 8, 1 keyframes; retries of any count) to 1, 2, 4 or 8 bounds the shapes to compile.
-    Compiling costs seconds per frame size and padded batch, so it pays off over many videos of one
-    resolution (`extract`, `predict`), not for one video; `compile_seconds` adds up the calls that compiled.
+    MTCNN's three networks are a few small convolutions with PReLU: P-Net over every pyramid level of a
+    batch of frames, R-Net and O-Net over every candidate box's 24 px and 48 px patch. Eager TensorFlow
+    runs each op on its own, XLA fuses them. Each image or patch is scored on its own, so padding the batch
+    (8, 8, 1 keyframes; a few to a few thousand candidates) to 1, 2, 4, 8, ... bounds the shapes to compile
+    without changing a score (four sizes per doubling, tried, compiled more shapes and ran no faster).
+    Compiling costs seconds per frame size and padded batch, so it pays off over many videos (`extract`,
+    `predict`), not for one video; `compile_seconds` adds up the calls that compiled.
     If XLA fails on this platform, that is logged once and the network runs eagerly from then on.
     """
 
@@ -147,24 +149,25 @@ class MtcnnDetector:
         self.long_side, self.min_confidence = long_side, min_confidence
         self.batch_size, self.min_face_size = batch_size, min_face_size
         self._model = MTCNN()
-        self._xla: _XlaPerShape | None = None
-        if compile:
-            pnet = self._model.stages[0]
-            self._xla = _XlaPerShape(pnet.model)
-            pnet._model = self._xla  # mtcnn 1.0's P-Net stage calls self._model(images) once per pyramid level
-            if pnet.model is not self._xla:
-                raise RuntimeError("this mtcnn version no longer keeps P-Net in stage._model; run without compile")
+        self._xla: list[_XlaPerShape] = []
+        if compile:  # mtcnn 1.0's stages call self._model(...): per pyramid level (P-Net), once per batch (R, O)
+            for stage in self._model.stages:
+                stage._model = _XlaPerShape(stage.model)
+                if not isinstance(stage.model, _XlaPerShape):
+                    raise RuntimeError("this mtcnn version no longer keeps its networks in stage._model; "
+                                       "run without compile")
+                self._xla.append(stage.model)
 
     @property
     def compiled(self) -> bool:
-        """Whether P-Net runs through XLA."""
-        return self._xla is not None
+        """Whether MTCNN's networks run through XLA."""
+        return bool(self._xla)
 
     @property
     def compile_seconds(self) -> float:
-        """Seconds spent in calls that compiled P-Net for a new shape (0 when not compiled): a one-off cost that
-        a time budget should not read as the pace of detection."""
-        return self._xla.compile_seconds if self._xla is not None else 0.0
+        """Seconds spent in calls that compiled a network for a new shape (0 when not compiled): a one-off cost
+        that a time budget should not read as the pace of detection."""
+        return sum(network.compile_seconds for network in self._xla)
 
     def _run_stages(self, images: list[np.ndarray]) -> np.ndarray:
         """MTCNN's three stages on one batch: (faces, 16) rows of image id, x1, y1, x2, y2, confidence, landmarks.
