@@ -77,7 +77,8 @@ def _downscale(frame: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
 
 class _OwnRetracing(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" warning about _XlaPerShape, which traces one function
-    per input shape on purpose (a pyramid level each); the warning stays on for everything else."""
+    per input shape on purpose (a pyramid level, or a padded batch of candidate patches, each); the warning stays
+    on for everything else."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "_XlaPerShape" not in record.getMessage()
@@ -90,10 +91,10 @@ class _XlaPerShape:
     batch of frames, R-Net and O-Net over every candidate box's 24 px and 48 px patch. Eager TensorFlow
     runs each op on its own, XLA fuses them. Each image or patch is scored on its own, so padding the batch
     (8, 8, 1 keyframes; a few to a few thousand candidates) to 1, 2, 4, 8, ... bounds the shapes to compile
-    without changing a score (four sizes per doubling, tried, compiled more shapes and ran no faster).
+    where no row affects another (four sizes per doubling, tried, compiled more shapes and ran no faster).
     Compiling costs seconds per frame size and padded batch, so it pays off over many videos (`extract`,
     `predict`), not for one video; `compile_seconds` adds up the calls that compiled.
-    If XLA fails on this platform, that is logged once and the network runs eagerly from then on.
+    If XLA fails on this platform, that is logged once per network, which runs eagerly from then on.
     """
 
     def __init__(self, model) -> None:

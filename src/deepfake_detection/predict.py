@@ -308,9 +308,9 @@ class BudgetPlanner:
     def record(self, result: VideoResult, frames: int, one_off_seconds: float = 0.0) -> None:
         """Update the moving-average pace from a finished video that was predicted.
 
-        `one_off_seconds` of its extraction will not recur (compiling the face detector for a new frame size);
-        they are left out of the pace, or the first video of a compiled run would read as the run's pace and
-        halve the frames of every video after it.
+        `one_off_seconds` of its extraction will not recur (compiling the face detector for a new input shape: a
+        frame size, or a padded count of candidate faces); they are left out of the pace, or the first video of a
+        compiled run would read as the run's pace and halve the frames of every video after it.
         """
         def smooth(old: float | None, new: float) -> float:
             return new if old is None else (1 - RATE_SMOOTHING) * old + RATE_SMOOTHING * new
