@@ -11,9 +11,10 @@ Prints one table from one run, per real DFDC video in ../shared/data/dfdc and in
 - recall: frames with a face found / frames sampled (project: any face track / the main person's track);
 - peak RSS of each approach, each measured in its own fresh process;
 - CPU seconds (all threads) of decode-all and of the project: less sensitive to other load than wall time;
-- detection alone, three ways on the same downscaled keyframes, timed in turn: mtcnn's own `detect_faces` (this
-  project's path before 2026-12-07), the project's detector (the batch made a tensor once), and the same with
-  the proposal network compiled by XLA (`detect_compile`), with their largest box difference;
+- detection alone, four ways on the same downscaled keyframes, timed in turn: mtcnn's own `detect_faces` (this
+  project's path before 2026-12-07), the project's detector (the batch made a tensor once), the same with the
+  proposal network (P-Net) compiled by XLA (`detect_compile` until 2026-12-07), and with all three networks
+  compiled (`detect_compile` now), with their largest box difference;
 - levers: the project row again with one setting changed (LEVERS: detection resolution, detection stride, XLA,
   batch, decode overlap, TensorFlow's thread pools). Each ExtractConfig lever runs in its own process beside
   decode-all and the default, the three timed in turn, so its ratios compare runs under the same load; the
@@ -45,7 +46,8 @@ PEER_THRESHOLDS = [0.85, 0.95, 0.95]  # the 1st-place solution's facenet-pytorch
 LEVERS = [{"detect_long_side": 480}, {"detect_stride": 3}, {"detect_long_side": 480, "detect_stride": 3},
           {"detect_compile": True}, {"detect_compile": True, "detect_stride": 3},
           {"detect_compile": True, "detect_long_side": 480},
-          {"detect_batch": 16}, {"overlap_decode": False}, {"tf_threads": [1, 1]}, {"tf_threads": [2, 1]}]
+          {"detect_compile": True, "detect_long_side": 480, "detect_stride": 3},
+          {"overlap_decode": False}, {"tf_threads": [1, 1]}]
 
 
 def _peak_rss_mb() -> float:
@@ -146,10 +148,11 @@ def role_pair(paths: list[str], repeats: int, changes: dict) -> dict:
 
 
 def role_detectors(paths: list[str], repeats: int) -> dict:
-    """MTCNN three ways on the frames the default extraction detects on (every 2nd of 32 sampled, and the last),
-    downscaled to 640 px, in batches of 8, the three timed alternately per video (CPU seconds, best of `repeats`):
+    """MTCNN four ways on the frames the default extraction detects on (every 2nd of 32 sampled, and the last),
+    downscaled to 640 px, in batches of 8, the four timed in turn per video (CPU seconds, best of `repeats`):
     the package's own `detect_faces` (this project's path before 2026-12-07), this project's detector with the batch
-    made a tensor once, and the same with the proposal network compiled by XLA (compiled before timing)."""
+    made a tensor once, the same with only the proposal network (P-Net) compiled by XLA, and with all three
+    networks compiled (`detect_compile`); compiled before timing."""
     from dataclasses import replace
 
     import numpy as np
@@ -161,13 +164,17 @@ def role_detectors(paths: list[str], repeats: int) -> dict:
 
     cfg = ExtractConfig(frames=FRAMES)
     eager, compiled = detector_for(cfg), detector_for(replace(cfg, detect_compile=True))
+    pnet_only = detector_for(replace(cfg, detect_compile=True))
+    for stage in pnet_only._model.stages[1:]:  # R-Net and O-Net back to eager, as detect_compile had them before
+        stage._model = stage.model._model
 
     def package(batch):
         return eager._model.detect_faces(batch, output_type="numpy", box_format="xyxy",
                                          min_face_size=eager.min_face_size)
 
     variants = {"mtcnn's detect_faces (before)": package, "batch made a tensor once": eager._run_stages,
-                "and the proposal network compiled (XLA)": compiled._run_stages}
+                "and the proposal network compiled (XLA)": pnet_only._run_stages,
+                "and all three networks compiled (XLA)": compiled._run_stages}
     cpu = {name: 0.0 for name in variants}
     worst = {name: 0.0 for name in variants}
     frames = 0
@@ -411,7 +418,7 @@ def print_levers(paths: list[str], decode: dict, project: dict, repeats: int) ->
 
 
 def print_detectors(paths: list[str], repeats: int) -> None:
-    """MTCNN's detection alone, three ways, on the same downscaled keyframes (role_detectors)."""
+    """MTCNN's detection alone, four ways, on the same downscaled keyframes (role_detectors)."""
     import pandas as pd
 
     result = _child(sys.executable, "detectors", paths, repeats)
@@ -420,7 +427,7 @@ def print_detectors(paths: list[str], repeats: int) -> None:
                            "vs detect_faces": cpu / base, "largest box difference px": result["worst"][name]}
                           for name, cpu in result["cpu"].items()])
     print(f"\ndetection alone on the {result['frames']} keyframes the default detects in the 3 videos (640 px, "
-          "batches of 8; the three timed in turn per video; box differences against detect_faces):")
+          "batches of 8; the four timed in turn per video; box differences against detect_faces):")
     print(table.map(lambda v: f"{v:.2g}" if isinstance(v, float) and v < 0.01 else f"{v:.2f}"
                     if isinstance(v, float) else v).to_string(index=False))
 

@@ -12,7 +12,7 @@ prints and writes (bench/results/predict.md, predict.csv) three tables:
    - the registry trio the earlier bench used (efficientnet_b0, mobilenet_v3_large, xception at 128 px,
      random weights: timing only), a heavier stand-in for ImageNet-sized backbones.
 3. **Levers**, each one change against the zoo's default, end to end: detection at 480 px (face recall in
-   bench/results/recall.md), 16 frames, decoding not overlapped with detection, MTCNN's proposal network left
+   bench/results/recall.md), 16 frames, decoding not overlapped with detection, MTCNN's networks left
    uncompiled (as in runs shorter than PredictConfig.detect_compile_from videos; the default row detects as
    predict does on the 4,000 test videos, compiled). Each is timed alternately with the default on the same
    videos (the "default s / video" column) and compared with those paired runs. Then the videos as one sequence,
@@ -156,7 +156,7 @@ def bench_ensemble(label: str, ensemble, paths, cfg, extract_cfg, repeats: int, 
     from deepfake_detection.video import decode_all
 
     detector = inference_detector(extract_cfg, cfg, TEST_VIDEOS)  # as predict detects on the 4,000 test videos
-    for path in paths:  # warm-up at every frame size (compiles the proposal network)
+    for path in paths:  # warm-up at every frame size (compiles MTCNN's networks)
         predict_video(path, ensemble, [m.name for m in ensemble.models], extract_cfg, detector, cfg)
     log = PredictionLog(log_dir / f"{label}.csv", run="bench")
     rows = []
@@ -194,18 +194,18 @@ def lever_rows(ensemble, paths, cfg, extract_cfg, repeats: int, baseline: float)
         "detection at 480 px (default 640)": (cfg, replace(extract_cfg, detect_long_side=480)),
         "16 frames (default 32)": (replace(cfg, frames=16), replace(extract_cfg, frames=16)),
         "decode not overlapped with detection": (cfg, replace(extract_cfg, overlap_decode=False)),
-        f"proposal network not compiled (runs under {cfg.detect_compile_from} videos)":
+        f"MTCNN not compiled (runs under {cfg.detect_compile_from} videos)":
             (replace(cfg, detect_compile_from=0), extract_cfg),
     }
     active = [m.name for m in ensemble.models]
     default_detector = inference_detector(extract_cfg, cfg, TEST_VIDEOS)
     for path in paths:  # warm-up at every frame size
         predict_video(path, ensemble, active, extract_cfg, default_detector, cfg)
-    rows = [{"lever": "default (zoo, 32 frames, 640 px, proposal network compiled)", "s / video": baseline,
+    rows = [{"lever": "default (zoo, 32 frames, 640 px, MTCNN compiled)", "s / video": baseline,
              "default s / video": baseline}]
     for name, (lever_cfg, lever_extract) in levers.items():
         detector = inference_detector(lever_extract, lever_cfg, TEST_VIDEOS)
-        for path in paths:  # warm-up at every frame size (compiles the proposal network where it is compiled)
+        for path in paths:  # warm-up at every frame size (compiles MTCNN where it is compiled)
             predict_video(path, ensemble, active, lever_extract, detector, lever_cfg)
         pairs = [paired_best(repeats, partial(predict_video, p, ensemble, active, lever_extract, detector, lever_cfg),
                              partial(predict_video, p, ensemble, active, extract_cfg, default_detector, cfg))
