@@ -63,10 +63,15 @@ def _empty(size: int, status: str, reason: str, n_frames: int = 0) -> VideoFaces
     return VideoFaces(np.zeros((0, size, size, 3), np.uint8), status=status, reason=reason, n_frames=n_frames)
 
 
+def _detector_options(cfg: ExtractConfig) -> dict:
+    """The constructor options of the detector a config asks for (the speed ones only where MTCNN takes them)."""
+    speed = {"batch_size": cfg.detect_batch, "compile": cfg.detect_compile} if cfg.detector == "mtcnn" else {}
+    return {"long_side": cfg.detect_long_side, "min_confidence": cfg.min_confidence, **speed}
+
+
 def detector_for(cfg: ExtractConfig):
     """The detector a config asks for."""
-    speed = {"batch_size": cfg.detect_batch, "compile": cfg.detect_compile} if cfg.detector == "mtcnn" else {}
-    return make_detector(cfg.detector, long_side=cfg.detect_long_side, min_confidence=cfg.min_confidence, **speed)
+    return make_detector(cfg.detector, **_detector_options(cfg))
 
 
 def _keyframes_done(per_frame: list, positions: list[int], future: Future) -> None:
@@ -209,7 +214,7 @@ _DETECTORS: dict[str, object] = {}  # one detector per process, built on first u
 
 
 def _cached_detector(cfg: ExtractConfig):
-    key = json.dumps([cfg.detector, cfg.detect_long_side, cfg.min_confidence, cfg.detect_batch, cfg.detect_compile])
+    key = json.dumps([cfg.detector, _detector_options(cfg)], sort_keys=True)  # what tells two detectors apart
     if key not in _DETECTORS:
         _DETECTORS[key] = detector_for(cfg)
     return _DETECTORS[key]
