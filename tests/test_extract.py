@@ -242,10 +242,6 @@ def test_detector_registry_and_unknown_name():
         make_detector("nope")
 
 
-def _corners(boxes) -> np.ndarray:
-    return np.array([[b.x1, b.y1, b.x2, b.y2, b.confidence] for b in boxes]).reshape(-1, 5)
-
-
 def test_mtcnn_detector_gives_the_packages_own_answer_and_xla_the_same_boxes(mtcnn):
     """The detector runs mtcnn's stages itself (the batch made a tensor once) and can compile its three
     networks with XLA (their batches padded): neither may change a box. The reference is the
