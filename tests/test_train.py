@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -180,6 +182,11 @@ def test_deployed_model_is_the_average_of_the_fold_models(tiny_crops, tmp_path):
     # every OOF row was predicted by the model of its own fold, after training ended
     oof = pd.read_csv(tmp_path / "m" / "oof_frames.csv")
     assert set(oof["fold"]) == set(folds) and len(oof) == len(frames)
+    # inference files hold weights only: Adam's two slots would triple them (the ensemble holds every fold's)
+    for path in [tmp_path / "m" / "model.keras", *(tmp_path / "m" / f"fold_{k}" / "model.keras" for k in folds)]:
+        with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as f, h5py.File(f) as weights:
+            assert "optimizer" not in weights, f"{path} holds optimizer state"
+            assert not json.loads(archive.read("config.json")).get("compile_config"), f"{path} holds compile settings"
 
 
 def test_saved_model_reproduces_the_oof_predictions(trained, frames):

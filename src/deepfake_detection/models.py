@@ -351,7 +351,8 @@ class ModelFileError(ValueError):
 
 
 def load_model(path: str | Path) -> keras.Model:
-    """A saved `model.keras`, loaded in safe mode (custom layers are registered, no Lambda layers).
+    """A saved `model.keras`, loaded in safe mode (custom layers are registered, no Lambda layers) and uncompiled:
+    inference needs no optimizer, and training compiles its own.
 
     Anything that goes wrong is raised as ModelFileError naming the file and the reason (a Lambda layer or other
     code is refused rather than run), not as a traceback from inside Keras.
@@ -360,7 +361,7 @@ def load_model(path: str | Path) -> keras.Model:
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
     try:
-        return keras.saving.load_model(str(path), safe_mode=True)
+        return keras.saving.load_model(str(path), safe_mode=True, compile=False)  # for inference: no optimizer
     except Exception as exc:  # noqa: BLE001 - Keras raises many kinds; the caller gets one, with the file named
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "safe_mode" in str(exc) or "Lambda" in str(exc):

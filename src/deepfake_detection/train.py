@@ -35,7 +35,7 @@ from deepfake_detection.config import TrainConfig, set_seeds
 from deepfake_detection.dataset import class_weights, read_index
 from deepfake_detection.io import atomic_write_csv, atomic_write_json
 from deepfake_detection.metrics import balanced_log_loss, evaluate, log_loss, roc_auc
-from deepfake_detection.models import REGISTRY, build_model
+from deepfake_detection.models import REGISTRY, build_model, load_model
 from deepfake_detection.pipeline import (
     epoch_size,
     eval_dataset,
@@ -114,7 +114,7 @@ def inner_split(frames: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataF
 
 def save_fold_ensemble(fold_models: list[Path], path: Path) -> None:
     """model.keras that averages the fold models' P(FAKE): what the out-of-fold numbers describe is what ships."""
-    members = [keras.saving.load_model(p) for p in fold_models]
+    members = [load_model(p) for p in fold_models]  # uncompiled: no optimizer state goes into the ensemble
     if len(members) == 1:
         save_for_inference(members[0], path)
         return
@@ -199,8 +199,14 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, keep_batchnorm_f
 
 # --- one fold ----------------------------------------------------------------------------------
 def save_for_inference(model: keras.Model, path: Path) -> None:
-    """Save the model without its optimizer state (a third of the size for Adam), loadable in safe mode."""
-    clone = keras.models.clone_model(model)
+    """Save the model without its optimizer state (a third of the size for Adam), loadable in safe mode.
+
+    The copy is rebuilt from the model's config without its compile settings: `keras.models.clone_model` compiles
+    the clone like its source and builds the optimizer, and saving a compiled model writes Adam's two slots too.
+    """
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    clone = keras.saving.deserialize_keras_object(config)
     clone.set_weights(model.get_weights())
     clone.save(path)
 
