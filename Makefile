@@ -33,7 +33,7 @@ lint: $(STAMP)  ## ruff: pyflakes, pycodestyle, isort and bugbear rules (pyproje
 # collected first (marker `longest`), so it starts at once on one worker while the other runs the rest.
 TEST_WORKERS ?= 2
 test: $(STAMP) lint  ## lint, then run the test suite (TEST_WORKERS=0: in one process)
-	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFDC crop benchmark + models/zoo + card)
 	$(PY) -m deepfake_detection benchmark --suite dfdc-crops --data ../shared/data/dfdc-faces \

@@ -9,8 +9,10 @@ import pytest
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests marked `longest` run first: under `make test`'s two workers the longest one then starts at once on one
-    worker while the other runs the rest, instead of starting last and running alone."""
+    """Tests marked `longest` run first: under `make test`'s two workers the two notebook chains (one file each) then
+    start at once, one per worker, and the rest fill in beside them, instead of starting last and running alone.
+    Whole files go to a worker in this order only with `--no-loadscope-reorder` (the Makefile passes it): by
+    default pytest-xdist sends the files with the most tests first."""
     items.sort(key=lambda item: item.get_closest_marker("longest") is None)  # stable: the rest keep their order
 
 
