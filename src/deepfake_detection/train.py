@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -114,10 +115,10 @@ def inner_split(frames: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataF
 
 def save_fold_ensemble(fold_models: list[Path], path: Path) -> None:
     """model.keras that averages the fold models' P(FAKE): what the out-of-fold numbers describe is what ships."""
-    members = [load_model(p) for p in fold_models]  # uncompiled: no optimizer state goes into the ensemble
-    if len(members) == 1:
-        save_for_inference(members[0], path)
+    if len(fold_models) == 1:  # the fold's file already holds the inference model: no load, rebuild or save
+        shutil.copyfile(fold_models[0], path)
         return
+    members = [load_model(p) for p in fold_models]  # uncompiled: no optimizer state goes into the ensemble
     for k, member in enumerate(members):
         member.name = f"fold_{k}"
     inputs = keras.Input(members[0].inputs[0].shape[1:])  # (size, size, 3)
