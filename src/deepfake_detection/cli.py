@@ -305,7 +305,8 @@ def _add_train(sub) -> None:
     p.add_argument("--folds", type=Path, default=None, help="folds.csv (folds); default: --config's")
     p.add_argument("--fold", default=None,
                    help="fold to validate on, or 'all' for every fold (OOF for all); default: --config's, else all")
-    p.add_argument("--quick", action="store_true", help="tiny images, 1 epoch, a few batches (CI, demo data)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny images, 1 epoch, a few batches, run eagerly (CI, demo data)")
     p.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/efficientnet_b0")
     p.add_argument("--figures", type=Path, default=None, help="where the training curve goes (default OUT/figures)")
     add_config_flags(p, TrainConfig)

@@ -88,6 +88,10 @@ class TrainConfig:
     # training folds); False: keep each fold's last epoch, nothing chosen. The reported fold is never looked at.
     select_best: bool = True
     inner_val_share: float = 0.2  # share of the training folds' groups held out for select_best
+    # True: Keras runs the train and predict steps eagerly, op by op, instead of tracing them into a graph. A run of
+    # a few steps (quick mode) spends most of its time tracing: InceptionResNetV2's first two steps at 96 px take
+    # about 140 s traced and 20 s eager on 2 CPU cores. Long runs trace once and step faster: keep False.
+    run_eagerly: bool = False
 
 
 # Training augmentation strengths (pipeline.py); TrainConfig.augment picks which ones run.
