@@ -325,13 +325,16 @@ class TreeEnsemble(layers.Layer):
         features = ops.cast(features, "float32")
         offsets = ops.arange(self.n_trees, dtype="int32")[None, :] * self.n_nodes  # (1, T): flat index of each root
         flat = {name: ops.reshape(getattr(self, name), (-1,)) for name in self._ARRAYS}
-        node = ops.zeros((ops.shape(features)[0], self.n_trees), dtype="int32")  # (N, T)
-        for _ in range(self.depth):
+
+        def step(_, node):  # (N, T) node of every sample in every tree -> its child
             at = node + offsets
             x = ops.take_along_axis(features, ops.take(flat["feature"], at), axis=1)  # (N, T)
             go_left = ops.where(ops.isnan(x), ops.take(flat["missing_left"], at) > 0,
                                 ops.less_equal(x, ops.take(flat["threshold"], at)))
-            node = ops.where(go_left, ops.take(flat["left"], at), ops.take(flat["right"], at))
+            return ops.where(go_left, ops.take(flat["left"], at), ops.take(flat["right"], at))
+
+        # one loop in the graph, not `depth` unrolled copies: tracing the unrolled walk took seconds per input shape
+        node = ops.fori_loop(0, self.depth, step, ops.zeros((ops.shape(features)[0], self.n_trees), dtype="int32"))
         raw = ops.sum(ops.take(flat["value"], node + offsets), axis=1, keepdims=True) + self.bias
         return ops.sigmoid(raw)
 
