@@ -212,15 +212,24 @@ def test_same_seed_gives_the_same_predictions_on_cpu(trained, tiny_crops, tmp_pa
     np.testing.assert_array_equal(p1, p2)
 
 
-def test_quick_runs_train_eagerly_and_learn_what_a_traced_run_learns(trained, tiny_crops, tmp_path):
+def test_quick_runs_train_eagerly_and_learn_what_a_traced_run_learns(trained, tiny_crops, tmp_path, monkeypatch):
     """quick_config runs Keras eagerly (tracing would cost more than its few steps); op by op, the same seed gives
     the same model as the traced graph, up to float rounding of fused ops."""
-    from deepfake_detection.train import quick_config, train_model
+    from deepfake_detection import train
 
     crops_dir, folds_csv = tiny_crops
     _, first = trained
-    assert quick_config(TINY).run_eagerly and not TINY.run_eagerly
-    train_model(crops_dir, folds_csv, replace(TINY, run_eagerly=True), fold=TRAINED_FOLD, out_dir=tmp_path / "eager")
+    assert train.quick_config(TINY).run_eagerly and not TINY.run_eagerly
+    compile_model, compiled = train._compile, []
+
+    def recording(model, *args, **kwargs):  # the real compile, noting what the model was compiled to do
+        compile_model(model, *args, **kwargs)
+        compiled.append(model.run_eagerly)
+
+    monkeypatch.setattr(train, "_compile", recording)
+    train.train_model(crops_dir, folds_csv, replace(TINY, run_eagerly=True), fold=TRAINED_FOLD,
+                      out_dir=tmp_path / "eager")
+    assert compiled == [True]  # the setting reached Keras: this run did not trace its steps
     traced = pd.read_csv(first / "oof_frames.csv")["p"].to_numpy()
     eager = pd.read_csv(tmp_path / "eager" / "oof_frames.csv")["p"].to_numpy()
     assert traced.std() > 0

@@ -53,7 +53,8 @@ OOF_FRAME_COLUMNS = ["video_id", "frame", "track", "fold", "label", "group", "p"
 OOF_VIDEO_COLUMNS = ["video_id", "fold", "label", "group", "p", "n_frames"]
 MONITOR = "val_video_bll"
 # TrainConfig fields that change how fast a training runs or what it prints, never its weights or predictions
-# (cached crops are the same decoded pixels: tests/test_train checks identical OOF with and without)
+# (cached crops are the same decoded pixels: tests/test_train checks identical OOF with and without).
+# Not run_eagerly: an eager run learns the traced run's model only up to float rounding, so it is not reused for one.
 SPEED_ONLY = ("cache", "verbose")
 MIN_LR_FRACTION = 0.05  # cosine decay ends at this share of the fine-tuning learning rate
 CHANNEL_STATS_SAMPLE = 2000  # training crops used for per-channel mean/std ("standardize")
@@ -213,8 +214,9 @@ def save_for_inference(model: keras.Model, path: Path) -> keras.Model:
     """
     config = keras.saving.serialize_keras_object(model)
     config.pop("compile_config", None)
-    clone = keras.saving.deserialize_keras_object(config)
-    clone.set_weights(model.get_weights())
+    with tf.device("/CPU:0"):  # the copy is only saved and averaged, never run: keep it off a GPU's memory
+        clone = keras.saving.deserialize_keras_object(config)
+        clone.set_weights(model.get_weights())
     clone.save(path)
     return clone
 
