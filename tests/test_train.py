@@ -165,7 +165,7 @@ def test_inner_split_holds_out_whole_training_groups_of_both_labels(frames):
 
 def test_deployed_model_is_the_average_of_the_fold_models(tiny_crops, tmp_path):
     from deepfake_detection.models import load_model
-    from deepfake_detection.train import FOLD_ENSEMBLE, train_model
+    from deepfake_detection.train import FOLD_ENSEMBLE, fold_member, train_model
 
     crops_dir, folds_csv = tiny_crops
     cfg = TrainConfig(model="meso4", size=64, batch_size=8, epochs=1, steps_per_epoch=1, augment=(), verbose=0,
@@ -179,6 +179,15 @@ def test_deployed_model_is_the_average_of_the_fold_models(tiny_crops, tmp_path):
     members = [load_model(tmp_path / "m" / f"fold_{k}" / "model.keras").predict(ds, verbose=0).ravel() for k in folds]
     assert np.std(members, axis=0).max() > 1e-4  # the folds differ, so the average is not any one of them
     np.testing.assert_allclose(deployed.predict(ds, verbose=0).ravel(), np.mean(members, axis=0), atol=1e-5)
+    # fold_member takes one fold's network back out of the ensemble (a fine-tune starts from it)
+    for i in range(len(folds)):
+        np.testing.assert_allclose(fold_member(deployed, i).predict(ds, verbose=0).ravel(), members[i], atol=1e-6)
+    single = load_model(tmp_path / "m" / f"fold_{folds[0]}" / "model.keras")
+    assert fold_member(single) is single
+    with pytest.raises(ValueError, match="no fold_9"):
+        fold_member(deployed, 9)
+    with pytest.raises(ValueError, match="not a fold ensemble"):
+        fold_member(single, 1)
     # every OOF row was predicted by the model of its own fold, after training ended
     oof = pd.read_csv(tmp_path / "m" / "oof_frames.csv")
     assert set(oof["fold"]) == set(folds) and len(oof) == len(frames)

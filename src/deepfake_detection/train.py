@@ -132,6 +132,19 @@ def save_fold_ensemble(folds: list[tuple[Path, keras.Model]], path: Path) -> Non
     ensemble.save(path)
 
 
+def fold_member(model: keras.Model, k: int = 0) -> keras.Model:
+    """Fold k's network inside a deployed fold ensemble (save_fold_ensemble), or the model itself when it is one
+    network (k must then be 0): trained weights to start another training from, such as a fine-tune on new data."""
+    if model.name != FOLD_ENSEMBLE:
+        if k != 0:
+            raise ValueError(f"{model.name} is one network, not a fold ensemble: it has no fold {k}")
+        return model
+    members = [layer.name for layer in model.layers if layer.name.startswith("fold_")]
+    if f"fold_{k}" not in members:
+        raise ValueError(f"the fold ensemble holds {', '.join(members)}: no fold_{k}")
+    return model.get_layer(f"fold_{k}")
+
+
 def monitored_scores(frames: pd.DataFrame, p: np.ndarray) -> dict[str, float]:
     """What each epoch (or block of trees) is judged by: crop log loss, video balanced log loss and AUC."""
     videos = video_predictions(frames, p)
