@@ -44,11 +44,13 @@ models: $(STAMP)  ## retrain the shipped zoo from ../shared/data/dfdc-faces (DFD
 	$(PY) -m deepfake_detection benchmark --suite face-clips --data ../shared/data/face-clips --models models/zoo \
 		--out reports/face-clips --work work/face-clips
 
-ablation: $(STAMP)  ## one-change ablations of the zoo's recipes on the DFDC crops (shares work/dfdc-crops with make models), then DFDC-only vs DFDC+FF++ training
+ablation: $(STAMP)  ## one-change ablations of the zoo's recipes on the DFDC crops (shares work/dfdc-crops with make models), then DFDC-only vs DFDC+FF++ training and DFDC-initialised FF++ fine-tuning
 	$(PY) -m deepfake_detection benchmark --suite dfdc-ablation --data ../shared/data/dfdc-faces \
 		--out reports/dfdc-ablation --work work/dfdc-crops
 	$(PY) -m deepfake_detection benchmark --suite ffpp-pooled --data ../shared/data/ffpp --models models/zoo \
 		--out reports/ffpp-pooled --work work/ffpp-pooled
+	$(PY) -m deepfake_detection benchmark --suite ffpp-finetune --data ../shared/data/ffpp --models models/zoo \
+		--out reports/ffpp-finetune --work work/ffpp-finetune
 
 DETECT_EXAMPLE ?= ../shared/data/dfdc/dfdc_train_part_0/brtujopkby.mp4
 detect-example: $(STAMP)  ## detect on one real DFDC video -> reports/real/detect/ and a screenshot (needs chromium)

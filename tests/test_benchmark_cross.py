@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
 from conftest import REPO, require_shared
+from deepfake_detection.config import TrainConfig
 from deepfake_detection.studies import run_suite, suite_config
 from deepfake_detection.studies.cross import STACK
 
@@ -118,3 +121,94 @@ def test_pooled_suite_scores_each_training_on_the_same_held_out_videos(small_ffp
         "delta_roc_auc"].notna().all()
     text = result.bench.results_md.read_text()
     assert "## Verdict" in text and "never scored" in text and "QUICK MODE" in text
+
+
+def test_fine_tune_suite_starts_every_fold_from_the_zoo_models_and_averages_them(small_ffpp, tmp_path):
+    """`ffpp-finetune`: each chosen fold network of the zoo's meso4_long starts every FF++ fold and is trained
+    further on the other FF++ folds; the row averages them per crop, beside the zoo's model as it is."""
+    import numpy as np
+    import pandas as pd
+
+    from deepfake_detection.aggregate import aggregate_frames
+    from deepfake_detection.models import load_model
+    from deepfake_detection.studies.pooled import DFDC_ONLY, FINE_TUNED
+    from deepfake_detection.train import fold_member
+
+    zoo = REPO / "models" / "zoo"
+    cfg = suite_config("ffpp-finetune", quick=True, models=str(zoo), members=(1, 3))
+    work = tmp_path / "work"
+    result = run_suite("ffpp-finetune", small_ffpp, tmp_path / "out", work, cfg=cfg, quick=True)
+    videos, facts = result.videos, result.facts
+    assert len(facts["trained"]) == 2 and facts["n_pooled_crops"] == 0  # one training per member; no DFDC crop read
+    shipped = load_model(zoo / "meso4_long" / "model.keras")
+    oofs = []
+    for member in (1, 3):
+        model_dir = work / "models" / f"DFDC_init_plus_FFplusplus_fine-tune_from_fold_model_{member}"
+        tuned = json.loads((model_dir / "config.json").read_text())
+        assert (tuned["model"], tuned["size"], tuned["head_epochs"], tuned["select_best"]) == ("meso4", 128, 0, False)
+        assert tuned["epochs"] == 1 and tuned["steps_per_epoch"] == 2 and tuned["fine_tune_learning_rate"] == 1e-4
+        # the start is that fold's network of the shipped ensemble, weight for weight
+        for a, b in zip(load_model(tuned["weights"]).get_weights(), fold_member(shipped, member).get_weights(),
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
+        oofs.append(pd.read_csv(model_dir / "oof_frames.csv", dtype={"video_id": str}))
+        assert set(oofs[-1]["video_id"]) == set(videos["video_id"])  # every FF++ video scored out of fold
+    assert not np.allclose(oofs[0]["p"], oofs[1]["p"])  # two starts, two models
+    # the row is the members' mean per crop, aggregated per video as predict does
+    mean = oofs[0].assign(p=(oofs[0]["p"] + oofs[1]["p"]) / 2)
+    expected = aggregate_frames(mean, "mean")
+    np.testing.assert_allclose(videos.set_index("video_id").loc[expected["video_id"], FINE_TUNED], expected["p"],
+                               atol=1e-6)
+    assert not np.allclose(videos[FINE_TUNED], videos[DFDC_ONLY])  # training on FF++ moved the scores
+    # the original Meso4_DF weights, untrained, score the same videos as a reference row
+    reference = "Meso4_DF (pretrained)"
+    assert {f"{n}{s}" for n in (DFDC_ONLY, FINE_TUNED, reference) for s in ("", " +cal")} == set(result.table["model"])
+    assert videos[reference].between(0, 1).all() and facts["pretrained"]["files"][0].endswith("Meso4_DF.h5")
+    assert [(r["base"], r["choice"]) for _, r in result.ablation.iterrows()] == [
+        (DFDC_ONLY, FINE_TUNED), (reference, DFDC_ONLY), (reference, FINE_TUNED)]
+    text = result.bench.results_md.read_text()
+    assert text.startswith("# Fine-tuning on FaceForensics++") and "fold models 1, 3 of the zoo's" in text
+    assert "Best pretrained MesoNet reference on the same videos: **Meso4_DF (pretrained)" in text
+
+    # a start file is rewritten only when it stops holding its fold model (another or a retrained zoo), and a
+    # training started from a rewritten file is not reused
+    from deepfake_detection.artifacts import ModelsDir
+    from deepfake_detection.studies.common import train_or_reuse
+    from deepfake_detection.studies.pooled import zoo_member
+
+    init = Path(tuned["weights"])  # fold model 3's start, from the loop above
+    stamp = init.stat().st_mtime_ns
+    assert zoo_member(ModelsDir(zoo), "meso4_long", 3, init) == init and init.stat().st_mtime_ns == stamp
+    fold_member(shipped, 1).save(init)  # as if the zoo had been retrained
+    zoo_member(ModelsDir(zoo), "meso4_long", 3, init)
+    for a, b in zip(load_model(init).get_weights(), fold_member(shipped, 3).get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    settings = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in tuned.items()
+                              if k in {f.name for f in fields(TrainConfig)}})
+    again = train_or_reuse(tuned["crops_dir"], Path(tuned["folds_csv"]), settings, "all", model_dir)
+    assert not again.reused
+
+
+def test_members_are_averaged_crop_by_crop_in_any_row_order():
+    import pandas as pd
+
+    from deepfake_detection.studies.pooled import mean_of_members
+
+    keys = {"video_id": ["a", "a", "b"], "frame": [0, 5, 0], "track": [0, 0, 1], "label": [1, 1, 0]}
+    first = pd.DataFrame({**keys, "p": [0.2, 0.4, 0.6]})
+    second = pd.DataFrame({**keys, "p": [0.4, 0.8, 0.0]}).iloc[[2, 0, 1]]  # the same crops, another order
+    mean = mean_of_members([first, second])
+    assert list(mean["video_id"]) == ["a", "a", "b"] and list(mean["label"]) == [1, 1, 0]
+    assert mean["p"].round(6).tolist() == [0.3, 0.6, 0.3]
+    with pytest.raises(ValueError, match="cover different crops"):
+        mean_of_members([first, second.iloc[:2]])
+    with pytest.raises(ValueError, match="cover different crops"):
+        mean_of_members([first, pd.concat([second, second.iloc[:1]])])
+
+
+def test_fine_tune_refuses_a_tree_recipe():
+    from deepfake_detection.config import PooledConfig, TrainConfig
+    from deepfake_detection.studies.pooled import fine_tune_config
+
+    with pytest.raises(ValueError, match="gradient-trained recipe"):
+        fine_tune_config(TrainConfig(model="forensic_gbm", size=224), REPO / "x.keras", PooledConfig())

@@ -45,6 +45,10 @@ SUITES: dict[str, Suite] = {
     "ffpp-pooled": Suite("pooled", C.PooledConfig, "group CV on FF++ videos: one recipe trained on the other FF++ "
                          "folds alone and pooled with the DFDC crops, beside the zoo's (DFDC only) model",
                          quick=C.QUICK_POOLED),
+    "ffpp-finetune": Suite("pooled", C.PooledConfig, "group CV on FF++ videos: each fold model of the zoo's "
+                           "DFDC-trained meso4_long fine-tuned on the other FF++ folds and averaged, beside the zoo's "
+                           "model as it is and the original MesoNet weights",
+                           preset={"recipe": "meso4_long", "trainings": ("fine-tune",)}, quick=C.QUICK_FINE_TUNE),
     "face-clips": Suite("cross", C.CrossDatasetConfig, "trained models on REAL/ FAKE/ video folders (the DFDC "
                         "face-crop clips), with the overlap with --train-labels",
                         preset={"name": "DFDC face-crop clip", "train_labels": "../shared/data/dfdc-faces/labels.csv"}),

@@ -204,7 +204,10 @@ def train_or_reuse(crops_dir: Path, folds_csv: Path, cfg: TrainConfig, fold: str
         same = all(done.get(key, defaults[key]) == value for key, value in json.loads(json.dumps(asdict(cfg))).items()
                    if key not in SPEED_ONLY)
         same_crops = Path(done.get("crops_dir", "")).resolve() == Path(crops_dir).resolve()  # one folder, two spellings
-        if same and done.get("fold") == str(fold) and same_crops \
+        # a start-weights file rewritten since (a retrained zoo's fold model under the same name) is a new input
+        start = Path(cfg.weights) if cfg.weights else None
+        same_start = start is None or not start.is_file() or start.stat().st_mtime <= out.config.stat().st_mtime
+        if same and done.get("fold") == str(fold) and same_crops and same_start \
                 and done.get("folds_csv") == str(folds_csv) \
                 and Path(folds_csv).stat().st_mtime <= out.config.stat().st_mtime:
             log.info("reusing the finished training in %s", out.path)

@@ -25,7 +25,7 @@ from deepfake_detection.artifacts import BenchDir, CropsDir, ModelDir, StudyDir
 from deepfake_detection.config import BenchmarkConfig, ExtractConfig, PredictConfig, TrainConfig, set_seeds
 from deepfake_detection.dataset import index_videos, labelled, make_folds
 from deepfake_detection.ensemble import aggregation_step, fit_stacker, oof_with_fallback, reliability_table
-from deepfake_detection.extract import extract_dataset
+from deepfake_detection.extract import Extraction, extract_dataset
 from deepfake_detection.faces import INTERPOLATIONS, centre_cut, resize_crop
 from deepfake_detection.io import atomic_write_csv, atomic_write_text
 from deepfake_detection.metrics import bootstrap_intervals, evaluate
@@ -123,10 +123,10 @@ def train_config(model: str, bench: BenchmarkConfig, quick: bool, **changes) -> 
 
 
 def pretrained_rows(videos: pd.DataFrame, frames: pd.DataFrame, mesonet_dir: Path, bench: BenchmarkConfig,
-                    cfg: PredictConfig) -> dict:
+                    cfg: PredictConfig, checks: bool = True) -> dict:
     """Original MesoNet weights, no training, on the extracted crops at their native 256 px; plus interpolation checks.
 
-    The interpolation check shrinks each crop to `size` px (INTER_AREA) and enlarges it back to 256 px
+    The interpolation check (checks=True) shrinks each crop to `size` px (INTER_AREA) and enlarges it back to 256 px
     with area, linear or nearest interpolation: how a small face crop reaches MesoNet's input.
     """
     info: dict = {"files": [], "interpolation": []}
@@ -143,7 +143,7 @@ def pretrained_rows(videos: pd.DataFrame, frames: pd.DataFrame, mesonet_dir: Pat
         add_prediction(videos, name, aggregate_frames(frames.assign(p=p), "mean", cfg))
         videos[name + CAL] = calibrated(videos, videos[name].to_numpy(), cfg)
         info["files"].append(str(path))
-        if stem.startswith("Meso4"):
+        if checks and stem.startswith("Meso4"):
             for interpolation in INTERPOLATIONS:
                 q = predict_crops(model, paths, bench.crop_size, interpolation, via=bench.size)
                 v = videos[["video_id", "label", "group"]].copy()
@@ -242,14 +242,19 @@ def ffpp_folds(data_dir: Path, bench: BenchmarkConfig, quick: bool) -> tuple[pd.
     return make_folds(videos, k=bench.k, seed=bench.seed), available
 
 
+def mesonet_crops(folds: pd.DataFrame, data_dir: Path, work: Path, bench: BenchmarkConfig) -> Extraction:
+    """extract_dataset's result for MTCNN crops at MesoNet's 256 px and this suite's margin (reused when complete)."""
+    extract_cfg = ExtractConfig(frames=bench.frames, size=bench.crop_size, margin=bench.margin)
+    return extract_dataset(folds, work / f"crops_f{bench.frames}_{bench.crop_size}_m{bench.margin}", extract_cfg,
+                           workers=bench.workers, data_dir=data_dir)
+
+
 def extract_crops(folds: pd.DataFrame, data_dir: Path, work: Path,
                   bench: BenchmarkConfig) -> tuple[CropsDir, CropsDir, int]:
     """MTCNN crops once at MesoNet's 256 px, then resized copies at the training size (both reused when complete).
 
     Returns (the 256 px crops, the training crops, the number of videos without a face)."""
-    extract_cfg = ExtractConfig(frames=bench.frames, size=bench.crop_size, margin=bench.margin)
-    extracted = extract_dataset(folds, work / f"crops_f{bench.frames}_{bench.crop_size}_m{bench.margin}",
-                                extract_cfg, workers=bench.workers, data_dir=data_dir)
+    extracted = mesonet_crops(folds, data_dir, work, bench)
     frames_dir = derive_crops(extracted.crops, work / f"crops_{bench.size}_{bench.interpolation}_m{bench.margin}",
                               bench.size, bench.interpolation)
     return extracted.crops, frames_dir, int((extracted.videos["faces"] == 0).sum())
