@@ -9,6 +9,7 @@ saying so.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import shutil
@@ -184,16 +185,20 @@ class RealSources:
 
     shared: Path = Path("../shared")
     benchmarks: tuple[Path, ...] = (Path("reports/dfdc-crops"), Path("reports/dfdc-ablation"),
-                                    Path("reports/cross-ffpp"), Path("reports/face-clips"), Path("reports/ffpp-pooled"))
+                                    Path("reports/cross-ffpp"), Path("reports/face-clips"), Path("reports/ffpp-pooled"),
+                                    Path("reports/ffpp-finetune"))
     zoo: Path = Path("models/zoo")
     detect: Path = Path("reports/real/detect")  # `make detect-example`
     work: Path = Path("work/real")  # intermediate EDA figures
 
 
-def copy_figure(source: Path, out_dir: Path, name: str, caption: str, max_bytes: int | None = None) -> list[str]:
+def copy_figure(source: Path, out_dir: Path, name: str, caption: str, max_bytes: int | None = None,
+                palette: bool = False) -> list[str]:
     """Copy one figure into out_dir/figures/name and return its markdown link and caption ([] when absent).
 
     With max_bytes, a bigger figure (photo grids) is stored downscaled, so a committed report stays small.
+    palette: store a plot of lines and flat colours with a 256-colour palette when that is smaller (about half the
+    bytes of a matplotlib ROC figure, no visible change); never for photos.
     """
     import cv2
 
@@ -201,6 +206,12 @@ def copy_figure(source: Path, out_dir: Path, name: str, caption: str, max_bytes:
         return []
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     png = source.read_bytes()
+    if palette:
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.open(source).convert("RGB").quantize(256).save(buffer, format="PNG", optimize=True)
+        png = min(png, buffer.getvalue(), key=len)
     image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED) if max_bytes and len(png) > max_bytes else None
     while image is not None and len(png) > max_bytes:
         image = cv2.resize(image, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
@@ -251,7 +262,7 @@ def benchmark_section(bench_dir: Path, out_dir: Path) -> list[str]:
             rel = line.split("](")[1].rstrip(")")
             name = f"{bench_dir.name}_{Path(rel).name}"
             out += copy_figure(bench_dir / rel, out_dir, name, f"{Path(rel).name}: benchmark run `{bench_dir}`",
-                               MAX_FIGURE_BYTES)
+                               MAX_FIGURE_BYTES, palette=True)  # ROC curves: lines on white
         else:
             out.append(line)
     return out

@@ -145,7 +145,9 @@ def model_card(results: dict, stacker: dict, size_mb: float) -> str:
         "weights on every FaceForensics++ video in `reports/cross-ffpp/results.md`; DFDC crops do not teach the FF++ "
         "methods, so read that file before trusting a verdict on other data. Training on FF++ itself, alone or "
         "pooled with these crops, did not reach a detectable signal on it either (`benchmark --suite ffpp-pooled`, "
-        "`reports/ffpp-pooled/results.md`). Not measured on whole DFDC test videos.",
+        "`reports/ffpp-pooled/results.md`). Fine-tuning these networks on the other FF++ folds is measured "
+        "in `reports/ffpp-finetune/results.md` (`benchmark --suite ffpp-finetune`); the weights shipped here never "
+        "saw FF++. Not measured on whole DFDC test videos.",
         "- A video whose face the detector misses gets the fallback P(FAKE), not a detection.",
         "",
     ])
