@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -172,19 +171,18 @@ def test_fine_tune_suite_starts_every_fold_from_the_zoo_models_and_averages_them
 
     # a start file is rewritten only when it stops holding its fold model (another or a retrained zoo), and a
     # training started from a rewritten file is not reused
-    from deepfake_detection.artifacts import ModelsDir
+    from deepfake_detection.config import from_dict
     from deepfake_detection.studies.common import train_or_reuse
     from deepfake_detection.studies.pooled import zoo_member
 
     init = Path(tuned["weights"])  # fold model 3's start, from the loop above
     stamp = init.stat().st_mtime_ns
-    assert zoo_member(ModelsDir(zoo), "meso4_long", 3, init) == init and init.stat().st_mtime_ns == stamp
+    assert zoo_member(shipped, 3, init) == init and init.stat().st_mtime_ns == stamp
     fold_member(shipped, 1).save(init)  # as if the zoo had been retrained
-    zoo_member(ModelsDir(zoo), "meso4_long", 3, init)
+    zoo_member(shipped, 3, init)
     for a, b in zip(load_model(init).get_weights(), fold_member(shipped, 3).get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    settings = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in tuned.items()
-                              if k in {f.name for f in fields(TrainConfig)}})
+    settings = from_dict(TrainConfig, tuned)
     again = train_or_reuse(tuned["crops_dir"], Path(tuned["folds_csv"]), settings, "all", model_dir)
     assert not again.reused
 

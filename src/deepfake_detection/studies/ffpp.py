@@ -122,6 +122,15 @@ def train_config(model: str, bench: BenchmarkConfig, quick: bool, **changes) -> 
     return replace(cfg, **changes)
 
 
+def mesonet_folder(mesonet_dir: str | Path | None) -> Path | None:
+    """The original MesoNet weights folder, or None (logged) when it is not given or not there: the reference rows
+    are then skipped, and the suite runs on."""
+    if mesonet_dir is not None and Path(mesonet_dir).is_dir():
+        return Path(mesonet_dir)
+    log.warning("no MesoNet weights folder (%s): pretrained reference rows skipped", mesonet_dir)
+    return None
+
+
 def pretrained_rows(videos: pd.DataFrame, frames: pd.DataFrame, mesonet_dir: Path, bench: BenchmarkConfig,
                     cfg: PredictConfig, checks: bool = True) -> dict:
     """Original MesoNet weights, no training, on the extracted crops at their native 256 px; plus interpolation checks.
@@ -310,10 +319,8 @@ def run(data_dir: str | Path, cfg: BenchmarkConfig, out_dir: str | Path = "repor
     frames_256 = frames_with_folds(crops_dir.load(), folds)
     pretrained = {"files": [], "interpolation": []}
     with step("pretrained_mesonet", timings, log):  # reference: the original MesoNet weights without training
-        if mesonet_dir is not None and Path(mesonet_dir).is_dir():
-            pretrained = pretrained_rows(videos, frames_256, Path(mesonet_dir), bench, predict_cfg)
-        else:
-            log.warning("no MesoNet weights folder (%s): pretrained reference rows skipped", mesonet_dir)
+        if (weights_dir := mesonet_folder(mesonet_dir)) is not None:
+            pretrained = pretrained_rows(videos, frames_256, weights_dir, bench, predict_cfg)
     cross_table = cross_compression_table(videos, folds, frames_dir, work, bench, quick, predict_cfg, timings)
 
     ablation = pd.DataFrame()

@@ -28,9 +28,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -43,6 +44,7 @@ from deepfake_detection.config import (
     PooledConfig,
     PredictConfig,
     TrainConfig,
+    from_json,
     set_seeds,
 )
 from deepfake_detection.extract import extract_dataset
@@ -71,7 +73,7 @@ from deepfake_detection.studies.common import (
     write_if_changed,
 )
 from deepfake_detection.studies.crops import crop_index, recipe_config
-from deepfake_detection.studies.ffpp import ffpp_folds, mesonet_crops, pretrained_rows
+from deepfake_detection.studies.ffpp import ffpp_folds, mesonet_crops, mesonet_folder, pretrained_rows
 from deepfake_detection.train import fold_member
 
 log = logging.getLogger(__name__)
@@ -126,15 +128,6 @@ def check_fine_tunable(model: str) -> None:
                          f"{REGISTRY[model].fit}-wise from scratch")
 
 
-def zoo_train_config(models: ModelsDir, name: str) -> TrainConfig:
-    """The TrainConfig the models folder's `name` model was trained with (its config.json): the architecture, input
-    size, normalisation, resize and augmentation a fine-tune of it must keep."""
-    info = models.model(name).run_info()
-    names = {f.name for f in fields(TrainConfig)}
-    known = {k: tuple(v) if isinstance(v, list) else v for k, v in info.items() if k in names}
-    return TrainConfig(**known)
-
-
 def fine_tune_config(trained: TrainConfig, init: Path, cfg: PooledConfig) -> TrainConfig:
     """A trained model's TrainConfig, started from the weights in `init` and trained cfg.fine_tune_epochs short
     epochs from cfg.fine_tune_learning_rate (cosine-decayed), with no frozen-backbone phase and the last epoch kept;
@@ -145,15 +138,14 @@ def fine_tune_config(trained: TrainConfig, init: Path, cfg: PooledConfig) -> Tra
                    fine_tune_learning_rate=cfg.fine_tune_learning_rate, seed=cfg.seed)
 
 
-def zoo_member(models: ModelsDir, name: str, member: int, out: Path) -> Path:
-    """out: the network of fold `member` of the models folder's `name` ensemble, as its own model.keras, so that a
-    training can start from it. Rewritten (atomically) only when it no longer holds that network's weights (another
-    or a retrained zoo); an unchanged file keeps its time, so trainings started from it stay reusable."""
-    network = fold_member(load_model(models.model(name).model), member)
+def zoo_member(ensemble: keras.Model, member: int, out: Path) -> Path:
+    """out: the network of fold `member` of a zoo model's fold ensemble, as its own model.keras, so that a training
+    can start from it. Rewritten (atomically) only when it no longer holds that network's weights (another or a
+    retrained zoo); an unchanged file keeps its time, so trainings started from it stay reusable."""
+    network = fold_member(ensemble, member)
     if out.exists():
-        held = load_model(out).get_weights()
-        if len(held) == len(network.get_weights()) and all(
-                np.array_equal(a, b) for a, b in zip(held, network.get_weights(), strict=True)):
+        held, weights = load_model(out).get_weights(), network.get_weights()
+        if len(held) == len(weights) and all(np.array_equal(a, b) for a, b in zip(held, weights, strict=True)):
             return out
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f"{out.stem}.partial.keras")  # Keras saves only to a *.keras name
@@ -182,15 +174,15 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
     unknown = set(cfg.trainings) - set(TRAININGS)
     if unknown or not cfg.trainings:
         raise ValueError(f"trainings must name one or more of {', '.join(TRAININGS)}; got {', '.join(cfg.trainings)}")
-    if "fine-tune" in cfg.trainings:
-        if not cfg.members:
-            raise ValueError("the fine-tune training needs at least one fold model of the zoo's ensemble (members)")
-        check_fine_tunable(C.CROP_RECIPES[cfg.recipe]["model"] if cfg.recipe in C.CROP_RECIPES else cfg.recipe)
+    if "fine-tune" in cfg.trainings and not cfg.members:
+        raise ValueError("the fine-tune training needs at least one fold model of the zoo's ensemble (members)")
     data_dir, out, work, models = Path(data_dir), BenchDir(out_dir), Path(work_dir), ModelsDir(cfg.models)
     out.figures.mkdir(parents=True, exist_ok=True)
     set_seeds(cfg.seed)
     predict_cfg = PredictConfig()
     train_cfg = recipe_config(cfg.recipe, CropsBenchmarkConfig(seed=cfg.seed), mesonet_dir, quick)
+    if "fine-tune" in cfg.trainings:
+        check_fine_tunable(train_cfg.model)  # before any extraction
     margin = serving_margin(models.stacker.load() if models.has_stacker() else None)  # None: extraction's default
 
     with step("index_and_folds", timings, log):
@@ -203,7 +195,7 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
         study = StudyDir(work)
         write_if_changed(folds, study.folds)
     runs: dict[str, tuple[CropsDir, Path, TrainConfig]] = {}  # training -> (crops, folds.csv, settings)
-    rows: dict[str, list[str]] = {}  # scored row -> its trainings (fine-tune: one per zoo fold model, averaged)
+    row_trainings: dict[str, list[str]] = {}  # scored row -> its trainings (fine-tune: one per zoo fold model)
     for training, name in TRAININGS.items():
         if training not in cfg.trainings:
             continue
@@ -213,14 +205,15 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
         elif training == "fine-tune":
             # the zoo model's own settings (quick runs shrink a from-scratch recipe, not a trained network's input);
             # cfg's fine-tune settings bound its time
-            trained_with = zoo_train_config(models, cfg.recipe)
+            trained_with = from_json(TrainConfig, models.model(cfg.recipe).config)
+            ensemble = load_model(models.model(cfg.recipe).model)
             for member in cfg.members:
-                init = zoo_member(models, cfg.recipe, member, work / f"init_{cfg.recipe}_fold{member}.keras")
+                init = zoo_member(ensemble, member, work / f"init_{cfg.recipe}_fold{member}.keras")
                 runs[member_training(member)] = (extracted.crops, study.folds,
                                                  fine_tune_config(trained_with, init, cfg))
         else:
             runs[name] = (extracted.crops, study.folds, train_cfg)
-        rows[name] = [member_training(m) for m in cfg.members] if training == "fine-tune" else [name]
+        row_trainings[name] = [member_training(m) for m in cfg.members] if training == "fine-tune" else [name]
     trained = {}
     for name, (crops_dir, folds_csv, settings) in runs.items():
         with step(f"train {name}", timings, log):
@@ -235,7 +228,7 @@ def run(data_dir: str | Path, cfg: PooledConfig, out_dir: str | Path = "reports/
     with step("scoring", timings, log):
         oof = {row: mean_of_members([pd.read_csv(trained[t].model_dir.oof_frames, dtype={"video_id": str,
                                                                                            "group": str})
-                                     for t in trainings]) for row, trainings in rows.items()}
+                                     for t in trainings]) for row, trainings in row_trainings.items()}
         oof = {DFDC_ONLY: zoo_predictions(models, cfg.recipe, frames), **oof}
         for name, crops in oof.items():
             add_prediction(videos, name, aggregate_frames(crops, "mean", predict_cfg), predict_cfg.fallback)
@@ -275,17 +268,15 @@ def reference_rows(videos: pd.DataFrame, folds: pd.DataFrame, data_dir: Path, wo
                    timings: dict[str, float]) -> tuple[list[str], dict]:
     """The original MesoNet files' rows (and +cal columns) added to videos, on MesoNet-framed 256 px crops: their
     names ([] when none is asked for or the weights folder is missing) and pretrained_rows' facts (the files)."""
-    if not cfg.mesonet_weights:
-        return [], {}
-    if mesonet_dir is None or not Path(mesonet_dir).is_dir():
-        log.warning("no MesoNet weights folder (%s): pretrained reference rows skipped", mesonet_dir)
+    weights_dir = mesonet_folder(mesonet_dir) if cfg.mesonet_weights else None
+    if weights_dir is None:
         return [], {}
     with step("pretrained_mesonet", timings, log):
         bench = BenchmarkConfig(k=cfg.k, frames=cfg.frames, n_boot=cfg.n_boot, mesonet_weights=cfg.mesonet_weights,
                                 seed=cfg.seed)
         crops_256 = mesonet_crops(folds, data_dir, work, bench).crops
-        info = pretrained_rows(videos, frames_with_folds(crops_256.load(), folds), Path(mesonet_dir), bench,
-                               predict_cfg, checks=False)
+        info = pretrained_rows(videos, frames_with_folds(crops_256.load(), folds), weights_dir, bench, predict_cfg,
+                               checks=False)
     return [Path(f).stem + PRETRAINED for f in info["files"]], info
 
 
@@ -379,5 +370,5 @@ def results_markdown(result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run", "pooled_set", "fine_tune_config", "zoo_member", "zoo_train_config", "results_markdown",
+__all__ = ["run", "pooled_set", "fine_tune_config", "zoo_member", "results_markdown",
            "DFDC_ONLY", "FFPP_ONLY", "POOLED", "FINE_TUNED", "TRAININGS", "member_training", "mean_of_members"]
