@@ -1,4 +1,4 @@
-"""What the cheaper face-detection settings cost the shipped zoo in quality, on the real labelled videos.
+"""What each face-detection setting does to the shipped zoo's quality, on the real labelled videos.
 
 `bench_extract.py` measures what detection at a smaller size or on fewer frames saves in CPU time, and
 `bench_recall.py` how often it still finds a face. This bench measures the last link: the zoo's stacked P(FAKE)
@@ -39,9 +39,9 @@ DATASETS = {"FaceForensics++": SHARED / "data" / "ffpp", "DFDC face-crop clips":
 DEFAULT = ExtractConfig()
 SETTINGS = {  # name -> the ExtractConfig changes of that setting (one row of bench_extract's lever table each)
     f"default ({DEFAULT.detect_long_side} px, detection stride {DEFAULT.detect_stride})": {},
-    "detection at 480 px": {"detect_long_side": 480},
-    "detection on every 3rd frame": {"detect_stride": 3},
-    "480 px and every 3rd frame": {"detect_long_side": 480, "detect_stride": 3},
+    "640 px": {"detect_long_side": 640},
+    "detection stride 2": {"detect_stride": 2},
+    "640 px, stride 2 (the defaults until 2026-12-07)": {"detect_long_side": 640, "detect_stride": 2},
 }
 
 

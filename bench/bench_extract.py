@@ -2,8 +2,9 @@
 
 Prints one table from one run, per real DFDC video in ../shared/data/dfdc and in total:
 - decode-all s: `grab()` every frame, convert none (the floor for reading a video);
-- project s: `extract.video_faces` with the default ExtractConfig (32 frames, MTCNN): sampling +
-  detection + tracking + 128 px crops, in memory;
+- project s: `extract.video_faces` with the default ExtractConfig (32 frames, MTCNN at 480 px on every 3rd
+  sampled frame) as a run of at least `detect_compile_from` videos uses it (MTCNN's networks compiled by XLA,
+  `extract.for_run`): sampling + detection + tracking + 128 px crops, in memory;
 - naive s: the seed plan, `mtcnn` on each of the same 32 frames at full resolution, one at a time
   (sampling and crops included, like the project row);
 - peer s: facenet-pytorch's MTCNN as the 1st-place DFDC solution runs it (one frame at a time at half
@@ -15,8 +16,9 @@ Prints one table from one run, per real DFDC video in ../shared/data/dfdc and in
   project's path before 2026-12-07), the project's detector (the batch made a tensor once), the same with the
   proposal network (P-Net) compiled by XLA (`detect_compile` until 2026-12-07), and with all three networks
   compiled (`detect_compile` now), with their largest box difference;
-- levers: the project row again with one setting changed (LEVERS: detection resolution, detection stride, XLA,
-  batch, decode overlap, TensorFlow's thread pools). Each ExtractConfig lever runs in its own process beside
+- levers: the project row again with settings changed (LEVERS: a short run without XLA, detection resolution,
+  detection stride, the defaults until 2026-12-07 (640 px, every 2nd frame, no XLA below 64 videos: the named
+  baseline), decode overlap, TensorFlow's thread pools). Each ExtractConfig lever runs in its own process beside
   decode-all and the default, the three timed in turn, so its ratios compare runs under the same load; the
   thread-pool levers need a process each and are compared with the main run's decode-all.
 Each approach is warmed up on every video first; timings are the best of --repeats runs, because other
@@ -42,12 +44,23 @@ DFDC = Path(os.environ.get("DFD_SHARED", REPO.parent / "shared")) / "data" / "df
 VIDEOS = ["dfdc_train_part_10/widuwuoiur.mp4", "dfdc_train_part_0/brtujopkby.mp4", "dfdc_train_part_10/yhffcuhhjy.mp4"]
 FRAMES = 32
 PEER_THRESHOLDS = [0.85, 0.95, 0.95]  # the 1st-place solution's facenet-pytorch MTCNN settings
-# One change each against the default ExtractConfig; "tf_threads" sets TensorFlow's (intra-op, inter-op) pools.
-LEVERS = [{"detect_long_side": 480}, {"detect_stride": 3}, {"detect_long_side": 480, "detect_stride": 3},
-          {"detect_compile": True}, {"detect_compile": True, "detect_stride": 3},
-          {"detect_compile": True, "detect_long_side": 480},
-          {"detect_compile": True, "detect_long_side": 480, "detect_stride": 3},
-          {"overlap_decode": False}, {"tf_threads": [1, 1]}]
+# Changes against the default ExtractConfig of a long run; "tf_threads" sets TensorFlow's (intra-op, inter-op)
+# pools; "detect_compile_from": 0 is a run too short to compile (fewer than detect_compile_from videos).
+BEFORE = {"detect_long_side": 640, "detect_stride": 2}  # the crops of the defaults until 2026-12-07
+LEVERS = [{"detect_compile_from": 0}, {"detect_stride": 2}, {"detect_long_side": 640}, BEFORE,
+          BEFORE | {"detect_compile_from": 0}, {"overlap_decode": False}, {"tf_threads": [1, 1]}]
+
+
+def _config(changes: dict | None = None):
+    """The bench's ExtractConfig: the defaults (all faces kept, to measure any-face recall) with `changes`, as a run
+    of detect_compile_from videos runs it (compiled unless the changes turn compiling off)."""
+    from dataclasses import replace
+
+    from deepfake_detection.config import ExtractConfig
+    from deepfake_detection.extract import for_run
+
+    cfg = replace(ExtractConfig(frames=FRAMES), all_faces=True, **(changes or {}))
+    return for_run(cfg, ExtractConfig().detect_compile_from)
 
 
 def _peak_rss_mb() -> float:
@@ -72,9 +85,9 @@ def _best(run, repeats: int):
 
 
 def role_project(paths: list[str], repeats: int, changes: dict | None = None) -> dict:
-    """This project's extraction with the default config (all faces kept, to measure any-face recall), or with
-    `changes` (ExtractConfig fields, and "tf_threads" set before TensorFlow starts)."""
-    from dataclasses import asdict, replace
+    """This project's extraction with the default config (_config), or with `changes` (ExtractConfig fields, and
+    "tf_threads" set before TensorFlow starts)."""
+    from dataclasses import asdict
 
     changes = dict(changes or {})
     threads = changes.pop("tf_threads", None)
@@ -84,10 +97,9 @@ def role_project(paths: list[str], repeats: int, changes: dict | None = None) ->
         tf.config.threading.set_intra_op_parallelism_threads(threads[0])
         tf.config.threading.set_inter_op_parallelism_threads(threads[1])
 
-    from deepfake_detection.config import ExtractConfig
     from deepfake_detection.extract import detector_for, video_faces
 
-    cfg = replace(ExtractConfig(frames=FRAMES), all_faces=True, **changes)
+    cfg = _config(changes)
     detector = detector_for(cfg)
     start = _cpu_seconds()
     for path in paths:
@@ -106,16 +118,12 @@ def role_pair(paths: list[str], repeats: int, changes: dict) -> dict:
     """decode-all, the default config and the default with `changes` (ExtractConfig fields only), in one process,
     timed in turn per video and repeat (the order rotating), so that load drifting during the bench hits all three
     alike; CPU seconds are the best of `repeats` per video."""
-    from dataclasses import replace
-
     import numpy as np
 
-    from deepfake_detection.config import ExtractConfig
     from deepfake_detection.extract import detector_for, video_faces
     from deepfake_detection.video import decode_all
 
-    cfgs = {"default": ExtractConfig(frames=FRAMES, all_faces=True)}
-    cfgs["lever"] = replace(cfgs["default"], **changes)
+    cfgs = {"default": _config(), "lever": _config(changes)}
     detectors = {name: detector_for(cfg) for name, cfg in cfgs.items()}
     first_pass = {}
     for name, cfg in cfgs.items():
@@ -148,8 +156,8 @@ def role_pair(paths: list[str], repeats: int, changes: dict) -> dict:
 
 
 def role_detectors(paths: list[str], repeats: int) -> dict:
-    """MTCNN four ways on the frames the default extraction detects on (every 2nd of 32 sampled, and the last),
-    downscaled to 640 px, in batches of 8, the four timed in turn per video (CPU seconds, best of `repeats`):
+    """MTCNN four ways on the frames the default extraction detects on (every 3rd of 32 sampled, and the last),
+    downscaled to 480 px, in batches of 8, the four timed in turn per video (CPU seconds, best of `repeats`):
     the package's own `detect_faces` (this project's path before 2026-12-07), this project's detector with the batch
     made a tensor once, the same with only the proposal network (P-Net) compiled by XLA, and with all three
     networks compiled (`detect_compile`); compiled before timing."""
@@ -199,7 +207,7 @@ def role_detectors(paths: list[str], repeats: int) -> dict:
         for name in variants:
             cpu[name] += best[name]
         frames += len(small)
-    return {"frames": frames, "cpu": cpu, "worst": worst}
+    return {"frames": frames, "cpu": cpu, "worst": worst, "long_side": cfg.detect_long_side}
 
 
 def role_naive(paths: list[str], repeats: int) -> dict:
@@ -426,8 +434,9 @@ def print_detectors(paths: list[str], repeats: int) -> None:
     table = pd.DataFrame([{"MTCNN": name, "cpu s": cpu, "ms cpu / frame": 1000 * cpu / result["frames"],
                            "vs detect_faces": cpu / base, "largest box difference px": result["worst"][name]}
                           for name, cpu in result["cpu"].items()])
-    print(f"\ndetection alone on the {result['frames']} keyframes the default detects in the 3 videos (640 px, "
-          "batches of 8; the four timed in turn per video; box differences against detect_faces):")
+    print(f"\ndetection alone on the {result['frames']} keyframes the default detects in the 3 videos "
+          f"({result['long_side']} px, batches of 8; the four timed in turn per video; box differences against "
+          "detect_faces):")
     print(table.map(lambda v: f"{v:.2g}" if isinstance(v, float) and v < 0.01 else f"{v:.2f}"
                     if isinstance(v, float) else v).to_string(index=False))
 

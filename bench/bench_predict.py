@@ -3,17 +3,18 @@
 One run on three real DFDC videos in ../shared/data/dfdc (1080p landscape, 1080p portrait, 720p portrait)
 prints and writes (bench/results/predict.md, predict.csv) three tables:
 
-1. **Stages**, per ensemble: decode (sampling 32 frames), detect (MTCNN at 640 px), track + crop, each
-   model's calls (resize + batches), aggregation + stack, the log row (written and fsynced), and their sum;
+1. **Stages**, per ensemble: decode (sampling 32 frames), detect (MTCNN at 480 px on every 3rd frame), track +
+   crop, each model's calls (resize + batches), aggregation + stack, the log row (written and fsynced), and their sum;
    beside them `predict_video` as it runs (decoding overlaps detection, so it is below the sum), and
    decode-all (grab() every frame: the floor for reading a video). Stages run one after another here.
 2. **Totals** per ensemble, projected to DFDC's 4,000 test videos, against the 9 h budget (8.1 s / video):
    - the shipped zoo (models/zoo: meso4_long, meso4_dfdc, forensic_gbm, and its stacker): what `predict` uses;
    - the registry trio the earlier bench used (efficientnet_b0, mobilenet_v3_large, xception at 128 px,
      random weights: timing only), a heavier stand-in for ImageNet-sized backbones.
-3. **Levers**, each one change against the zoo's default, end to end: detection at 480 px (face recall in
-   bench/results/recall.md), 16 frames, decoding not overlapped with detection, MTCNN's networks left
-   uncompiled (as in runs shorter than PredictConfig.detect_compile_from videos; the default row detects as
+3. **Levers**, each one change against the zoo's default, end to end: detection at 640 px on every 2nd frame
+   (the defaults until 2026-12-07; face recall in bench/results/recall.md), 16 frames, decoding not overlapped
+   with detection, MTCNN's networks left uncompiled (as in runs shorter than ExtractConfig.detect_compile_from
+   videos; the default row detects as
    predict does on the 4,000 test videos, compiled). Each is timed alternately with the default on the same
    videos (the "default s / video" column) and compared with those paired runs. Then the videos as one sequence,
    one after another against a 1-video prefetch thread that finds the next video's faces while this one is
@@ -191,17 +192,19 @@ def lever_rows(ensemble, paths, cfg, extract_cfg, repeats: int, baseline: float)
     from deepfake_detection.predict import face_probabilities, inference_detector, predict_video
 
     levers = {
-        "detection at 480 px (default 640)": (cfg, replace(extract_cfg, detect_long_side=480)),
+        "detection at 640 px on every 2nd frame (the defaults until 2026-12-07)":
+            (cfg, replace(extract_cfg, detect_long_side=640, detect_stride=2)),
         "16 frames (default 32)": (replace(cfg, frames=16), replace(extract_cfg, frames=16)),
         "decode not overlapped with detection": (cfg, replace(extract_cfg, overlap_decode=False)),
-        f"MTCNN not compiled (runs under {cfg.detect_compile_from} videos)":
-            (replace(cfg, detect_compile_from=0), extract_cfg),
+        f"MTCNN not compiled (runs under {extract_cfg.detect_compile_from} videos)":
+            (cfg, replace(extract_cfg, detect_compile_from=0)),
     }
     active = [m.name for m in ensemble.models]
     default_detector = inference_detector(extract_cfg, cfg, TEST_VIDEOS)
     for path in paths:  # warm-up at every frame size
         predict_video(path, ensemble, active, extract_cfg, default_detector, cfg)
-    rows = [{"lever": "default (zoo, 32 frames, 640 px, MTCNN compiled)", "s / video": baseline,
+    rows = [{"lever": f"default (zoo, 32 frames, {extract_cfg.detect_long_side} px, detection stride "
+                      f"{extract_cfg.detect_stride}, MTCNN compiled)", "s / video": baseline,
              "default s / video": baseline}]
     for name, (lever_cfg, lever_extract) in levers.items():
         detector = inference_detector(lever_extract, lever_cfg, TEST_VIDEOS)
@@ -289,7 +292,8 @@ def main() -> None:
     totals["verdict"] = np.where(totals["s / video"] <= TARGET_SECONDS, "meets", "misses")
     levers[f"h / {TEST_VIDEOS} videos"] = np.where(levers["lever"].str.startswith("model stage"), "",
                                                    (levers["s / video"] * TEST_VIDEOS / 3600).map("{:.2f}".format))
-    header = (f"{args.frames} frames, MTCNN at {ExtractConfig().detect_long_side} px, {os.cpu_count()} CPUs, "
+    header = (f"{args.frames} frames, MTCNN at {ExtractConfig().detect_long_side} px, detection stride "
+              f"{ExtractConfig().detect_stride}, {os.cpu_count()} CPUs, "
               f"best of {args.repeats}, {len(paths)} DFDC videos; bench took {time.perf_counter() - started:.0f} s")
     text = "\n\n".join([
         f"# predict: seconds per video\n\n{header}",

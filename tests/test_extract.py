@@ -19,7 +19,9 @@ from deepfake_detection.artifacts import CropsDir
 from deepfake_detection.config import ExtractConfig
 from deepfake_detection.extract import (
     SettingsChanged,
+    crop_settings,
     extract_dataset,
+    for_run,
     merge_parts,
     shard_rows,
     video_faces,
@@ -301,6 +303,14 @@ def test_detector_for_passes_the_speed_settings_to_mtcnn():
     assert detector.batch_size == 16 and detector.compiled
 
 
+def test_runs_of_enough_videos_compile_the_detector():
+    cfg = replace(CFG, detect_compile=False, detect_compile_from=64)
+    assert [for_run(cfg, n).detect_compile for n in (1, 63, 64, 4000)] == [False, False, True, True]
+    assert not for_run(replace(cfg, detect_compile_from=0), 4000).detect_compile  # 0: never by itself
+    assert for_run(replace(cfg, detect_compile=True), 1).detect_compile  # asked for: always
+    assert crop_settings(for_run(cfg, 64)) == crop_settings(cfg)  # the same crops, only faster
+
+
 def test_haar_finds_the_face_in_a_real_frame():
     frame = sample_frames(require_shared(*LANDSCAPE), n=1).frames[0]
     faces = make_detector("haar").detect([frame])[0]
@@ -422,7 +432,7 @@ def test_rerun_with_other_settings_is_refused_or_extracts_again(clip_index, tmp_
     with pytest.raises(SettingsChanged, match=r"frames: 4 -> 6; size: 128 -> 64\).*another output folder"):
         extract_dataset(clip_index, tmp_path, replace(HAAR, frames=6, size=64))
     assert part.stat().st_mtime_ns == before  # nothing was touched
-    extract_dataset(clip_index, tmp_path, replace(HAAR, detect_batch=2))  # a speed setting: resumes
+    extract_dataset(clip_index, tmp_path, replace(HAAR, detect_batch=2, detect_compile_from=1))  # speed: resumes
     assert part.stat().st_mtime_ns == before
 
     videos = extract_dataset(clip_index, tmp_path, replace(HAAR, frames=6, size=64), overwrite=True).videos

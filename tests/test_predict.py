@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -237,8 +238,8 @@ def test_run_fingerprint_changes_with_what_decides_a_prediction(tiny_models):
     base = run_fingerprint(tiny_models, stacker, PredictConfig())
     assert run_fingerprint(tiny_models, stacker, PredictConfig(budget_hours=1.0, batch_size=8)) == base
     assert run_fingerprint(tiny_models, stacker, PredictConfig(), ExtractConfig(detect_batch=2)) == base
-    assert run_fingerprint(tiny_models, stacker, PredictConfig(detect_compile_from=1),
-                           ExtractConfig(detect_compile=True)) == base  # the same boxes, only faster
+    assert run_fingerprint(tiny_models, stacker, PredictConfig(),
+                           ExtractConfig(detect_compile=True, detect_compile_from=1)) == base  # same boxes, faster
     changed = [run_fingerprint(tiny_models, stacker, PredictConfig(confident_fake=0.7)),
                run_fingerprint(tiny_models, stacker, PredictConfig(detector="haar")),
                run_fingerprint(tiny_models, stacker, PredictConfig(), ExtractConfig(margin=0.5)),
@@ -250,11 +251,11 @@ def test_inference_compiles_the_detector_only_for_runs_long_enough_to_pay_for_it
     from deepfake_detection.config import ExtractConfig
     from deepfake_detection.predict import inference_detector
 
-    cfg = PredictConfig(detect_compile_from=64)
-    assert not inference_detector(ExtractConfig(), cfg, 63).compiled  # detect on a few videos: eager
-    assert inference_detector(ExtractConfig(), cfg, 64).compiled  # a Kaggle test set: XLA
-    assert not inference_detector(ExtractConfig(), PredictConfig(detect_compile_from=0), 10**6).compiled  # never
-    assert inference_detector(ExtractConfig(detect_compile=True), cfg, 1).compiled  # asked for: compiled anyway
+    cfg, extract_cfg = PredictConfig(), ExtractConfig(detect_compile_from=64)
+    assert not inference_detector(extract_cfg, cfg, 63).compiled  # detect on a few videos: eager
+    assert inference_detector(extract_cfg, cfg, 64).compiled  # a Kaggle test set: XLA
+    assert not inference_detector(ExtractConfig(detect_compile_from=0), cfg, 10**6).compiled  # never
+    assert inference_detector(replace(extract_cfg, detect_compile=True), cfg, 1).compiled  # asked for: compiled
     haar = inference_detector(ExtractConfig(), PredictConfig(detector="haar"), 10**6)
     assert not haar.compiled and haar.compile_seconds == 0  # the setting is MTCNN's; Haar has nothing to compile
 

@@ -27,8 +27,7 @@ from deepfake_detection.config_flags import (
 
 log = logging.getLogger("deepfake_detection")
 # PredictConfig fields that only matter when videos are read (predict, detect), not when `stack` fits on OOF tables
-INFERENCE_ONLY = ("frames", "budget_hours", "batch_size", "detector", "all_faces", "budget_margin", "min_frames",
-                  "detect_compile_from")
+INFERENCE_ONLY = ("frames", "budget_hours", "batch_size", "detector", "all_faces", "budget_margin", "min_frames")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
 
 

@@ -47,8 +47,12 @@ class ExtractConfig:
     size: int = 128  # square crop side, px
     margin: float = 0.3  # fraction of box width/height added on each side
     detector: str = "mtcnn"  # "mtcnn" or "haar"
-    detect_long_side: int = 640  # frames are downscaled to this long side for detection
-    detect_stride: int = 2  # detect on every k-th sampled frame, interpolate boxes between
+    # frames are downscaled to this long side for detection: 480 px finds a face in as many sampled frames as
+    # 640 px on the 72 real videos (bench/results/recall.md) in 0.56-0.70x the detector's time
+    detect_long_side: int = 480
+    # detect on every k-th sampled frame, interpolate boxes between (bench/results/recall.md: the interpolated
+    # boxes against detection on every frame)
+    detect_stride: int = 3
     min_confidence: float = 0.9  # detector confidence a face must reach to be kept
     min_track_length: int = 2  # drop tracks seen in fewer frames (one-frame false positives)
     all_faces: bool = False  # keep every track instead of the most prominent one
@@ -58,6 +62,9 @@ class ExtractConfig:
     track_iou: float = 0.2  # IoU with a track's last box that continues the track (frames ~0.3 s apart)
     overlap_decode: bool = True  # decode in one thread while the detector runs in another
     detect_compile: bool = False  # MTCNN's three networks through XLA: faster per frame, seconds to compile per size
+    # compile MTCNN's networks (as detect_compile) when a run (extract, predict, detect) holds at least this many
+    # videos: compiling costs seconds of CPU per frame size and pays back after a few dozen; 0 = only when asked
+    detect_compile_from: int = 64
 
 
 @dataclass
@@ -151,9 +158,6 @@ class PredictConfig:
     budget_margin: float = 0.05  # share of the time budget kept free for writing and startup
     min_frames: int = 8  # fewest frames the time budget may degrade to
     fallback: float = 0.5  # P(FAKE) for a video without a usable prediction when no stacker is fitted
-    # compile MTCNN's networks with XLA (ExtractConfig.detect_compile) when a run holds at least this many
-    # videos: compiling costs seconds of CPU per frame size, and pays back after a few dozen videos; 0 = never
-    detect_compile_from: int = 64
 
 
 @dataclass

@@ -18,7 +18,7 @@ import shutil
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 FINAL_STATUSES = ("ok", "no_face", "unreadable")  # "missing" and "error" are retried by a rerun
 # ExtractConfig fields that change how fast, not which crops (compiled and eager MTCNN agree within 1e-4 px)
-SPEED_ONLY = ("detect_batch", "overlap_decode", "detect_compile")
+SPEED_ONLY = ("detect_batch", "overlap_decode", "detect_compile", "detect_compile_from")
 
 
 class SettingsChanged(ValueError):
@@ -72,6 +72,13 @@ def _detector_options(cfg: ExtractConfig) -> dict:
 def detector_for(cfg: ExtractConfig):
     """The detector a config asks for."""
     return make_detector(cfg.detector, **_detector_options(cfg))
+
+
+def for_run(cfg: ExtractConfig, videos: int) -> ExtractConfig:
+    """The config of a run over `videos` videos: MTCNN's networks compiled with XLA when asked (detect_compile) or
+    when the run is long enough to pay for compiling (detect_compile_from); the boxes agree within 1e-4 px either
+    way, so the crops do not depend on the run's length."""
+    return replace(cfg, detect_compile=cfg.detect_compile or 0 < cfg.detect_compile_from <= videos)
 
 
 def _keyframes_done(per_frame: list, positions: list[int], future: Future) -> None:
@@ -172,18 +179,30 @@ def image_faces(path: str | Path, cfg: ExtractConfig, detector) -> VideoFaces:
     return result
 
 
+def _min_track_length(per_frame: list, cfg: ExtractConfig) -> int:
+    return max(1, min(cfg.min_track_length, sum(boxes is not None for boxes in per_frame)))
+
+
+def track_rows(per_frame: list, cfg: ExtractConfig) -> list[tuple[int, int, FaceBox, bool]]:
+    """(position, track, box, detected) of every kept face: detections linked into tracks, the tracks selected
+    (the most prominent person first; one unless all_faces) and filled in where detection skipped a frame.
+
+    per_frame[i]: the boxes found on sampled frame i, or None where detection did not run (strided detection).
+    """
+    detected = [boxes is not None for boxes in per_frame]
+    tracks = select_tracks(track_faces(per_frame, cfg.track_iou), _min_track_length(per_frame, cfg), cfg.all_faces)
+    return [(position, track_id, box, was_detected) for track_id, track in enumerate(tracks)
+            for position, box, was_detected in fill_track(track, len(per_frame), detected)]
+
+
 def _faces_from_detections(indices: list[int], frames: list[np.ndarray], per_frame: list,
                            cfg: ExtractConfig) -> VideoFaces:
     """Track, select, interpolate and crop."""
-    detected = [boxes is not None for boxes in per_frame]
-    min_length = max(1, min(cfg.min_track_length, sum(detected)))
-    tracks = select_tracks(track_faces(per_frame, cfg.track_iou), min_length, cfg.all_faces)
-    rows = []
-    for track_id, track in enumerate(tracks):
-        for position, box, was_detected in fill_track(track, len(frames), detected):
-            rows.append((indices[position], track_id, position, box, was_detected))
+    rows = [(indices[position], track_id, position, box, was_detected)
+            for position, track_id, box, was_detected in track_rows(per_frame, cfg)]
     rows.sort(key=lambda r: (r[0], r[1]))
     if not rows:
+        min_length = _min_track_length(per_frame, cfg)
         return _empty(cfg.size, "no_face", f"no face track of >= {min_length} frames in {len(frames)} frames",
                       len(frames))
     return VideoFaces(
@@ -489,6 +508,7 @@ def extract_dataset(index: pd.DataFrame, out_dir: CropsDir | str | Path, cfg: Ex
     log.info("%d videos in this shard, %d already done, %d to extract (%d retried after an error)",
              len(rows), len(done), len(todo), failed)
     tasks = _tasks(todo, index, data_root)
+    cfg = for_run(cfg, len(tasks))
     if cfg.use_original_boxes:  # originals first, so fakes reuse their boxes instead of detecting again
         first = [t for t in tasks if not t["original_id"]]
         _run_tasks(first, cfg, out, workers, scheduler)
@@ -498,5 +518,5 @@ def extract_dataset(index: pd.DataFrame, out_dir: CropsDir | str | Path, cfg: Ex
     return Extraction(crops, videos[videos["video_id"].isin(set(rows["video_id"]))].reset_index(drop=True))
 
 
-__all__ = ["VideoFaces", "SettingsChanged", "Extraction", "detector_for", "video_faces", "extract_video", "parse_shard",
-           "shard_rows", "merge_parts", "check_settings", "extract_dataset"]
+__all__ = ["VideoFaces", "SettingsChanged", "Extraction", "detector_for", "for_run", "track_rows", "video_faces",
+           "extract_video", "parse_shard", "shard_rows", "merge_parts", "check_settings", "extract_dataset"]

@@ -239,13 +239,10 @@ def inference_extract_config(extract_cfg: ExtractConfig | None, size: int, cfg: 
 
 
 def inference_detector(extract_cfg: ExtractConfig, cfg: PredictConfig, videos: int):
-    """The face detector of a run over `videos` videos: MTCNN's networks are compiled with XLA when asked
-    (ExtractConfig.detect_compile) or when the run is long enough to pay for compiling
-    (PredictConfig.detect_compile_from); the boxes agree within 1e-4 px either way."""
-    from deepfake_detection.extract import detector_for
+    """The face detector of a run over `videos` videos (compiled with XLA in long runs: extract.for_run)."""
+    from deepfake_detection.extract import detector_for, for_run
 
-    compiled = extract_cfg.detect_compile or 0 < cfg.detect_compile_from <= videos
-    return detector_for(replace(extract_cfg, detector=cfg.detector, detect_compile=compiled))
+    return detector_for(for_run(replace(extract_cfg, detector=cfg.detector), videos))
 
 
 def predict_video(path: Path, ensemble: Ensemble, active: list[str], extract_cfg: ExtractConfig,
