@@ -65,9 +65,9 @@ def iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
 
 
-def measure(videos, detectors) -> tuple[pd.DataFrame, dict[str, list]]:
+def measure(videos, detectors) -> tuple[pd.DataFrame, dict[str, tuple]]:
     """One row per (video, setting): frames, frames with a face, frames with extra faces, seconds; and per video
-    the default setting's boxes on every sampled frame."""
+    the default setting's boxes on every sampled frame, the frame numbers and the frame rate."""
     rows, default_boxes = [], {}
     for i, (kind, path) in enumerate(videos):
         sample = sample_frames(path, n=32)
@@ -79,7 +79,7 @@ def measure(videos, detectors) -> tuple[pd.DataFrame, dict[str, list]]:
             faces = detector.detect(sample.frames)
             seconds = time.perf_counter() - start
             if (long_side, confidence) == SETTINGS[0]:
-                default_boxes[str(path.relative_to(SHARED))] = faces
+                default_boxes[str(path.relative_to(SHARED))] = (faces, sample.indices, sample.fps)
             counts = np.array([len(f) for f in faces])
             usual = max(1, int(np.median(counts)))
             rows.append({"set": kind, "video": str(path.relative_to(SHARED)), "long_side": long_side,
@@ -100,24 +100,25 @@ class Replay:
         return [self.per_frame[int(frame[0])] for frame in frames]
 
 
-def main_track(per_frame: list, stride: int) -> tuple[dict[int, tuple], int]:
-    """{position: (box, detected)} of the main person when detection runs on every stride-th frame, and the number
-    of frames the detector ran on (keyframes plus the neighbours of keyframes without a face)."""
+def main_track(per_frame: list, indices: list[int], fps: float, stride: int) -> tuple[dict[int, tuple], int]:
+    """{position: (box, detected)} of the main person when detection runs on every stride-th frame (fewer where
+    keyframes would be over max_keyframe_gap apart), and the number of frames the detector ran on (keyframes plus
+    the neighbours of keyframes without a face)."""
     cfg = replace(DEFAULT, detect_stride=stride)
     replay = Replay(per_frame)
-    _, _, seen = _detect_sampled(((p, np.array([p])) for p in range(len(per_frame))), cfg, replay)
+    _, _, seen = _detect_sampled(((index, np.array([p])) for p, index in enumerate(indices)), cfg, replay, fps)
     return {p: (box, detected) for p, track, box, detected in track_rows(seen, cfg) if track == 0}, replay.calls
 
 
-def interpolation(default_boxes: dict[str, list]) -> pd.DataFrame:
+def interpolation(default_boxes: dict[str, tuple]) -> pd.DataFrame:
     """Per stride: main-person frames, detector frames, and the interpolated boxes against stride 1's detections."""
     rows = []
     for stride in STRIDES:
         frames = with_box = calls = interpolated = 0
         overlaps = []
-        for per_frame in default_boxes.values():
-            reference, _ = main_track(per_frame, 1)
-            track, n_calls = main_track(per_frame, stride)
+        for per_frame, indices, fps in default_boxes.values():
+            reference, _ = main_track(per_frame, indices, fps, 1)
+            track, n_calls = main_track(per_frame, indices, fps, stride)
             frames, with_box, calls = frames + len(per_frame), with_box + len(track), calls + n_calls
             for position, (box, detected) in track.items():
                 if not detected:

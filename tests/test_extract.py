@@ -22,6 +22,7 @@ from deepfake_detection.extract import (
     crop_settings,
     extract_dataset,
     for_run,
+    keyframe_stride,
     merge_parts,
     shard_rows,
     video_faces,
@@ -328,8 +329,21 @@ def test_mtcnn_finds_a_face_in_every_sampled_frame(mtcnn, parts, shape):
 
 
 def test_strided_detection_interpolates_between_keyframes(mtcnn):
-    faces = video_faces(require_shared(*LANDSCAPE), replace(CFG, frames=5, detect_stride=2), mtcnn)
+    cfg = replace(CFG, frames=5, detect_stride=2, max_keyframe_gap=10.0)  # 5 frames of 10 s: keyframes 5 s apart
+    faces = video_faces(require_shared(*LANDSCAPE), cfg, mtcnn)
     assert len(faces.frames) == 5 and faces.detected == [True, False, True, False, True]
+
+
+def test_keyframes_stay_close_in_time_when_few_frames_are_sampled(mtcnn):
+    assert keyframe_stride(3, 0.31, 3.0) == 3  # 32 frames of a 10 s DFDC video: every 3rd, 0.9 s apart
+    assert keyframe_stride(3, 1.43, 3.0) == 2  # 8 frames of 10 s
+    assert keyframe_stride(3, 5.6, 3.0) == 1  # 4 frames of 17 s: every frame
+    assert keyframe_stride(3, 0.0, 3.0) == 3 and keyframe_stride(0, 0.5, 3.0) == 1  # fps unknown; stride 0
+    # 4 frames of a 17 s FF++ clip, 5.6 s apart: at stride 3 its only keyframes (first and last) are 17 s apart,
+    # too far for the tracker to link them, and the video had no face; every frame is detected instead
+    clip = require_shared("data", "ffpp", "original_sequences", "youtube", "c40", "videos", "253.mp4")
+    faces = video_faces(clip, replace(CFG, frames=4, detect_stride=3), mtcnn)
+    assert faces.status == "ok" and all(faces.detected) and len(faces.frames) >= 2
 
 
 # --- a dataset on disk -------------------------------------------------------------------------------------

@@ -53,6 +53,9 @@ class ExtractConfig:
     # detect on every k-th sampled frame, interpolate boxes between (bench/results/recall.md: the interpolated
     # boxes against detection on every frame)
     detect_stride: int = 3
+    # ... with keyframes at most this many seconds apart: where few frames are sampled from a long video the stride
+    # shrinks (down to every frame), because tracks are linked and boxes interpolated across the gap
+    max_keyframe_gap: float = 3.0
     min_confidence: float = 0.9  # detector confidence a face must reach to be kept
     min_track_length: int = 2  # drop tracks seen in fewer frames (one-frame false positives)
     all_faces: bool = False  # keep every track instead of the most prominent one

@@ -86,8 +86,18 @@ def _keyframes_done(per_frame: list, positions: list[int], future: Future) -> No
         per_frame[position] = boxes
 
 
-def _detect_sampled(frames_iter, cfg: ExtractConfig, detector) -> tuple[list[int], list[np.ndarray], list]:
-    """Decode frames while detecting faces on every detect_stride-th one in another thread.
+def keyframe_stride(stride: int, seconds_apart: float, max_gap: float) -> int:
+    """Detect on every k-th sampled frame: k = stride, made smaller (down to 1) until keyframes are at most max_gap
+    seconds apart when the sampled frames are seconds_apart apart (unknown: 0, the stride as it is)."""
+    if seconds_apart <= 0:
+        return max(1, stride)
+    return max(1, min(stride, int(max_gap / seconds_apart + 1e-9)))
+
+
+def _detect_sampled(frames_iter, cfg: ExtractConfig, detector,
+                    fps: float = 0.0) -> tuple[list[int], list[np.ndarray], list]:
+    """Decode frames while detecting faces on every k-th one in another thread (k: `keyframe_stride` of
+    detect_stride, from the time between the first two sampled frames at `fps`; 0 = unknown).
 
     Returns frame numbers, RGB frames and per-frame boxes (None where detection did not run).
     Frames next to a keyframe where nothing was found are detected too, so a missed keyframe
@@ -110,6 +120,8 @@ def _detect_sampled(frames_iter, cfg: ExtractConfig, detector) -> tuple[list[int
 
         for index, rgb in frames_iter:
             position = len(frames)
+            if position == 1 and fps > 0:  # evenly spaced samples: the first gap is every gap
+                stride = keyframe_stride(cfg.detect_stride, (index - indices[0]) / fps, cfg.max_keyframe_gap)
             indices.append(index)
             frames.append(rgb)
             per_frame.append(None)
@@ -150,7 +162,7 @@ def video_faces(path: str | Path, cfg: ExtractConfig, detector, boxes_from: pd.D
     if boxes_from is not None:
         result = _faces_at_boxes(sample, frames_iter, boxes_from, cfg)
     else:
-        indices, frames, per_frame = _detect_sampled(frames_iter, cfg, detector)
+        indices, frames, per_frame = _detect_sampled(frames_iter, cfg, detector, sample.fps)
         if timings is not None:
             stage = lap(timings, "detect", stage)
         result = _faces_from_detections(indices, frames, per_frame, cfg)
@@ -518,5 +530,6 @@ def extract_dataset(index: pd.DataFrame, out_dir: CropsDir | str | Path, cfg: Ex
     return Extraction(crops, videos[videos["video_id"].isin(set(rows["video_id"]))].reset_index(drop=True))
 
 
-__all__ = ["VideoFaces", "SettingsChanged", "Extraction", "detector_for", "for_run", "track_rows", "video_faces",
-           "extract_video", "parse_shard", "shard_rows", "merge_parts", "check_settings", "extract_dataset"]
+__all__ = ["VideoFaces", "SettingsChanged", "Extraction", "detector_for", "for_run", "keyframe_stride",
+           "track_rows", "video_faces", "extract_video", "parse_shard", "shard_rows", "merge_parts", "check_settings",
+           "extract_dataset"]
