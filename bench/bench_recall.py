@@ -35,8 +35,7 @@ import pandas as pd
 
 from deepfake_detection.config import ExtractConfig
 from deepfake_detection.extract import _detect_sampled, track_rows
-from deepfake_detection.faces import MtcnnDetector
-from deepfake_detection.faces import iou as box_iou
+from deepfake_detection.faces import MtcnnDetector, iou
 from deepfake_detection.reporting import to_markdown
 from deepfake_detection.video import sample_frames
 
@@ -57,12 +56,6 @@ def real_videos() -> list[tuple[str, Path]]:
     found += [("ffpp", p) for p in sorted((data / "ffpp").rglob("*.mp4"))]
     found += [("genuine", p) for p in sorted((data / "real-faces").glob("*.mp4"))]
     return found
-
-
-def iou(a, b) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
 
 
 def measure(videos, detectors) -> tuple[pd.DataFrame, dict[str, tuple]]:
@@ -112,19 +105,19 @@ def main_track(per_frame: list, indices: list[int], fps: float, stride: int) -> 
 
 def interpolation(default_boxes: dict[str, tuple]) -> pd.DataFrame:
     """Per stride: main-person frames, detector frames, and the interpolated boxes against stride 1's detections."""
+    references = [main_track(*boxes, 1)[0] for boxes in default_boxes.values()]  # detection on every frame
     rows = []
     for stride in STRIDES:
         frames = with_box = calls = interpolated = 0
         overlaps = []
-        for per_frame, indices, fps in default_boxes.values():
-            reference, _ = main_track(per_frame, indices, fps, 1)
+        for (per_frame, indices, fps), reference in zip(default_boxes.values(), references, strict=True):
             track, n_calls = main_track(per_frame, indices, fps, stride)
             frames, with_box, calls = frames + len(per_frame), with_box + len(track), calls + n_calls
             for position, (box, detected) in track.items():
                 if not detected:
                     interpolated += 1
                     if position in reference:
-                        overlaps.append(box_iou(box, reference[position][0]))
+                        overlaps.append(iou(box, reference[position][0]))
         overlaps = np.array(overlaps)
         rows.append({"stride": f"{stride}" + (" (default)" if stride == DEFAULT.detect_stride else ""),
                      "frames detected": f"{calls} / {frames}", "main-person frames": f"{with_box} / {frames}",
@@ -138,8 +131,7 @@ def interpolation(default_boxes: dict[str, tuple]) -> pd.DataFrame:
 def multiface(detectors) -> dict[tuple[int, float], tuple[int, int]]:
     """Faces found on multiface.jpg per setting, and how many overlap no face of the default setting."""
     image = cv2.cvtColor(cv2.imread(str(SHARED / "data" / "real-faces" / "multiface.jpg")), cv2.COLOR_BGR2RGB)
-    found = {s: [(b.x1, b.y1, b.x2, b.y2) for b in d.detect([image])[0]]
-             for s, d in detectors.items()}
+    found = {s: d.detect([image])[0] for s, d in detectors.items()}
     strict = found[SETTINGS[0]]
     return {s: (len(boxes), sum(all(iou(b, r) < 0.3 for r in strict) for b in boxes)) for s, boxes in found.items()}
 

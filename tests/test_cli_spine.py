@@ -72,10 +72,10 @@ def test_extract_command_writes_crops_and_refuses_a_rerun_with_other_settings(tm
     first = run_cli(*extract, "--frames", "3")
     assert first.returncode == 0, first.stderr
     manifest = pd.read_csv(out / "manifest.csv")
-    # 3 frames seconds apart are all detected (over max_keyframe_gap for a stride); Haar misses one in one clip
-    counts = manifest.groupby("video_id").size()
-    assert len(counts) == 2 and counts.between(2, 3).all() and counts.sum() >= 5
-    assert f"2 videos, {len(manifest)} crops -> {out}/manifest.csv" in first.stdout
+    # 3 frames seconds apart are all detected (further apart than max_keyframe_gap allows a stride), and Haar
+    # misses the face in one frame of the second clip
+    assert manifest.groupby("video_id").size().tolist() == [3, 2]
+    assert f"2 videos, 5 crops -> {out}/manifest.csv" in first.stdout
     assert run_cli(*extract, "--frames", "3").returncode == 0  # same settings: resumes
 
     rerun = run_cli(*extract, "--frames", "5")
